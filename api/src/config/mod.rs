@@ -1,0 +1,55 @@
+//! The machine config and everything around it.
+//!
+//! - [`schema`]: the typed v1alpha1 document (Talos's "legacy" layout: `machine.network.kubespan`,
+//!   `cluster.{id,secret,discovery}`) plus Weft's keys (`machine.ca`, `machine.api`,
+//!   `machine.stateDir`, `kubespan.listenPort`, `kubespan.backend`, …), and the key tree that the
+//!   validator walks.
+//! - [`validate`]: parse + validate, reporting every problem at once with its YAML path, and the
+//!   resolved settings ([`validate::Settings`]) that the daemon runs on.
+//! - [`secrets`]: the secrets bundle (`weftctl gen secrets`).
+//! - [`client`]: the client config (`weftconfig`).
+//! - [`generate`]: `weftctl gen config`.
+//! - [`filter`]: endpoint filters (`filters.endpoints`, Talos's `FilterIPs` semantics).
+
+pub mod client;
+pub mod filter;
+pub mod generate;
+pub mod schema;
+pub mod secrets;
+pub mod validate;
+mod walk;
+
+pub use schema::MachineConfig;
+pub use validate::{ConfigError, Problem, Settings};
+
+/// The only config version.
+pub const VERSION_V1ALPHA1: &str = "v1alpha1";
+/// Default KubeSpan (WireGuard link) MTU.
+pub const DEFAULT_MTU: u32 = 1420;
+/// Smallest MTU accepted: IPv6's minimum link MTU.
+pub const MIN_MTU: u32 = 1280;
+/// Largest MTU accepted: the largest IPv6 packet (65535) minus WireGuard's outer overhead over IPv6
+/// (40 IPv6 + 8 UDP + 32 WireGuard header and tag), so an encrypted packet still fits.
+pub const MAX_MTU: u32 = 65535 - 80;
+/// Default WireGuard listen port.
+pub const DEFAULT_WIREGUARD_PORT: u16 = 51820;
+/// Default node API port.
+pub const DEFAULT_API_PORT: u16 = 50000;
+/// Default node API listen address (all addresses, both families).
+pub const DEFAULT_API_LISTEN: &str = "[::]:50000";
+/// Default state directory of weftd.
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/weft";
+/// Default discovery service endpoint (Sidero's public one, as in Talos).
+pub const DEFAULT_DISCOVERY_ENDPOINT: &str = "https://discovery.talos.dev/";
+/// Size of the decoded cluster secret (AES-256 key, WireGuard PSK).
+pub const CLUSTER_SECRET_LEN: usize = 32;
+/// Size of a generated cluster id before base64.
+pub const CLUSTER_ID_LEN: usize = 32;
+/// Longest cluster id the discovery service accepts.
+pub const MAX_CLUSTER_ID_LEN: usize = 256;
+/// Largest machine config or secrets file read; real ones are a few KiB.
+pub const MAX_CONFIG_FILE_BYTES: u64 = 1024 * 1024;
+/// Most entries accepted in any list of the config (filters, endpoints).
+pub const MAX_LIST_ENTRIES: usize = 256;
+/// Default Kubernetes API port, used when suggesting a fixed endpoint URL.
+pub const DEFAULT_KUBERNETES_API_PORT: u16 = 6443;

@@ -1,0 +1,14 @@
+//! weft-api — the vocabulary that `weftctl` and `weftd` share.
+//!
+//! - [`config`]: the machine-config schema (Talos v1alpha1 "legacy" layout plus Weft's own keys), its
+//!   validation (every problem at once, each naming its YAML path), the secrets bundle, the client
+//!   config (`weftconfig`) and the generator behind `weftctl gen config`.
+//! - [`pki`]: the node-API certificate authority and the certificates it issues (roles in the
+//!   certificate's Organization, as Talos does).
+//! - [`fsutil`]: crash-safe file writes (temp file, fsync, rename) with explicit modes.
+//! - [`yaml`]: the YAML rendering shared by every file Weft writes (4-space indent, like talosctl).
+
+pub mod config;
+pub mod fsutil;
+pub mod pki;
+pub mod yaml;
