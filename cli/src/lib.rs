@@ -1,1 +1,65 @@
+//! weftctl — the Weft command-line client.
+//!
+//! - [`args`]: the clap types, and nothing else.
+//! - [`commands`]: one module per leaf command (`gen secrets`, `gen config`, `validate`, `version`,
+//!   `completion`).
+//! - [`generated`]: the shell completions and man pages committed under `completions/` and `man/`.
+//!
+//! Exit codes: 0 success (also when stdout is a closed pipe), 1 failure, 2 usage error.
 
+use std::ffi::OsString;
+use std::io::{self, Write as _};
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+pub mod args;
+pub mod commands;
+pub mod generated;
+mod files;
+
+/// Exit code of a failed command.
+pub const EXIT_FAILURE: u8 = 1;
+/// Exit code of a usage error (clap's).
+pub const EXIT_USAGE: u8 = 2;
+
+/// Runs weftctl with `argv` and returns its exit code.
+pub fn run(argv: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> ExitCode {
+    let cli = match args::Cli::try_parse_from(argv) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = e.exit_code();
+            // --help and --version land here too, with exit code 0.
+            if e.print().is_err() && code == 0 {
+                return ExitCode::SUCCESS;
+            }
+            return ExitCode::from(code as u8);
+        }
+    };
+    match commands::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) => {
+            print_error(&err);
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}
+
+/// A reader that went away (`weftctl … | head`) is not a failure.
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<io::Error>()
+            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Prints the error chain, one line per cause.
+fn print_error(err: &anyhow::Error) {
+    let mut stderr = io::stderr().lock();
+    let _ = writeln!(stderr, "error: {err}");
+    for cause in err.chain().skip(1) {
+        let _ = writeln!(stderr, "  caused by: {cause}");
+    }
+}

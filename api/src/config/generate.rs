@@ -14,7 +14,7 @@ use super::schema::{
 use super::secrets::SecretsBundle;
 use super::validate::{self, ConfigError, MachineType, Problem, parse_discovery_endpoint};
 use super::walk::quote;
-use super::{DEFAULT_KUBERNETES_API_PORT, VERSION_V1ALPHA1, schema};
+use super::{DEFAULT_KUBERNETES_API_PORT, VERSION_V1ALPHA1};
 use crate::pki::{self, PkiError, Role};
 
 /// Common name of the client certificate in a generated `weftconfig`.
@@ -24,8 +24,8 @@ pub const ADMIN_CLIENT_NAME: &str = "admin";
 #[derive(Debug, Clone)]
 pub struct GenerateOptions {
     pub cluster_name: String,
-    /// The cluster endpoint, already checked by [`parse_cluster_endpoint`].
-    pub endpoint: Url,
+    /// The cluster endpoint as the user wrote it; checked by [`check_options`].
+    pub endpoint: String,
     pub with_kubespan: bool,
     pub with_cluster_discovery: bool,
     /// Discovery service URLs: the first is the service registry's endpoint, the rest extra ones.
@@ -35,6 +35,9 @@ pub struct GenerateOptions {
 /// Checks the options; every problem names the flag or argument.
 pub fn check_options(opts: &GenerateOptions) -> Vec<Problem> {
     let mut problems = Vec::new();
+    if let Err(msg) = parse_cluster_endpoint(&opts.endpoint) {
+        problems.push(Problem::new("<endpoint>", msg));
+    }
     if let Some(msg) = validate::cluster_name_problem(&opts.cluster_name) {
         problems.push(Problem::new("<cluster-name>", msg));
     }
@@ -120,7 +123,7 @@ pub fn machine_config(
             id: Some(secrets.cluster.id.clone()),
             secret: Some(secrets.cluster.secret.clone()),
             control_plane: Some(ControlPlane {
-                endpoint: Some(opts.endpoint.to_string()),
+                endpoint: Some(opts.endpoint.clone()),
             }),
             cluster_name: Some(opts.cluster_name.clone()),
             discovery: Some(Discovery {
@@ -153,8 +156,10 @@ pub fn client_config(
         &[Role::Admin],
         pki::CLIENT_CERT_VALIDITY,
     )?;
-    let host = opts.endpoint.host_str().unwrap_or_default();
-    let host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
+    let host = parse_cluster_endpoint(&opts.endpoint)
+        .ok()
+        .and_then(|url| url.host_str().map(|h| h.trim_matches(['[', ']']).to_owned()))
+        .unwrap_or_default();
     let mut config = ClientConfig {
         context: opts.cluster_name.clone(),
         ..ClientConfig::default()
@@ -199,23 +204,8 @@ pub fn apply_patch(
     let mut base = yaml_serde::to_value(config).map_err(|e| invalid(&e.to_string()))?;
     merge(&mut base, patch);
     let text = yaml_serde::to_string(&base).map_err(|e| invalid(&e.to_string()))?;
-    let mut problems = Vec::new();
-    let patched: MachineConfig = validate::parse_document(
-        &text,
-        source,
-        schema::MACHINE_CONFIG_KEYS,
-        "machine config after the patch",
-        &mut problems,
-    )?;
-    if problems.is_empty() {
-        Ok(patched)
-    } else {
-        Err(ConfigError::Invalid {
-            source_name: source.to_owned(),
-            what: "machine config after the patch",
-            problems,
-        })
-    }
+    validate::check_machine_config(&text, source, "machine config after the patch")
+        .map(|valid| valid.config)
 }
 
 fn merge(base: &mut Value, patch: Value) {

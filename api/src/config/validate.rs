@@ -278,20 +278,25 @@ pub(crate) fn parse_document<T: serde::de::DeserializeOwned>(
 
 /// Parses and validates a machine config. `source` names the text's origin in messages.
 pub fn parse_machine_config(text: &str, source: &str) -> Result<ValidConfig, ConfigError> {
+    check_machine_config(text, source, "machine config")
+}
+
+/// Structural and semantic checks together, so every problem is reported at once; `what` names the
+/// document in messages.
+pub(crate) fn check_machine_config(
+    text: &str,
+    source: &str,
+    what: &'static str,
+) -> Result<ValidConfig, ConfigError> {
     let mut problems = Vec::new();
-    let config: MachineConfig = parse_document(
-        text,
-        source,
-        schema::MACHINE_CONFIG_KEYS,
-        "machine config",
-        &mut problems,
-    )?;
+    let config: MachineConfig =
+        parse_document(text, source, schema::MACHINE_CONFIG_KEYS, what, &mut problems)?;
     let settings = resolve(&config, &mut problems);
     match settings {
         Some(settings) if problems.is_empty() => Ok(ValidConfig { config, settings }),
         _ => Err(ConfigError::Invalid {
             source_name: source.to_owned(),
-            what: "machine config",
+            what,
             problems,
         }),
     }
