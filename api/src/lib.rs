@@ -6,9 +6,11 @@
 //! - [`pki`]: the node-API certificate authority and the certificates it issues (roles in the
 //!   certificate's Organization, as Talos does).
 //! - [`fsutil`]: crash-safe file writes (temp file, fsync, rename) with explicit modes.
+//! - [`resource`]: the resource model (metadata, definitions) that weftd serves and weftctl prints.
 //! - [`yaml`]: the YAML rendering shared by every file Weft writes (4-space indent, like talosctl).
 
 pub mod config;
 pub mod fsutil;
 pub mod pki;
+pub mod resource;
 pub mod yaml;

@@ -130,7 +130,9 @@ pub fn generate_ca() -> Result<CertAndKey, PkiError> {
     })?;
     let mut params = CertificateParams::default();
     params.distinguished_name = DistinguishedName::new();
-    params.distinguished_name.push(DnType::OrganizationName, "weft");
+    params
+        .distinguished_name
+        .push(DnType::OrganizationName, "weft");
     params.distinguished_name.push(DnType::CommonName, "weft");
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     params.key_usages = vec![

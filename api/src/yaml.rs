@@ -33,7 +33,10 @@ mod tests {
         inner.insert("b", vec!["x", "y"]);
         let mut outer = BTreeMap::new();
         outer.insert("a", inner);
-        assert_eq!(to_string(&outer).expect("yaml"), "a:\n    b:\n    - x\n    - y\n");
+        assert_eq!(
+            to_string(&outer).expect("yaml"),
+            "a:\n    b:\n    - x\n    - y\n"
+        );
     }
 
     #[test]

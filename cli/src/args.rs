@@ -7,7 +7,12 @@ use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 /// weftctl — full-mesh WireGuard networking for clusters that span the edge, the datacenter and the
 /// cloud.
 #[derive(Debug, Parser)]
-#[command(name = "weftctl", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "weftctl",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

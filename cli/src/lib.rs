@@ -15,8 +15,8 @@ use clap::Parser as _;
 
 pub mod args;
 pub mod commands;
-pub mod generated;
 mod files;
+pub mod generated;
 
 /// Exit code of a failed command.
 pub const EXIT_FAILURE: u8 = 1;

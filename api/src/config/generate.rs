@@ -8,8 +8,8 @@ use yaml_serde::Value;
 
 use super::client::{ClientConfig, Context};
 use super::schema::{
-    Cluster, ControlPlane, Discovery, KubeSpan, KubernetesRegistry, Machine, MachineConfig, Network,
-    Registries, ServiceRegistry,
+    Cluster, ControlPlane, Discovery, KubeSpan, KubernetesRegistry, Machine, MachineConfig,
+    Network, Registries, ServiceRegistry,
 };
 use super::secrets::SecretsBundle;
 use super::validate::{self, ConfigError, MachineType, Problem, parse_discovery_endpoint};
@@ -78,7 +78,13 @@ pub fn parse_cluster_endpoint(s: &str) -> Result<Url, String> {
             fixed()
         ));
     }
-    Url::parse(s).map_err(|e| format!("{} is not a valid URL ({e}), did you mean {:?}?", quote(s), fixed()))
+    Url::parse(s).map_err(|e| {
+        format!(
+            "{} is not a valid URL ({e}), did you mean {:?}?",
+            quote(s),
+            fixed()
+        )
+    })
 }
 
 /// Splits `host:port`, `[v6]:port`, `host` or `[v6]`; the port is `None` when absent or not a number.
@@ -158,7 +164,10 @@ pub fn client_config(
     )?;
     let host = parse_cluster_endpoint(&opts.endpoint)
         .ok()
-        .and_then(|url| url.host_str().map(|h| h.trim_matches(['[', ']']).to_owned()))
+        .and_then(|url| {
+            url.host_str()
+                .map(|h| h.trim_matches(['[', ']']).to_owned())
+        })
         .unwrap_or_default();
     let mut config = ClientConfig {
         context: opts.cluster_name.clone(),
@@ -245,7 +254,11 @@ mod tests {
                 "{input}: {err}"
             );
         }
-        for ok in ["https://10.0.0.1:6443", "https://cp.example.com:443/", "https://[fd00::1]:6443"] {
+        for ok in [
+            "https://10.0.0.1:6443",
+            "https://cp.example.com:443/",
+            "https://[fd00::1]:6443",
+        ] {
             parse_cluster_endpoint(ok).expect(ok);
         }
     }
@@ -253,7 +266,8 @@ mod tests {
     #[test]
     fn merge_semantics() {
         let mut base: Value = yaml_serde::from_str("a: {b: 1, c: [1, 2]}\nd: 4\n").expect("base");
-        let patch: Value = yaml_serde::from_str("a: {b: 2, c: [3]}\nd: null\ne: 5\n").expect("patch");
+        let patch: Value =
+            yaml_serde::from_str("a: {b: 2, c: [3]}\nd: null\ne: 5\n").expect("patch");
         merge(&mut base, patch);
         let want: Value = yaml_serde::from_str("a: {b: 2, c: [3]}\ne: 5\n").expect("want");
         assert_eq!(base, want);

@@ -82,7 +82,8 @@ impl SecretsBundle {
             "secrets bundle",
             &mut problems,
         )?;
-        let reported = |problems: &Vec<Problem>, path: &str| problems.iter().any(|p| p.path == path);
+        let reported =
+            |problems: &Vec<Problem>, path: &str| problems.iter().any(|p| p.path == path);
         if bundle.cluster.id.is_empty() {
             if !reported(&problems, "cluster.id") {
                 problems.push(Problem::new("cluster.id", "missing"));
@@ -139,7 +140,13 @@ mod tests {
     fn generate_parse_round_trip() {
         let bundle = SecretsBundle::generate().expect("generate");
         assert_eq!(STANDARD.decode(&bundle.cluster.id).expect("id").len(), 32);
-        assert_eq!(STANDARD.decode(&bundle.cluster.secret).expect("secret").len(), 32);
+        assert_eq!(
+            STANDARD
+                .decode(&bundle.cluster.secret)
+                .expect("secret")
+                .len(),
+            32
+        );
         assert_ne!(bundle.cluster.id, bundle.cluster.secret);
         let back = SecretsBundle::parse(&bundle.to_yaml(), "secrets.yaml").expect("parse");
         assert_eq!(back, bundle);

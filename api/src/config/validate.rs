@@ -265,7 +265,10 @@ pub(crate) fn parse_document<T: serde::de::DeserializeOwned>(
         return Err(ConfigError::Invalid {
             source_name: source.to_owned(),
             what,
-            problems: vec![Problem::new("", format!("empty document, expected a {what}"))],
+            problems: vec![Problem::new(
+                "",
+                format!("empty document, expected a {what}"),
+            )],
         });
     }
     walk::walk_map(&mut value, keys, "", problems);
@@ -289,8 +292,13 @@ pub(crate) fn check_machine_config(
     what: &'static str,
 ) -> Result<ValidConfig, ConfigError> {
     let mut problems = Vec::new();
-    let config: MachineConfig =
-        parse_document(text, source, schema::MACHINE_CONFIG_KEYS, what, &mut problems)?;
+    let config: MachineConfig = parse_document(
+        text,
+        source,
+        schema::MACHINE_CONFIG_KEYS,
+        what,
+        &mut problems,
+    )?;
     let settings = resolve(&config, &mut problems);
     match settings {
         Some(settings) if problems.is_empty() => Ok(ValidConfig { config, settings }),
@@ -449,7 +457,10 @@ fn resolve(config: &MachineConfig, problems: &mut Vec<Problem>) -> Option<Settin
         Some(other) => {
             c.push(
                 "machine.type",
-                format!("{} is not a machine type, expected controlplane or worker", quote(other)),
+                format!(
+                    "{} is not a machine type, expected controlplane or worker",
+                    quote(other)
+                ),
             );
             MachineType::Worker
         }
@@ -471,7 +482,11 @@ fn resolve(config: &MachineConfig, problems: &mut Vec<Problem>) -> Option<Settin
         }
     };
 
-    let api_listen = match machine.api.as_ref().and_then(|a| a.listen_address.as_deref()) {
+    let api_listen = match machine
+        .api
+        .as_ref()
+        .and_then(|a| a.listen_address.as_deref())
+    {
         None => DEFAULT_API_LISTEN.parse().ok(),
         Some(s) => match s.parse::<SocketAddr>() {
             Ok(addr) => Some(addr),
@@ -529,11 +544,17 @@ fn resolve_kubespan(ks: schema::KubeSpan, c: &mut Checker<'_>) -> KubeSpanSettin
     let mtu = match ks.mtu {
         None => DEFAULT_MTU,
         Some(m) if m < u64::from(MIN_MTU) => {
-            c.push(&format!("{P}.mtu"), format!("{m} is below the minimum {MIN_MTU}"));
+            c.push(
+                &format!("{P}.mtu"),
+                format!("{m} is below the minimum {MIN_MTU}"),
+            );
             DEFAULT_MTU
         }
         Some(m) if m > u64::from(MAX_MTU) => {
-            c.push(&format!("{P}.mtu"), format!("{m} is above the maximum {MAX_MTU}"));
+            c.push(
+                &format!("{P}.mtu"),
+                format!("{m} is above the maximum {MAX_MTU}"),
+            );
             DEFAULT_MTU
         }
         Some(m) => m as u32,
@@ -558,7 +579,10 @@ fn resolve_kubespan(ks: schema::KubeSpan, c: &mut Checker<'_>) -> KubeSpanSettin
         Some(other) => {
             c.push(
                 &format!("{P}.backend"),
-                format!("{} is not a data-plane backend, expected auto, userspace or kernel", quote(other)),
+                format!(
+                    "{} is not a data-plane backend, expected auto, userspace or kernel",
+                    quote(other)
+                ),
             );
             Backend::Auto
         }
@@ -581,7 +605,10 @@ fn resolve_kubespan(ks: schema::KubeSpan, c: &mut Checker<'_>) -> KubeSpanSettin
         filters.exclude_advertised_networks.as_ref(),
         |s| {
             parse_net(s).ok_or_else(|| {
-                format!("{} is not a CIDR or IP, expected e.g. \"10.244.0.0/16\"", quote(s))
+                format!(
+                    "{} is not a CIDR or IP, expected e.g. \"10.244.0.0/16\"",
+                    quote(s)
+                )
             })
         },
     );
@@ -620,12 +647,18 @@ fn resolve_cluster(
     let enabled = discovery.enabled.unwrap_or(false);
     let registries = discovery.registries.unwrap_or_default();
     let service = registries.service.unwrap_or_default();
-    let kubernetes_registry_requested =
-        enabled && !registries.kubernetes.and_then(|k| k.disabled).unwrap_or(false);
+    let kubernetes_registry_requested = enabled
+        && !registries
+            .kubernetes
+            .and_then(|k| k.disabled)
+            .unwrap_or(false);
 
     const S: &str = "cluster.discovery.registries.service";
     let mut service_endpoints = Vec::new();
-    let primary = service.endpoint.as_deref().unwrap_or(DEFAULT_DISCOVERY_ENDPOINT);
+    let primary = service
+        .endpoint
+        .as_deref()
+        .unwrap_or(DEFAULT_DISCOVERY_ENDPOINT);
     match parse_discovery_endpoint(primary) {
         Ok(url) => service_endpoints.push(url),
         Err(msg) => c.push(&format!("{S}.endpoint"), msg),
@@ -668,7 +701,11 @@ fn resolve_cluster(
             None
         }
     };
-    let control_plane_endpoint = match cluster.control_plane.as_ref().and_then(|cp| cp.endpoint.as_deref()) {
+    let control_plane_endpoint = match cluster
+        .control_plane
+        .as_ref()
+        .and_then(|cp| cp.endpoint.as_deref())
+    {
         None => None,
         Some(s) => match super::generate::parse_cluster_endpoint(s) {
             Ok(url) => Some(url),

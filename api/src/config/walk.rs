@@ -102,7 +102,10 @@ fn child(path: &str, name: &str) -> String {
 }
 
 /// The known key nearest to `unknown`, if one is close enough to be a likely typo.
-pub(crate) fn nearest<'a>(unknown: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn nearest<'a>(
+    unknown: &str,
+    known: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let lower = unknown.to_lowercase();
     known
         .into_iter()
@@ -114,7 +117,12 @@ pub(crate) fn nearest<'a>(unknown: &str, known: impl IntoIterator<Item = &'a str
 
 /// Walks `map` (the value at `path`) against `keys`, pushing problems and removing what it reported.
 /// A null mapping becomes an empty one; a null leaf is treated as unset.
-pub(crate) fn walk_map(value: &mut Value, keys: &'static [Key], path: &str, problems: &mut Vec<Problem>) {
+pub(crate) fn walk_map(
+    value: &mut Value,
+    keys: &'static [Key],
+    path: &str,
+    problems: &mut Vec<Problem>,
+) {
     if value.is_null() {
         *value = Value::Mapping(Mapping::new());
     }
@@ -231,7 +239,10 @@ mod tests {
         let keys = ["mtu", "enabled", "harvestExtraEndpoints"];
         assert_eq!(nearest("mut", keys), Some("mtu"));
         assert_eq!(nearest("Enabled", keys), Some("enabled"));
-        assert_eq!(nearest("harvestExtraEndpoint", keys), Some("harvestExtraEndpoints"));
+        assert_eq!(
+            nearest("harvestExtraEndpoint", keys),
+            Some("harvestExtraEndpoints")
+        );
         assert_eq!(nearest("completelyDifferent", keys), None);
     }
 

@@ -105,7 +105,12 @@ fn targets(output: Option<&Path>, types: &[OutputType]) -> anyhow::Result<Target
         return Ok(Targets::Stdout);
     }
     let into_dir = |dir: &Path| {
-        Targets::Files(types.iter().map(|t| (*t, dir.join(t.file_name()))).collect())
+        Targets::Files(
+            types
+                .iter()
+                .map(|t| (*t, dir.join(t.file_name())))
+                .collect(),
+        )
     };
     Ok(match output {
         None => into_dir(Path::new("")),
