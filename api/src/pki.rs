@@ -232,6 +232,59 @@ pub fn check_pair(pair: &CertAndKey) -> Result<(), String> {
     Ok(())
 }
 
+/// What a certificate says about its holder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertInfo {
+    pub common_name: String,
+    /// Organization entries: the roles of a client certificate.
+    pub organizations: Vec<String>,
+    /// The subject's distinguished name, e.g. `O=os:admin, CN=admin`.
+    pub subject: String,
+    /// The issuer's distinguished name, e.g. `O=weft, CN=weft`.
+    pub issuer: String,
+    pub not_after: OffsetDateTime,
+}
+
+impl CertInfo {
+    /// The roles among the Organization entries (unknown ones ignored).
+    pub fn roles(&self) -> Vec<Role> {
+        self.organizations
+            .iter()
+            .filter_map(|o| Role::parse(o))
+            .collect()
+    }
+}
+
+/// Reads subject, issuer and expiry of a base64-PEM certificate.
+pub fn cert_info(crt_b64: &str) -> Result<CertInfo, String> {
+    use rustls_pki_types::pem::PemObject as _;
+    let pem = decode_pem("certificate", crt_b64).map_err(|e| e.to_string())?;
+    let der = rustls_pki_types::CertificateDer::from_pem_slice(pem.as_bytes())
+        .map_err(|_| "not a PEM X.509 certificate".to_owned())?;
+    cert_info_der(&der)
+}
+
+/// Like [`cert_info`], from DER (what a TLS peer presents).
+pub fn cert_info_der(der: &[u8]) -> Result<CertInfo, String> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der)
+        .map_err(|_| "not a valid X.509 certificate".to_owned())?;
+    let text = |attr: &x509_parser::x509::AttributeTypeAndValue<'_>| {
+        attr.as_str().map(str::to_owned).unwrap_or_default()
+    };
+    Ok(CertInfo {
+        common_name: cert
+            .subject()
+            .iter_common_name()
+            .next()
+            .map(text)
+            .unwrap_or_default(),
+        organizations: cert.subject().iter_organization().map(text).collect(),
+        subject: cert.subject().to_string(),
+        issuer: cert.issuer().to_string(),
+        not_after: cert.validity().not_after.to_datetime(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -243,23 +296,13 @@ mod tests {
         let client =
             issue_client_cert(&ca, "admin", &[Role::Admin], CLIENT_CERT_VALIDITY).expect("client");
         check_pair(&client).expect("client pair matches");
-        let pem = client.crt_pem().expect("pem");
-        let der = {
-            use rustls_pki_types::pem::PemObject as _;
-            rustls_pki_types::CertificateDer::from_pem_slice(pem.as_bytes()).expect("der")
-        };
-        let (_, cert) = x509_parser::parse_x509_certificate(&der).expect("parse");
-        let orgs: Vec<_> = cert
-            .subject()
-            .iter_organization()
-            .map(|o| o.as_str().expect("utf8").to_owned())
-            .collect();
-        assert_eq!(orgs, ["os:admin"]);
-        assert_eq!(
-            cert.issuer().to_string(),
-            "O=weft, CN=weft",
-            "issued by the CA"
-        );
+        let info = cert_info(&client.crt).expect("info");
+        assert_eq!(info.organizations, ["os:admin"]);
+        assert_eq!(info.roles(), [Role::Admin]);
+        assert_eq!(info.common_name, "admin");
+        assert_eq!(info.issuer, "O=weft, CN=weft", "issued by the CA");
+        let days = (info.not_after - OffsetDateTime::now_utc()).whole_days();
+        assert!((364..=365).contains(&days), "valid for a year: {days}");
     }
 
     #[test]

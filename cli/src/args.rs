@@ -21,7 +21,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Generate secrets and configuration files
-    Gen(GenArgs),
+    Gen(Box<GenArgs>),
     /// Validate a machine config
     Validate(ValidateArgs),
     /// Print the version

@@ -522,7 +522,12 @@ fn resolve(config: &MachineConfig, problems: &mut Vec<Problem>) -> Option<Settin
     );
     let cluster = resolve_cluster(&config.cluster, kubespan.enabled, &mut c);
 
-    if kubespan.enabled && !cluster.discovery.service_registry {
+    // A malformed discovery section was reported already; its consequence would only be noise.
+    let discovery_reported = c
+        .problems
+        .iter()
+        .any(|p| p.path.starts_with("cluster.discovery"));
+    if kubespan.enabled && !cluster.discovery.service_registry && !discovery_reported {
         c.push(
             "machine.network.kubespan.enabled",
             "KubeSpan requires cluster discovery with the service registry: set cluster.discovery.enabled: true and leave cluster.discovery.registries.service.disabled unset or false",

@@ -63,7 +63,7 @@ impl ResourceDefinition {
     /// Whether `name` names this type (case-insensitive: the id or any alias).
     pub fn matches(&self, name: &str) -> bool {
         let name = name.to_lowercase();
-        self.id() == name || self.aliases.iter().any(|a| *a == name)
+        self.id() == name || self.aliases.contains(&name)
     }
 }
 

@@ -11,9 +11,9 @@ pub mod version;
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Gen(g) => match g.command {
-            GenCommand::Secrets(args) => gen_secrets::run(&args, g.force),
-            GenCommand::Config(args) => gen_config::run(&args, g.force),
+        Command::Gen(g) => match &g.command {
+            GenCommand::Secrets(args) => gen_secrets::run(args, g.force),
+            GenCommand::Config(args) => gen_config::run(args, g.force),
         },
         Command::Validate(args) => validate::run(&args),
         Command::Version(args) => version::run(&args),

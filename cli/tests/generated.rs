@@ -1,0 +1,73 @@
+//! The committed completions (`completions/`) and man pages (`man/`) must be what the current
+//! command tree renders. Run with `WEFT_UPDATE_GENERATED=1` to rewrite them.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+fn repo_dir(sub: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(sub)
+}
+
+fn check(dir: &Path, files: Vec<(String, Vec<u8>)>) {
+    let update = std::env::var_os("WEFT_UPDATE_GENERATED").is_some_and(|v| v == "1");
+    let mut stale = Vec::new();
+    if update {
+        fs::create_dir_all(dir).expect("create dir");
+    }
+    let expected: Vec<&String> = files.iter().map(|(n, _)| n).collect();
+    for (name, content) in &files {
+        let path = dir.join(name);
+        let current = fs::read(&path).ok();
+        if current.as_deref() != Some(content.as_slice()) {
+            if update {
+                fs::write(&path, content).expect("write generated file");
+            } else {
+                stale.push(name.clone());
+            }
+        }
+    }
+    // Files nobody generates any more.
+    for entry in fs::read_dir(dir).expect("read dir") {
+        let name = entry
+            .expect("entry")
+            .file_name()
+            .to_string_lossy()
+            .into_owned();
+        if !expected.contains(&&name) {
+            if update {
+                fs::remove_file(dir.join(&name)).expect("remove stale file");
+            } else {
+                stale.push(format!("{name} (no longer generated)"));
+            }
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "{} is out of date: {stale:?}; run `WEFT_UPDATE_GENERATED=1 cargo test -p weftctl --test generated`",
+        dir.display()
+    );
+}
+
+#[test]
+fn completions_are_current() {
+    let files = weftctl::generated::SHELLS
+        .iter()
+        .map(|(shell, name)| ((*name).to_owned(), weftctl::generated::completion(*shell)))
+        .collect();
+    check(&repo_dir("completions"), files);
+}
+
+#[test]
+fn man_pages_are_current() {
+    let pages = weftctl::generated::man_pages().expect("render man pages");
+    let names: Vec<&str> = pages.iter().map(|(n, _)| n.as_str()).collect();
+    for want in [
+        "weftctl.1",
+        "weftctl-gen.1",
+        "weftctl-gen-config.1",
+        "weftctl-gen-secrets.1",
+    ] {
+        assert!(names.contains(&want), "missing {want} in {names:?}");
+    }
+    check(&repo_dir("man"), pages);
+}
