@@ -104,3 +104,52 @@ fn kill_during_write_never_leaves_a_partial_file() {
     assert!(replaced > 0, "no run ever completed");
     assert!(replaced < ROUNDS, "no run was ever interrupted");
 }
+
+/// At a terminal, an existing file is not refused outright: weftctl asks, and does what it is told.
+/// `script` (util-linux) gives weftctl a pseudo-terminal.
+#[test]
+fn overwrite_asks_at_a_terminal() {
+    use std::io::{Read as _, Write as _};
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("secrets.yaml");
+    ok(&weftctl(dir.path(), &["gen", "secrets"]), "first gen");
+    for (answer, replaced) in [("n", false), ("y", true)] {
+        let before = fs::read(&path).expect("read");
+        let cmd = format!("{} gen secrets", bin("weftctl").display());
+        let mut child = Command::new("script")
+            .args(["-q", "-e", "-c", &cmd, "/dev/null"])
+            .current_dir(dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("script (util-linux) runs");
+        let mut stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 256];
+            while let Ok(n) = stdout.read(&mut buf) {
+                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                    break;
+                }
+            }
+        });
+        // Wait for the question, then answer it.
+        let mut seen = Vec::new();
+        while !String::from_utf8_lossy(&seen).contains("overwrite? [y/N]") {
+            let chunk = rx
+                .recv_timeout(Duration::from_secs(20))
+                .unwrap_or_else(|_| panic!("no prompt; saw {:?}", String::from_utf8_lossy(&seen)));
+            seen.extend(chunk);
+        }
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(answer.as_bytes()).expect("answer");
+        let status = child.wait().expect("wait");
+        let after = fs::read(&path).expect("read");
+        assert_eq!(after != before, replaced, "answer {answer}");
+        assert_eq!(status.success(), replaced, "answer {answer}: {status}");
+    }
+}
