@@ -18,6 +18,13 @@ set edit:completion:arg-completer[weftctl] = {|@words|
     }
     var completions = [
         &'weftctl'= {
+            cand -n 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly'
+            cand --nodes 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly'
+            cand -e 'Endpoints to use when no nodes are given, comma-separated'
+            cand --endpoints 'Endpoints to use when no nodes are given, comma-separated'
+            cand --context 'Context to use instead of the client config''s current one'
+            cand --weftconfig 'Client config file [default: ~/.weft/config]'
+            cand --timeout 'Connection and request timeout'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'
@@ -26,9 +33,20 @@ set edit:completion:arg-completer[weftctl] = {|@words|
             cand validate 'Validate a machine config'
             cand version 'Print the version'
             cand completion 'Output shell completion code for the given shell'
+            cand get 'Get a specific resource or list of resources'
+            cand g 'Get a specific resource or list of resources'
+            cand apply-config 'Apply a new machine config to nodes, immediately (no restart)'
+            cand config 'Manage the client config (contexts, credentials)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'weftctl;gen'= {
+            cand -n 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly'
+            cand --nodes 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly'
+            cand -e 'Endpoints to use when no nodes are given, comma-separated'
+            cand --endpoints 'Endpoints to use when no nodes are given, comma-separated'
+            cand --context 'Context to use instead of the client config''s current one'
+            cand --weftconfig 'Client config file [default: ~/.weft/config]'
+            cand --timeout 'Connection and request timeout'
             cand -f 'Overwrite existing files'
             cand --force 'Overwrite existing files'
             cand -h 'Print help'
@@ -42,6 +60,13 @@ set edit:completion:arg-completer[weftctl] = {|@words|
         &'weftctl;gen;secrets'= {
             cand -o 'Path of the secrets bundle to write'
             cand --output-file 'Path of the secrets bundle to write'
+            cand -n 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly'
+            cand --nodes 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly'
+            cand -e 'Endpoints to use when no nodes are given, comma-separated'
+            cand --endpoints 'Endpoints to use when no nodes are given, comma-separated'
+            cand --context 'Context to use instead of the client config''s current one'
+            cand --weftconfig 'Client config file [default: ~/.weft/config]'
+            cand --timeout 'Connection and request timeout'
             cand -f 'Overwrite existing files'
             cand --force 'Overwrite existing files'
             cand -h 'Print help'
@@ -60,6 +85,13 @@ set edit:completion:arg-completer[weftctl] = {|@words|
             cand --config-patch 'Patch applied to every machine config: @file or inline YAML (repeatable)'
             cand --config-patch-control-plane 'Patch applied to the controlplane config only (repeatable)'
             cand --config-patch-worker 'Patch applied to the worker config only (repeatable)'
+            cand -n 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly'
+            cand --nodes 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly'
+            cand -e 'Endpoints to use when no nodes are given, comma-separated'
+            cand --endpoints 'Endpoints to use when no nodes are given, comma-separated'
+            cand --context 'Context to use instead of the client config''s current one'
+            cand --weftconfig 'Client config file [default: ~/.weft/config]'
+            cand --timeout 'Connection and request timeout'
             cand --with-kubespan 'Enable KubeSpan (and cluster discovery)'
             cand -f 'Overwrite existing files'
             cand --force 'Overwrite existing files'
@@ -82,12 +114,26 @@ set edit:completion:arg-completer[weftctl] = {|@words|
         &'weftctl;validate'= {
             cand -c 'Path of the machine config to validate'
             cand --config 'Path of the machine config to validate'
+            cand -n 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly'
+            cand --nodes 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly'
+            cand -e 'Endpoints to use when no nodes are given, comma-separated'
+            cand --endpoints 'Endpoints to use when no nodes are given, comma-separated'
+            cand --context 'Context to use instead of the client config''s current one'
+            cand --weftconfig 'Client config file [default: ~/.weft/config]'
+            cand --timeout 'Connection and request timeout'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'
             cand --version 'Print version'
         }
         &'weftctl;version'= {
+            cand -n 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly'
+            cand --nodes 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly'
+            cand -e 'Endpoints to use when no nodes are given, comma-separated'
+            cand --endpoints 'Endpoints to use when no nodes are given, comma-separated'
+            cand --context 'Context to use instead of the client config''s current one'
+            cand --weftconfig 'Client config file [default: ~/.weft/config]'
+            cand --timeout 'Connection and request timeout'
             cand --short 'Print only the version number'
             cand -h 'Print help'
             cand --help 'Print help'
@@ -95,16 +141,169 @@ set edit:completion:arg-completer[weftctl] = {|@words|
             cand --version 'Print version'
         }
         &'weftctl;completion'= {
+            cand -n 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly'
+            cand --nodes 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly'
+            cand -e 'Endpoints to use when no nodes are given, comma-separated'
+            cand --endpoints 'Endpoints to use when no nodes are given, comma-separated'
+            cand --context 'Context to use instead of the client config''s current one'
+            cand --weftconfig 'Client config file [default: ~/.weft/config]'
+            cand --timeout 'Connection and request timeout'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'
             cand --version 'Print version'
+        }
+        &'weftctl;get'= {
+            cand --namespace 'Namespace [default: the type''s own]'
+            cand -o 'Output format: table, yaml, json or jsonpath=EXPR'
+            cand --output 'Output format: table, yaml, json or jsonpath=EXPR'
+            cand -n 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly'
+            cand --nodes 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly'
+            cand -e 'Endpoints to use when no nodes are given, comma-separated'
+            cand --endpoints 'Endpoints to use when no nodes are given, comma-separated'
+            cand --context 'Context to use instead of the client config''s current one'
+            cand --weftconfig 'Client config file [default: ~/.weft/config]'
+            cand --timeout 'Connection and request timeout'
+            cand -w 'Watch for changes'
+            cand --watch 'Watch for changes'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'weftctl;g'= {
+            cand --namespace 'Namespace [default: the type''s own]'
+            cand -o 'Output format: table, yaml, json or jsonpath=EXPR'
+            cand --output 'Output format: table, yaml, json or jsonpath=EXPR'
+            cand -n 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly'
+            cand --nodes 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly'
+            cand -e 'Endpoints to use when no nodes are given, comma-separated'
+            cand --endpoints 'Endpoints to use when no nodes are given, comma-separated'
+            cand --context 'Context to use instead of the client config''s current one'
+            cand --weftconfig 'Client config file [default: ~/.weft/config]'
+            cand --timeout 'Connection and request timeout'
+            cand -w 'Watch for changes'
+            cand --watch 'Watch for changes'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'weftctl;apply-config'= {
+            cand -f 'The machine config to apply'
+            cand --file 'The machine config to apply'
+            cand -n 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly'
+            cand --nodes 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly'
+            cand -e 'Endpoints to use when no nodes are given, comma-separated'
+            cand --endpoints 'Endpoints to use when no nodes are given, comma-separated'
+            cand --context 'Context to use instead of the client config''s current one'
+            cand --weftconfig 'Client config file [default: ~/.weft/config]'
+            cand --timeout 'Connection and request timeout'
+            cand --dry-run 'Check the config on the node without applying it'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'weftctl;config'= {
+            cand -n 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly'
+            cand --nodes 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly'
+            cand -e 'Endpoints to use when no nodes are given, comma-separated'
+            cand --endpoints 'Endpoints to use when no nodes are given, comma-separated'
+            cand --context 'Context to use instead of the client config''s current one'
+            cand --weftconfig 'Client config file [default: ~/.weft/config]'
+            cand --timeout 'Connection and request timeout'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand new 'Issue a client certificate on a node and write a client config around it (needs os:admin)'
+            cand contexts 'List the contexts of the client config'
+            cand use-context 'Make a context the current one'
+            cand merge 'Merge a client config (e.g. from gen config) into the default one'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'weftctl;config;new'= {
+            cand --roles 'Roles of the new certificate, comma-separated (os:admin, os:reader)'
+            cand --crt-ttl 'Validity of the certificate'
+            cand -n 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly'
+            cand --nodes 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly'
+            cand -e 'Endpoints to use when no nodes are given, comma-separated'
+            cand --endpoints 'Endpoints to use when no nodes are given, comma-separated'
+            cand --context 'Context to use instead of the client config''s current one'
+            cand --weftconfig 'Client config file [default: ~/.weft/config]'
+            cand --timeout 'Connection and request timeout'
+            cand -f 'Overwrite an existing file'
+            cand --force 'Overwrite an existing file'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'weftctl;config;contexts'= {
+            cand -n 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly'
+            cand --nodes 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly'
+            cand -e 'Endpoints to use when no nodes are given, comma-separated'
+            cand --endpoints 'Endpoints to use when no nodes are given, comma-separated'
+            cand --context 'Context to use instead of the client config''s current one'
+            cand --weftconfig 'Client config file [default: ~/.weft/config]'
+            cand --timeout 'Connection and request timeout'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'weftctl;config;use-context'= {
+            cand -n 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly'
+            cand --nodes 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly'
+            cand -e 'Endpoints to use when no nodes are given, comma-separated'
+            cand --endpoints 'Endpoints to use when no nodes are given, comma-separated'
+            cand --context 'Context to use instead of the client config''s current one'
+            cand --weftconfig 'Client config file [default: ~/.weft/config]'
+            cand --timeout 'Connection and request timeout'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'weftctl;config;merge'= {
+            cand -n 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly'
+            cand --nodes 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly'
+            cand -e 'Endpoints to use when no nodes are given, comma-separated'
+            cand --endpoints 'Endpoints to use when no nodes are given, comma-separated'
+            cand --context 'Context to use instead of the client config''s current one'
+            cand --weftconfig 'Client config file [default: ~/.weft/config]'
+            cand --timeout 'Connection and request timeout'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'weftctl;config;help'= {
+            cand new 'Issue a client certificate on a node and write a client config around it (needs os:admin)'
+            cand contexts 'List the contexts of the client config'
+            cand use-context 'Make a context the current one'
+            cand merge 'Merge a client config (e.g. from gen config) into the default one'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'weftctl;config;help;new'= {
+        }
+        &'weftctl;config;help;contexts'= {
+        }
+        &'weftctl;config;help;use-context'= {
+        }
+        &'weftctl;config;help;merge'= {
+        }
+        &'weftctl;config;help;help'= {
         }
         &'weftctl;help'= {
             cand gen 'Generate secrets and configuration files'
             cand validate 'Validate a machine config'
             cand version 'Print the version'
             cand completion 'Output shell completion code for the given shell'
+            cand get 'Get a specific resource or list of resources'
+            cand apply-config 'Apply a new machine config to nodes, immediately (no restart)'
+            cand config 'Manage the client config (contexts, credentials)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'weftctl;help;gen'= {
@@ -120,6 +319,24 @@ set edit:completion:arg-completer[weftctl] = {|@words|
         &'weftctl;help;version'= {
         }
         &'weftctl;help;completion'= {
+        }
+        &'weftctl;help;get'= {
+        }
+        &'weftctl;help;apply-config'= {
+        }
+        &'weftctl;help;config'= {
+            cand new 'Issue a client certificate on a node and write a client config around it (needs os:admin)'
+            cand contexts 'List the contexts of the client config'
+            cand use-context 'Make a context the current one'
+            cand merge 'Merge a client config (e.g. from gen config) into the default one'
+        }
+        &'weftctl;help;config;new'= {
+        }
+        &'weftctl;help;config;contexts'= {
+        }
+        &'weftctl;help;config;use-context'= {
+        }
+        &'weftctl;help;config;merge'= {
         }
         &'weftctl;help;help'= {
         }

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_weftctl_global_optspecs
-    string join \n h/help V/version
+    string join \n n/nodes= e/endpoints= context= weftconfig= timeout= h/help V/version
 end
 
 function __fish_weftctl_needs_command
@@ -24,13 +24,27 @@ function __fish_weftctl_using_subcommand
     contains -- $cmd[1] $argv
 end
 
+complete -c weftctl -n "__fish_weftctl_needs_command" -s n -l nodes -d 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly' -r
+complete -c weftctl -n "__fish_weftctl_needs_command" -s e -l endpoints -d 'Endpoints to use when no nodes are given, comma-separated' -r
+complete -c weftctl -n "__fish_weftctl_needs_command" -l context -d 'Context to use instead of the client config\'s current one' -r
+complete -c weftctl -n "__fish_weftctl_needs_command" -l weftconfig -d 'Client config file [default: ~/.weft/config]' -r -F
+complete -c weftctl -n "__fish_weftctl_needs_command" -l timeout -d 'Connection and request timeout' -r
 complete -c weftctl -n "__fish_weftctl_needs_command" -s h -l help -d 'Print help'
 complete -c weftctl -n "__fish_weftctl_needs_command" -s V -l version -d 'Print version'
 complete -c weftctl -n "__fish_weftctl_needs_command" -f -a "gen" -d 'Generate secrets and configuration files'
 complete -c weftctl -n "__fish_weftctl_needs_command" -f -a "validate" -d 'Validate a machine config'
 complete -c weftctl -n "__fish_weftctl_needs_command" -f -a "version" -d 'Print the version'
 complete -c weftctl -n "__fish_weftctl_needs_command" -f -a "completion" -d 'Output shell completion code for the given shell'
+complete -c weftctl -n "__fish_weftctl_needs_command" -f -a "get" -d 'Get a specific resource or list of resources'
+complete -c weftctl -n "__fish_weftctl_needs_command" -f -a "g" -d 'Get a specific resource or list of resources'
+complete -c weftctl -n "__fish_weftctl_needs_command" -f -a "apply-config" -d 'Apply a new machine config to nodes, immediately (no restart)'
+complete -c weftctl -n "__fish_weftctl_needs_command" -f -a "config" -d 'Manage the client config (contexts, credentials)'
 complete -c weftctl -n "__fish_weftctl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c weftctl -n "__fish_weftctl_using_subcommand gen; and not __fish_seen_subcommand_from secrets config help" -s n -l nodes -d 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand gen; and not __fish_seen_subcommand_from secrets config help" -s e -l endpoints -d 'Endpoints to use when no nodes are given, comma-separated' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand gen; and not __fish_seen_subcommand_from secrets config help" -l context -d 'Context to use instead of the client config\'s current one' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand gen; and not __fish_seen_subcommand_from secrets config help" -l weftconfig -d 'Client config file [default: ~/.weft/config]' -r -F
+complete -c weftctl -n "__fish_weftctl_using_subcommand gen; and not __fish_seen_subcommand_from secrets config help" -l timeout -d 'Connection and request timeout' -r
 complete -c weftctl -n "__fish_weftctl_using_subcommand gen; and not __fish_seen_subcommand_from secrets config help" -s f -l force -d 'Overwrite existing files'
 complete -c weftctl -n "__fish_weftctl_using_subcommand gen; and not __fish_seen_subcommand_from secrets config help" -s h -l help -d 'Print help'
 complete -c weftctl -n "__fish_weftctl_using_subcommand gen; and not __fish_seen_subcommand_from secrets config help" -s V -l version -d 'Print version'
@@ -38,6 +52,11 @@ complete -c weftctl -n "__fish_weftctl_using_subcommand gen; and not __fish_seen
 complete -c weftctl -n "__fish_weftctl_using_subcommand gen; and not __fish_seen_subcommand_from secrets config help" -f -a "config" -d 'Generate machine configs and a client config for a new cluster'
 complete -c weftctl -n "__fish_weftctl_using_subcommand gen; and not __fish_seen_subcommand_from secrets config help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c weftctl -n "__fish_weftctl_using_subcommand gen; and __fish_seen_subcommand_from secrets" -s o -l output-file -d 'Path of the secrets bundle to write' -r -F
+complete -c weftctl -n "__fish_weftctl_using_subcommand gen; and __fish_seen_subcommand_from secrets" -s n -l nodes -d 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand gen; and __fish_seen_subcommand_from secrets" -s e -l endpoints -d 'Endpoints to use when no nodes are given, comma-separated' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand gen; and __fish_seen_subcommand_from secrets" -l context -d 'Context to use instead of the client config\'s current one' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand gen; and __fish_seen_subcommand_from secrets" -l weftconfig -d 'Client config file [default: ~/.weft/config]' -r -F
+complete -c weftctl -n "__fish_weftctl_using_subcommand gen; and __fish_seen_subcommand_from secrets" -l timeout -d 'Connection and request timeout' -r
 complete -c weftctl -n "__fish_weftctl_using_subcommand gen; and __fish_seen_subcommand_from secrets" -s f -l force -d 'Overwrite existing files'
 complete -c weftctl -n "__fish_weftctl_using_subcommand gen; and __fish_seen_subcommand_from secrets" -s h -l help -d 'Print help'
 complete -c weftctl -n "__fish_weftctl_using_subcommand gen; and __fish_seen_subcommand_from secrets" -s V -l version -d 'Print version'
@@ -52,6 +71,11 @@ weftconfig\t'weftconfig, the client config'"
 complete -c weftctl -n "__fish_weftctl_using_subcommand gen; and __fish_seen_subcommand_from config" -l config-patch -d 'Patch applied to every machine config: @file or inline YAML (repeatable)' -r
 complete -c weftctl -n "__fish_weftctl_using_subcommand gen; and __fish_seen_subcommand_from config" -l config-patch-control-plane -d 'Patch applied to the controlplane config only (repeatable)' -r
 complete -c weftctl -n "__fish_weftctl_using_subcommand gen; and __fish_seen_subcommand_from config" -l config-patch-worker -d 'Patch applied to the worker config only (repeatable)' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand gen; and __fish_seen_subcommand_from config" -s n -l nodes -d 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand gen; and __fish_seen_subcommand_from config" -s e -l endpoints -d 'Endpoints to use when no nodes are given, comma-separated' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand gen; and __fish_seen_subcommand_from config" -l context -d 'Context to use instead of the client config\'s current one' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand gen; and __fish_seen_subcommand_from config" -l weftconfig -d 'Client config file [default: ~/.weft/config]' -r -F
+complete -c weftctl -n "__fish_weftctl_using_subcommand gen; and __fish_seen_subcommand_from config" -l timeout -d 'Connection and request timeout' -r
 complete -c weftctl -n "__fish_weftctl_using_subcommand gen; and __fish_seen_subcommand_from config" -l with-kubespan -d 'Enable KubeSpan (and cluster discovery)'
 complete -c weftctl -n "__fish_weftctl_using_subcommand gen; and __fish_seen_subcommand_from config" -s f -l force -d 'Overwrite existing files'
 complete -c weftctl -n "__fish_weftctl_using_subcommand gen; and __fish_seen_subcommand_from config" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -60,17 +84,116 @@ complete -c weftctl -n "__fish_weftctl_using_subcommand gen; and __fish_seen_sub
 complete -c weftctl -n "__fish_weftctl_using_subcommand gen; and __fish_seen_subcommand_from help" -f -a "config" -d 'Generate machine configs and a client config for a new cluster'
 complete -c weftctl -n "__fish_weftctl_using_subcommand gen; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c weftctl -n "__fish_weftctl_using_subcommand validate" -s c -l config -d 'Path of the machine config to validate' -r -F
+complete -c weftctl -n "__fish_weftctl_using_subcommand validate" -s n -l nodes -d 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand validate" -s e -l endpoints -d 'Endpoints to use when no nodes are given, comma-separated' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand validate" -l context -d 'Context to use instead of the client config\'s current one' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand validate" -l weftconfig -d 'Client config file [default: ~/.weft/config]' -r -F
+complete -c weftctl -n "__fish_weftctl_using_subcommand validate" -l timeout -d 'Connection and request timeout' -r
 complete -c weftctl -n "__fish_weftctl_using_subcommand validate" -s h -l help -d 'Print help'
 complete -c weftctl -n "__fish_weftctl_using_subcommand validate" -s V -l version -d 'Print version'
+complete -c weftctl -n "__fish_weftctl_using_subcommand version" -s n -l nodes -d 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand version" -s e -l endpoints -d 'Endpoints to use when no nodes are given, comma-separated' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand version" -l context -d 'Context to use instead of the client config\'s current one' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand version" -l weftconfig -d 'Client config file [default: ~/.weft/config]' -r -F
+complete -c weftctl -n "__fish_weftctl_using_subcommand version" -l timeout -d 'Connection and request timeout' -r
 complete -c weftctl -n "__fish_weftctl_using_subcommand version" -l short -d 'Print only the version number'
 complete -c weftctl -n "__fish_weftctl_using_subcommand version" -s h -l help -d 'Print help'
 complete -c weftctl -n "__fish_weftctl_using_subcommand version" -s V -l version -d 'Print version'
+complete -c weftctl -n "__fish_weftctl_using_subcommand completion" -s n -l nodes -d 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand completion" -s e -l endpoints -d 'Endpoints to use when no nodes are given, comma-separated' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand completion" -l context -d 'Context to use instead of the client config\'s current one' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand completion" -l weftconfig -d 'Client config file [default: ~/.weft/config]' -r -F
+complete -c weftctl -n "__fish_weftctl_using_subcommand completion" -l timeout -d 'Connection and request timeout' -r
 complete -c weftctl -n "__fish_weftctl_using_subcommand completion" -s h -l help -d 'Print help'
 complete -c weftctl -n "__fish_weftctl_using_subcommand completion" -s V -l version -d 'Print version'
-complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion help" -f -a "gen" -d 'Generate secrets and configuration files'
-complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion help" -f -a "validate" -d 'Validate a machine config'
-complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion help" -f -a "version" -d 'Print the version'
-complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion help" -f -a "completion" -d 'Output shell completion code for the given shell'
-complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c weftctl -n "__fish_weftctl_using_subcommand get" -l namespace -d 'Namespace [default: the type\'s own]' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand get" -s o -l output -d 'Output format: table, yaml, json or jsonpath=EXPR' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand get" -s n -l nodes -d 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand get" -s e -l endpoints -d 'Endpoints to use when no nodes are given, comma-separated' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand get" -l context -d 'Context to use instead of the client config\'s current one' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand get" -l weftconfig -d 'Client config file [default: ~/.weft/config]' -r -F
+complete -c weftctl -n "__fish_weftctl_using_subcommand get" -l timeout -d 'Connection and request timeout' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand get" -s w -l watch -d 'Watch for changes'
+complete -c weftctl -n "__fish_weftctl_using_subcommand get" -s h -l help -d 'Print help'
+complete -c weftctl -n "__fish_weftctl_using_subcommand get" -s V -l version -d 'Print version'
+complete -c weftctl -n "__fish_weftctl_using_subcommand g" -l namespace -d 'Namespace [default: the type\'s own]' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand g" -s o -l output -d 'Output format: table, yaml, json or jsonpath=EXPR' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand g" -s n -l nodes -d 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand g" -s e -l endpoints -d 'Endpoints to use when no nodes are given, comma-separated' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand g" -l context -d 'Context to use instead of the client config\'s current one' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand g" -l weftconfig -d 'Client config file [default: ~/.weft/config]' -r -F
+complete -c weftctl -n "__fish_weftctl_using_subcommand g" -l timeout -d 'Connection and request timeout' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand g" -s w -l watch -d 'Watch for changes'
+complete -c weftctl -n "__fish_weftctl_using_subcommand g" -s h -l help -d 'Print help'
+complete -c weftctl -n "__fish_weftctl_using_subcommand g" -s V -l version -d 'Print version'
+complete -c weftctl -n "__fish_weftctl_using_subcommand apply-config" -s f -l file -d 'The machine config to apply' -r -F
+complete -c weftctl -n "__fish_weftctl_using_subcommand apply-config" -s n -l nodes -d 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand apply-config" -s e -l endpoints -d 'Endpoints to use when no nodes are given, comma-separated' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand apply-config" -l context -d 'Context to use instead of the client config\'s current one' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand apply-config" -l weftconfig -d 'Client config file [default: ~/.weft/config]' -r -F
+complete -c weftctl -n "__fish_weftctl_using_subcommand apply-config" -l timeout -d 'Connection and request timeout' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand apply-config" -l dry-run -d 'Check the config on the node without applying it'
+complete -c weftctl -n "__fish_weftctl_using_subcommand apply-config" -s h -l help -d 'Print help'
+complete -c weftctl -n "__fish_weftctl_using_subcommand apply-config" -s V -l version -d 'Print version'
+complete -c weftctl -n "__fish_weftctl_using_subcommand config; and not __fish_seen_subcommand_from new contexts use-context merge help" -s n -l nodes -d 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand config; and not __fish_seen_subcommand_from new contexts use-context merge help" -s e -l endpoints -d 'Endpoints to use when no nodes are given, comma-separated' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand config; and not __fish_seen_subcommand_from new contexts use-context merge help" -l context -d 'Context to use instead of the client config\'s current one' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand config; and not __fish_seen_subcommand_from new contexts use-context merge help" -l weftconfig -d 'Client config file [default: ~/.weft/config]' -r -F
+complete -c weftctl -n "__fish_weftctl_using_subcommand config; and not __fish_seen_subcommand_from new contexts use-context merge help" -l timeout -d 'Connection and request timeout' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand config; and not __fish_seen_subcommand_from new contexts use-context merge help" -s h -l help -d 'Print help'
+complete -c weftctl -n "__fish_weftctl_using_subcommand config; and not __fish_seen_subcommand_from new contexts use-context merge help" -s V -l version -d 'Print version'
+complete -c weftctl -n "__fish_weftctl_using_subcommand config; and not __fish_seen_subcommand_from new contexts use-context merge help" -f -a "new" -d 'Issue a client certificate on a node and write a client config around it (needs os:admin)'
+complete -c weftctl -n "__fish_weftctl_using_subcommand config; and not __fish_seen_subcommand_from new contexts use-context merge help" -f -a "contexts" -d 'List the contexts of the client config'
+complete -c weftctl -n "__fish_weftctl_using_subcommand config; and not __fish_seen_subcommand_from new contexts use-context merge help" -f -a "use-context" -d 'Make a context the current one'
+complete -c weftctl -n "__fish_weftctl_using_subcommand config; and not __fish_seen_subcommand_from new contexts use-context merge help" -f -a "merge" -d 'Merge a client config (e.g. from gen config) into the default one'
+complete -c weftctl -n "__fish_weftctl_using_subcommand config; and not __fish_seen_subcommand_from new contexts use-context merge help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c weftctl -n "__fish_weftctl_using_subcommand config; and __fish_seen_subcommand_from new" -l roles -d 'Roles of the new certificate, comma-separated (os:admin, os:reader)' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand config; and __fish_seen_subcommand_from new" -l crt-ttl -d 'Validity of the certificate' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand config; and __fish_seen_subcommand_from new" -s n -l nodes -d 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand config; and __fish_seen_subcommand_from new" -s e -l endpoints -d 'Endpoints to use when no nodes are given, comma-separated' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand config; and __fish_seen_subcommand_from new" -l context -d 'Context to use instead of the client config\'s current one' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand config; and __fish_seen_subcommand_from new" -l weftconfig -d 'Client config file [default: ~/.weft/config]' -r -F
+complete -c weftctl -n "__fish_weftctl_using_subcommand config; and __fish_seen_subcommand_from new" -l timeout -d 'Connection and request timeout' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand config; and __fish_seen_subcommand_from new" -s f -l force -d 'Overwrite an existing file'
+complete -c weftctl -n "__fish_weftctl_using_subcommand config; and __fish_seen_subcommand_from new" -s h -l help -d 'Print help'
+complete -c weftctl -n "__fish_weftctl_using_subcommand config; and __fish_seen_subcommand_from new" -s V -l version -d 'Print version'
+complete -c weftctl -n "__fish_weftctl_using_subcommand config; and __fish_seen_subcommand_from contexts" -s n -l nodes -d 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand config; and __fish_seen_subcommand_from contexts" -s e -l endpoints -d 'Endpoints to use when no nodes are given, comma-separated' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand config; and __fish_seen_subcommand_from contexts" -l context -d 'Context to use instead of the client config\'s current one' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand config; and __fish_seen_subcommand_from contexts" -l weftconfig -d 'Client config file [default: ~/.weft/config]' -r -F
+complete -c weftctl -n "__fish_weftctl_using_subcommand config; and __fish_seen_subcommand_from contexts" -l timeout -d 'Connection and request timeout' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand config; and __fish_seen_subcommand_from contexts" -s h -l help -d 'Print help'
+complete -c weftctl -n "__fish_weftctl_using_subcommand config; and __fish_seen_subcommand_from contexts" -s V -l version -d 'Print version'
+complete -c weftctl -n "__fish_weftctl_using_subcommand config; and __fish_seen_subcommand_from use-context" -s n -l nodes -d 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand config; and __fish_seen_subcommand_from use-context" -s e -l endpoints -d 'Endpoints to use when no nodes are given, comma-separated' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand config; and __fish_seen_subcommand_from use-context" -l context -d 'Context to use instead of the client config\'s current one' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand config; and __fish_seen_subcommand_from use-context" -l weftconfig -d 'Client config file [default: ~/.weft/config]' -r -F
+complete -c weftctl -n "__fish_weftctl_using_subcommand config; and __fish_seen_subcommand_from use-context" -l timeout -d 'Connection and request timeout' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand config; and __fish_seen_subcommand_from use-context" -s h -l help -d 'Print help'
+complete -c weftctl -n "__fish_weftctl_using_subcommand config; and __fish_seen_subcommand_from use-context" -s V -l version -d 'Print version'
+complete -c weftctl -n "__fish_weftctl_using_subcommand config; and __fish_seen_subcommand_from merge" -s n -l nodes -d 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand config; and __fish_seen_subcommand_from merge" -s e -l endpoints -d 'Endpoints to use when no nodes are given, comma-separated' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand config; and __fish_seen_subcommand_from merge" -l context -d 'Context to use instead of the client config\'s current one' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand config; and __fish_seen_subcommand_from merge" -l weftconfig -d 'Client config file [default: ~/.weft/config]' -r -F
+complete -c weftctl -n "__fish_weftctl_using_subcommand config; and __fish_seen_subcommand_from merge" -l timeout -d 'Connection and request timeout' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand config; and __fish_seen_subcommand_from merge" -s h -l help -d 'Print help'
+complete -c weftctl -n "__fish_weftctl_using_subcommand config; and __fish_seen_subcommand_from merge" -s V -l version -d 'Print version'
+complete -c weftctl -n "__fish_weftctl_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "new" -d 'Issue a client certificate on a node and write a client config around it (needs os:admin)'
+complete -c weftctl -n "__fish_weftctl_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "contexts" -d 'List the contexts of the client config'
+complete -c weftctl -n "__fish_weftctl_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "use-context" -d 'Make a context the current one'
+complete -c weftctl -n "__fish_weftctl_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "merge" -d 'Merge a client config (e.g. from gen config) into the default one'
+complete -c weftctl -n "__fish_weftctl_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion get apply-config config help" -f -a "gen" -d 'Generate secrets and configuration files'
+complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion get apply-config config help" -f -a "validate" -d 'Validate a machine config'
+complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion get apply-config config help" -f -a "version" -d 'Print the version'
+complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion get apply-config config help" -f -a "completion" -d 'Output shell completion code for the given shell'
+complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion get apply-config config help" -f -a "get" -d 'Get a specific resource or list of resources'
+complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion get apply-config config help" -f -a "apply-config" -d 'Apply a new machine config to nodes, immediately (no restart)'
+complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion get apply-config config help" -f -a "config" -d 'Manage the client config (contexts, credentials)'
+complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion get apply-config config help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c weftctl -n "__fish_weftctl_using_subcommand help; and __fish_seen_subcommand_from gen" -f -a "secrets" -d 'Generate a secrets bundle: cluster id and secret, and the node API CA'
 complete -c weftctl -n "__fish_weftctl_using_subcommand help; and __fish_seen_subcommand_from gen" -f -a "config" -d 'Generate machine configs and a client config for a new cluster'
+complete -c weftctl -n "__fish_weftctl_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "new" -d 'Issue a client certificate on a node and write a client config around it (needs os:admin)'
+complete -c weftctl -n "__fish_weftctl_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "contexts" -d 'List the contexts of the client config'
+complete -c weftctl -n "__fish_weftctl_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "use-context" -d 'Make a context the current one'
+complete -c weftctl -n "__fish_weftctl_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "merge" -d 'Merge a client config (e.g. from gen config) into the default one'

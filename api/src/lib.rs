@@ -6,11 +6,16 @@
 //! - [`pki`]: the node-API certificate authority and the certificates it issues (roles in the
 //!   certificate's Organization, as Talos does).
 //! - [`fsutil`]: crash-safe file writes (temp file, fsync, rename) with explicit modes.
+//! - [`proto`]: the node API's gRPC types (resource and machine services) and conversions.
 //! - [`resource`]: the resource model (metadata, definitions) that weftd serves and weftctl prints.
+//! - [`resources`]: Weft's resource types (KubeSpan identity, peers, endpoints; cluster identity,
+//!   affiliates, members), their definitions, and the identity files on the state directory.
 //! - [`yaml`]: the YAML rendering shared by every file Weft writes (4-space indent, like talosctl).
 
 pub mod config;
 pub mod fsutil;
 pub mod pki;
+pub mod proto;
 pub mod resource;
+pub mod resources;
 pub mod yaml;

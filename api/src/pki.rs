@@ -173,11 +173,23 @@ pub fn issue_client_cert(
     issue(ca, params, validity)
 }
 
-/// Signs `params` (validity set here) with a fresh Ed25519 key, by `ca`.
+/// Signs `params` (valid from a little before now for `validity`) with a fresh Ed25519 key, by `ca`.
 pub fn issue(
     ca: &CertAndKey,
-    mut params: CertificateParams,
+    params: CertificateParams,
     validity: Duration,
+) -> Result<CertAndKey, PkiError> {
+    let now = OffsetDateTime::now_utc();
+    issue_between(ca, params, now - CLOCK_SKEW_ALLOWANCE, now + validity)
+}
+
+/// Signs `params`, valid from `not_before` to `not_after`, with a fresh Ed25519 key, by `ca`.
+/// (Tests use it for expired certificates.)
+pub fn issue_between(
+    ca: &CertAndKey,
+    mut params: CertificateParams,
+    not_before: OffsetDateTime,
+    not_after: OffsetDateTime,
 ) -> Result<CertAndKey, PkiError> {
     let ca_key = KeyPair::from_pem(&ca.key_pem()?).map_err(|source| PkiError::Rcgen {
         what: "reading the CA key",
@@ -192,7 +204,8 @@ pub fn issue(
         what: "generating a key",
         source,
     })?;
-    set_validity(&mut params, validity);
+    params.not_before = not_before;
+    params.not_after = not_after;
     let cert = params
         .signed_by(&key, &issuer)
         .map_err(|source| PkiError::Rcgen {

@@ -1,8 +1,11 @@
 //! The command line, as clap types only. Flags and names follow talosctl's so scripts carry over.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+
+use crate::client::parse_duration;
 
 /// weftctl — full-mesh WireGuard networking for clusters that span the edge, the datacenter and the
 /// cloud.
@@ -14,8 +17,48 @@ use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
     max_term_width = 100
 )]
 pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// Flags every command accepts, for talking to nodes.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Target nodes, comma-separated (host or host:port, default port 50000); dialed directly
+    #[arg(
+        short = 'n',
+        long,
+        global = true,
+        value_delimiter = ',',
+        value_name = "NODES"
+    )]
+    pub nodes: Vec<String>,
+    /// Endpoints to use when no nodes are given, comma-separated
+    #[arg(
+        short = 'e',
+        long,
+        global = true,
+        value_delimiter = ',',
+        value_name = "ENDPOINTS"
+    )]
+    pub endpoints: Vec<String>,
+    /// Context to use instead of the client config's current one
+    #[arg(long, global = true)]
+    pub context: Option<String>,
+    /// Client config file [default: ~/.weft/config]
+    #[arg(
+        long,
+        global = true,
+        env = "WEFTCONFIG",
+        hide_env_values = true,
+        value_name = "FILE"
+    )]
+    pub weftconfig: Option<PathBuf>,
+    /// Connection and request timeout
+    #[arg(long, global = true, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    pub timeout: Duration,
 }
 
 #[derive(Debug, Subcommand)]
@@ -28,6 +71,87 @@ pub enum Command {
     Version(VersionArgs),
     /// Output shell completion code for the given shell
     Completion(CompletionArgs),
+    /// Get a specific resource or list of resources
+    #[command(visible_alias = "g")]
+    Get(GetArgs),
+    /// Apply a new machine config to nodes, immediately (no restart)
+    ApplyConfig(ApplyConfigArgs),
+    /// Manage the client config (contexts, credentials)
+    Config(ConfigArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GetArgs {
+    /// Resource type: plural, singular or alias, case-insensitive (`weftctl get rd` lists them)
+    #[arg(value_name = "TYPE")]
+    pub resource_type: String,
+    /// Resource id
+    pub id: Option<String>,
+    /// Namespace [default: the type's own]
+    #[arg(long)]
+    pub namespace: Option<String>,
+    /// Output format: table, yaml, json or jsonpath=EXPR
+    #[arg(short, long, default_value = "table")]
+    pub output: String,
+    /// Watch for changes
+    #[arg(short, long)]
+    pub watch: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyConfigArgs {
+    /// The machine config to apply
+    #[arg(short, long, value_name = "FILE")]
+    pub file: PathBuf,
+    /// Check the config on the node without applying it
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    #[command(subcommand)]
+    pub command: ConfigCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Issue a client certificate on a node and write a client config around it (needs os:admin)
+    New(ConfigNewArgs),
+    /// List the contexts of the client config
+    Contexts,
+    /// Make a context the current one
+    UseContext(UseContextArgs),
+    /// Merge a client config (e.g. from gen config) into the default one
+    Merge(MergeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigNewArgs {
+    /// Where to write the new client config
+    #[arg(default_value = "weftconfig")]
+    pub path: PathBuf,
+    /// Roles of the new certificate, comma-separated (os:admin, os:reader)
+    #[arg(long, value_delimiter = ',', default_value = "os:admin")]
+    pub roles: Vec<String>,
+    /// Validity of the certificate
+    #[arg(long, default_value = "8760h", value_parser = parse_duration, value_name = "DURATION")]
+    pub crt_ttl: Duration,
+    /// Overwrite an existing file
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UseContextArgs {
+    /// The context
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The client config to merge
+    pub file: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -2,8 +2,11 @@
 //!
 //! - [`args`]: the clap types, and nothing else.
 //! - [`commands`]: one module per leaf command (`gen secrets`, `gen config`, `validate`, `version`,
-//!   `completion`).
+//!   `completion`, `get`, `apply-config`, `config …`).
+//! - [`client`]: which nodes to talk to, and mutual-TLS channels to them.
 //! - [`generated`]: the shell completions and man pages committed under `completions/` and `man/`.
+//! - [`output`]: the `weftctl get` writers (table, yaml, json, jsonpath), byte-compatible with
+//!   talosctl's.
 //!
 //! Exit codes: 0 success (also when stdout is a closed pipe), 1 failure, 2 usage error.
 
@@ -14,9 +17,11 @@ use std::process::ExitCode;
 use clap::Parser as _;
 
 pub mod args;
+pub mod client;
 pub mod commands;
 mod files;
 pub mod generated;
+pub mod output;
 
 /// Exit code of a failed command.
 pub const EXIT_FAILURE: u8 = 1;

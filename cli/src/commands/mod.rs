@@ -1,12 +1,22 @@
 //! One module per leaf command; [`run`] dispatches.
 
-use crate::args::{Cli, Command, GenCommand};
+use crate::args::{Cli, Command, ConfigCommand, GenCommand};
 
+pub mod apply_config;
 pub mod completion;
+pub mod config;
 pub mod gen_config;
 pub mod gen_secrets;
+pub mod get;
 pub mod validate;
 pub mod version;
+
+/// A single-threaded runtime: weftctl's concurrency is I/O across nodes, not CPU.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -18,5 +28,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Validate(args) => validate::run(&args),
         Command::Version(args) => version::run(&args),
         Command::Completion(args) => completion::run(&args),
+        Command::Get(args) => runtime()?.block_on(get::run(&cli.global, &args)),
+        Command::ApplyConfig(args) => runtime()?.block_on(apply_config::run(&cli.global, &args)),
+        Command::Config(args) => match &args.command {
+            ConfigCommand::New(a) => runtime()?.block_on(config::new(&cli.global, a)),
+            ConfigCommand::Contexts => config::contexts(&cli.global),
+            ConfigCommand::UseContext(a) => config::use_context(&cli.global, a),
+            ConfigCommand::Merge(a) => config::merge(&cli.global, a),
+        },
     }
 }

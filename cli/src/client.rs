@@ -1,0 +1,250 @@
+//! Reaching nodes: which nodes a command talks to (flags, then the client config's context), and a
+//! mutual-TLS gRPC channel to each, authenticated with the context's client certificate.
+//!
+//! Weft has no API proxy (talosctl's apid): every node named with `-n` is dialed directly, at
+//! `host[:port]` (default port 50000). Without `-n`, the context's `nodes`, then `-e`/the context's
+//! endpoints are the targets.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+use weft_api::config::DEFAULT_API_PORT;
+use weft_api::config::client::{ClientConfig, Context};
+use weft_api::pki;
+
+use crate::args::GlobalArgs;
+
+/// The default client config path: `$HOME/.weft/config`.
+pub fn default_config_path() -> PathBuf {
+    let home = std::env::var_os("HOME").unwrap_or_else(|| "/root".into());
+    PathBuf::from(home).join(".weft").join("config")
+}
+
+/// The client config path from `--weftconfig`/`WEFTCONFIG` or the default.
+pub fn config_path(global: &GlobalArgs) -> PathBuf {
+    global
+        .weftconfig
+        .clone()
+        .unwrap_or_else(default_config_path)
+}
+
+/// The selected context (from `--context` or the config's current one) with its name.
+pub fn selected_context(global: &GlobalArgs) -> anyhow::Result<(String, Context)> {
+    let path = config_path(global);
+    let config = ClientConfig::load_or_default(&path)?;
+    let name = global.context.clone().unwrap_or(config.context.clone());
+    if name.is_empty() {
+        bail!(
+            "no context in {}: run `weftctl config merge <weftconfig>` or pass --weftconfig",
+            path.display()
+        );
+    }
+    match config.contexts.get(&name) {
+        Some(ctx) => Ok((name, ctx.clone())),
+        None => bail!(
+            "context {name:?} is not in {} (contexts: {})",
+            path.display(),
+            config
+                .contexts
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// A node to talk to: its name as the user wrote it, and where to dial.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// As given (`10.5.0.2`, `node-a:50001`); the NODE column.
+    pub name: String,
+    /// Host without brackets: the TLS server name.
+    pub host: String,
+    pub port: u16,
+}
+
+impl Target {
+    /// Parses `host`, `host:port`, `v6addr` or `[v6addr]:port`.
+    pub fn parse(s: &str) -> anyhow::Result<Target> {
+        let s = s.trim();
+        let (host, port) = if let Some(rest) = s.strip_prefix('[') {
+            let (host, tail) = rest
+                .split_once(']')
+                .with_context(|| format!("node {s:?}: missing ']'"))?;
+            let port = match tail.strip_prefix(':') {
+                Some(p) => Some(p),
+                None if tail.is_empty() => None,
+                None => bail!("node {s:?}: expected [address]:port"),
+            };
+            (host, port)
+        } else if s.matches(':').count() == 1 {
+            let (h, p) = s.split_once(':').unwrap_or((s, ""));
+            (h, Some(p))
+        } else {
+            (s, None)
+        };
+        if host.is_empty() {
+            bail!("node {s:?}: empty host");
+        }
+        let port = match port {
+            None => DEFAULT_API_PORT,
+            Some(p) => p
+                .parse::<u16>()
+                .ok()
+                .filter(|p| *p != 0)
+                .with_context(|| format!("node {s:?}: {p:?} is not a port (1-65535)"))?,
+        };
+        Ok(Target {
+            name: s.to_owned(),
+            host: host.to_owned(),
+            port,
+        })
+    }
+
+    fn uri(&self) -> String {
+        if self.host.contains(':') {
+            format!("https://[{}]:{}", self.host, self.port)
+        } else {
+            format!("https://{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// The targets of a command: `-n`, else the context's nodes, else `-e`, else the context's endpoints.
+pub fn targets(global: &GlobalArgs, ctx: &Context) -> anyhow::Result<Vec<Target>> {
+    let names: &[String] = if !global.nodes.is_empty() {
+        &global.nodes
+    } else if !ctx.nodes.is_empty() {
+        &ctx.nodes
+    } else if !global.endpoints.is_empty() {
+        &global.endpoints
+    } else {
+        &ctx.endpoints
+    };
+    if names.is_empty() {
+        bail!("no nodes to talk to: pass -n/--nodes or set endpoints in the client config");
+    }
+    names.iter().map(|n| Target::parse(n)).collect()
+}
+
+/// A lazily connecting mTLS channel to `target`.
+pub fn channel(target: &Target, ctx: &Context, timeout: Duration) -> anyhow::Result<Channel> {
+    let ca = pki::decode_pem("CA certificate (ca)", &ctx.ca)?;
+    let crt = pki::decode_pem("client certificate (crt)", &ctx.crt)?;
+    let key = pki::decode_pem("client key (key)", &ctx.key)?;
+    let tls = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(ca))
+        .identity(Identity::from_pem(crt, key))
+        .domain_name(target.host.clone());
+    let endpoint = Endpoint::from_shared(target.uri())
+        .with_context(|| format!("node {:?}", target.name))?
+        .tls_config(tls)
+        .with_context(|| format!("TLS settings for {:?}", target.name))?
+        .connect_timeout(timeout)
+        .timeout(timeout);
+    Ok(endpoint.connect_lazy())
+}
+
+/// A failed call as one line: the status message, its transport causes, and — when the node closed
+/// the connection during the handshake, which is how a TLS 1.3 server refuses a client certificate —
+/// what to check.
+pub fn describe_status(status: &tonic::Status) -> String {
+    let mut text = status.message().to_owned();
+    let mut source = std::error::Error::source(status);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    // A TLS 1.3 server checks the client certificate after the client thinks the handshake is
+    // done: the refusal arrives as an alert or as the connection closing, depending on timing.
+    let refused_in_handshake = text.contains("received fatal alert")
+        || (status.code() == tonic::Code::Cancelled && text.contains("connection closed"));
+    if refused_in_handshake {
+        text.push_str(
+            " (the node refused the TLS handshake: is the client certificate issued by this cluster's CA and still valid?)",
+        );
+    }
+    text
+}
+
+/// Parses a duration like Go's: `10s`, `1m30s`, `8760h`, `500ms`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let err = || format!("{s:?} is not a duration, expected e.g. 10s, 1m30s, 8760h or 500ms");
+    let mut total = Duration::ZERO;
+    let mut rest = s.trim();
+    if rest.is_empty() {
+        return Err(err());
+    }
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        if digits == 0 {
+            return Err(err());
+        }
+        let n: u64 = rest[..digits].parse().map_err(|_| err())?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let unit = match &rest[..unit_len] {
+            "h" => Duration::from_secs(3600),
+            "m" => Duration::from_secs(60),
+            "s" => Duration::from_secs(1),
+            "ms" => Duration::from_millis(1),
+            _ => return Err(err()),
+        };
+        total += unit
+            .checked_mul(u32::try_from(n).map_err(|_| err())?)
+            .ok_or_else(err)?;
+        rest = &rest[unit_len..];
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_parse() {
+        let t = Target::parse("10.5.0.2").expect("v4");
+        assert_eq!((t.host.as_str(), t.port), ("10.5.0.2", 50000));
+        let t = Target::parse("node-a:50001").expect("name:port");
+        assert_eq!(
+            (t.host.as_str(), t.port, t.uri().as_str()),
+            ("node-a", 50001, "https://node-a:50001")
+        );
+        let t = Target::parse("[fd00::1]:7").expect("v6:port");
+        assert_eq!(
+            (t.host.as_str(), t.port, t.uri().as_str()),
+            ("fd00::1", 7, "https://[fd00::1]:7")
+        );
+        let t = Target::parse("fd00::1").expect("bare v6");
+        assert_eq!((t.host.as_str(), t.port), ("fd00::1", 50000));
+        assert!(Target::parse("a:0").is_err());
+        assert!(Target::parse("a:x").is_err());
+        assert!(Target::parse("").is_err());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(
+            parse_duration("8760h"),
+            Ok(Duration::from_secs(8760 * 3600))
+        );
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert!(parse_duration("10").is_err());
+        assert!(parse_duration("s").is_err());
+        assert!(parse_duration("5d").is_err());
+    }
+}

@@ -1,0 +1,199 @@
+//! weftd's life: load the config, prepare the state directory and identities, start the controller
+//! engine and the node API, and stop both cleanly on SIGINT/SIGTERM.
+
+use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio_util::sync::CancellationToken;
+use weft_api::config::validate::{ConfigError, load_machine_config};
+use weft_api::fsutil;
+use weft_api::resource::{Metadata, Resource};
+use weft_api::resources::cluster::identity::{
+    IdentitySpec as NodeIdentity, NODE_IDENTITY_FILE_NAME,
+};
+use weft_api::resources::kubespan::identity::{IDENTITY_FILE_NAME, IdentityFile};
+use weft_api::resources::{
+    self, IDENTITY_TYPE, LOCAL_ID, NAMESPACE_CLUSTER, NAMESPACE_META, RESOURCE_DEFINITION_TYPE,
+};
+
+use crate::config_store::ConfigStore;
+use crate::controllers::kubespan::{config::ConfigController, identity};
+use crate::runtime::engine::Engine;
+use crate::runtime::state::State;
+use crate::server;
+
+/// How long shutdown waits for the API and controllers to stop.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// Owner of resources weftd writes itself at start (definitions, node identity).
+const OWNER_RUNTIME: &str = "runtime";
+
+/// Command-line options.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub config: PathBuf,
+    pub state_dir: Option<PathBuf>,
+    pub reset_identity: bool,
+}
+
+/// Why weftd stopped with an error; the binary maps these to exit codes.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Exit code 2: the config is unreadable or invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Exit code 1.
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+/// Creates the state directory (0700) if missing.
+fn prepare_state_dir(dir: &Path) -> anyhow::Result<()> {
+    if !dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("creating the state directory {}", dir.display()))?;
+    }
+    let mode = std::fs::metadata(dir)
+        .with_context(|| format!("state directory {}", dir.display()))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        tracing::warn!(dir = %dir.display(), mode = format!("{:o}", mode & 0o777), "the state directory is readable by others; it holds private keys");
+    }
+    Ok(())
+}
+
+/// Loads (or creates) the identity files before anything runs, so a corrupt file stops weftd with
+/// a message naming it. `--reset-identity` replaces the KubeSpan key pair on purpose.
+fn check_identities(state_dir: &Path, reset: bool) -> anyhow::Result<NodeIdentity> {
+    let (node, created) = NodeIdentity::load_or_create(&state_dir.join(NODE_IDENTITY_FILE_NAME))?;
+    if created {
+        tracing::info!(node_id = %node.node_id, "generated the node identity");
+    }
+    let kubespan = state_dir.join(IDENTITY_FILE_NAME);
+    if reset {
+        let keys = IdentityFile::generate();
+        fsutil::write_atomic(
+            &kubespan,
+            keys.to_yaml().as_bytes(),
+            fsutil::SECRET_FILE_MODE,
+        )
+        .with_context(|| format!("writing {}", kubespan.display()))?;
+        tracing::warn!(file = %kubespan.display(), public_key = %keys.public_key, "--reset-identity: generated a new KubeSpan key pair; peers learn it through discovery");
+    } else if kubespan.exists() {
+        IdentityFile::load(&kubespan)?;
+    }
+    Ok(node)
+}
+
+/// Registers every resource type and publishes the definitions as resources (`weftctl get rd`).
+fn register_types(state: &State) -> anyhow::Result<()> {
+    for definition in resources::definitions() {
+        state.register_definition(definition)?;
+    }
+    for definition in state.definitions() {
+        let metadata = Metadata::new(
+            NAMESPACE_META,
+            RESOURCE_DEFINITION_TYPE,
+            &definition.id(),
+            OWNER_RUNTIME,
+        );
+        state.create(Resource::from_spec(metadata, &definition)?)?;
+    }
+    Ok(())
+}
+
+/// Runs weftd until a signal.
+pub async fn run(options: Options) -> Result<(), AppError> {
+    let valid = load_machine_config(&options.config)?;
+    let settings = valid.settings.clone();
+    if settings.cluster.discovery.kubernetes_registry_requested {
+        tracing::warn!(
+            "cluster.discovery.registries.kubernetes is enabled, but Weft has no Kubernetes registry; only the service registry is used"
+        );
+    }
+    let state_dir = options
+        .state_dir
+        .clone()
+        .unwrap_or(settings.state_dir.clone());
+    prepare_state_dir(&state_dir)?;
+    let node = check_identities(&state_dir, options.reset_identity)?;
+
+    let state = State::new();
+    register_types(&state)?;
+    let metadata = Metadata::new(NAMESPACE_CLUSTER, IDENTITY_TYPE, LOCAL_ID, OWNER_RUNTIME);
+    state
+        .create(Resource::from_spec(metadata, &node).context("node identity")?)
+        .context("node identity")?;
+    let config = Arc::new(ConfigStore::new(
+        options.config.clone(),
+        valid,
+        state.clone(),
+    )?);
+
+    let mut engine = Engine::new(state.clone());
+    engine.add(ConfigController).map_err(anyhow::Error::from)?;
+    engine
+        .add(identity::IdentityController::new(
+            state_dir.clone(),
+            Box::new(identity::SysfsHardwareAddr),
+        ))
+        .map_err(anyhow::Error::from)?;
+
+    let hostname = gethostname::gethostname().to_string_lossy().into_owned();
+    let serving = server::tls::issue(&settings.ca, &hostname, &server::tls::local_addresses())?;
+    tracing::info!(sans = ?serving.sans, node_id = %node.node_id, "weftd starting");
+
+    let shutdown = CancellationToken::new();
+    let engine_task = tokio::spawn(engine.run(shutdown.clone()));
+    let server_task = tokio::spawn(server::serve(
+        settings.api_listen,
+        state,
+        config,
+        serving,
+        shutdown.clone(),
+    ));
+
+    let signal = wait_for_signal();
+    tokio::pin!(server_task);
+    let server_result = tokio::select! {
+        name = signal => {
+            tracing::info!(signal = name, "shutting down");
+            shutdown.cancel();
+            None
+        }
+        result = &mut server_task => {
+            shutdown.cancel();
+            Some(result)
+        }
+    };
+    let server_result = match server_result {
+        Some(r) => r,
+        None => tokio::time::timeout(SHUTDOWN_GRACE, server_task)
+            .await
+            .context("the node API did not stop in time")?,
+    };
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, engine_task).await;
+    server_result.context("node API task")??;
+    Ok(())
+}
+
+async fn wait_for_signal() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        // Without signal handlers weftd can only be killed; run until then.
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    }
+}

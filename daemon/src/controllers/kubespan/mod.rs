@@ -1,0 +1,4 @@
+//! KubeSpan controllers.
+
+pub mod config;
+pub mod identity;

@@ -1,0 +1,63 @@
+//! weftd: parse, run, map the error to an exit code (2: invalid config, 1: anything else).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// weftd — the Weft node daemon.
+#[derive(Debug, Parser)]
+#[command(name = "weftd", version)]
+struct Args {
+    /// The machine config
+    #[arg(short, long, value_name = "FILE")]
+    config: PathBuf,
+    /// State directory (identities) [default: machine.stateDir, /var/lib/weft]
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+    /// Generate a new KubeSpan key pair, replacing the stored one (changes the node's public key)
+    #[arg(long)]
+    reset_identity: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("WEFTD_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: starting the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let options = weftd::app::Options {
+        config: args.config,
+        state_dir: args.state_dir,
+        reset_identity: args.reset_identity,
+    };
+    match runtime.block_on(weftd::app::run(options)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(weftd::app::AppError::Config(err)) => {
+            eprintln!("error: {err}");
+            ExitCode::from(2)
+        }
+        Err(weftd::app::AppError::Other(err)) => {
+            eprintln!("error: {err}");
+            for cause in err.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! What weftd reads from the operating system outside the data plane: network links.
+
+pub mod links;

@@ -1,0 +1,104 @@
+//! `weft.machine.v1alpha1.MachineService`: configuration and client credentials. Admin only.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tonic::{Request, Response, Status};
+use weft_api::pki::{self, Role};
+use weft_api::proto::machine::{
+    self as pb, ApplyConfigurationRequest, ApplyConfigurationResponse,
+    GenerateClientConfigurationRequest, GenerateClientConfigurationResponse, VersionRequest,
+    VersionResponse,
+};
+
+use super::auth;
+use crate::config_store::{ApplyError, ConfigStore};
+use crate::runtime::state::State;
+
+/// Longest validity `config new --crt-ttl` may ask for (the CA's own lifetime is ten years).
+pub const MAX_CLIENT_CERT_TTL: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+
+/// The machine service.
+#[derive(Debug)]
+pub struct MachineApi {
+    config: Arc<ConfigStore>,
+    _state: State,
+}
+
+impl MachineApi {
+    pub fn new(state: State, config: Arc<ConfigStore>) -> MachineApi {
+        MachineApi {
+            config,
+            _state: state,
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl pb::machine_service_server::MachineService for MachineApi {
+    async fn apply_configuration(
+        &self,
+        request: Request<ApplyConfigurationRequest>,
+    ) -> Result<Response<ApplyConfigurationResponse>, Status> {
+        auth::require_admin(&request, "applying a configuration")?;
+        let req = request.into_inner();
+        let text = String::from_utf8(req.data)
+            .map_err(|_| Status::invalid_argument("the config is not UTF-8 text"))?;
+        let message = self
+            .config
+            .apply(&text, req.dry_run)
+            .map_err(|err| match err {
+                ApplyError::Invalid(e) => Status::invalid_argument(e.to_string()),
+                ApplyError::Persist(e) => Status::internal(format!("{e:#}")),
+            })?;
+        Ok(Response::new(ApplyConfigurationResponse { message }))
+    }
+
+    async fn generate_client_configuration(
+        &self,
+        request: Request<GenerateClientConfigurationRequest>,
+    ) -> Result<Response<GenerateClientConfigurationResponse>, Status> {
+        auth::require_admin(&request, "issuing client certificates")?;
+        let req = request.into_inner();
+        let mut roles = Vec::new();
+        for r in &req.roles {
+            roles.push(Role::parse(r).ok_or_else(|| {
+                Status::invalid_argument(format!("roles: {r:?} is not os:admin or os:reader"))
+            })?);
+        }
+        if roles.is_empty() {
+            return Err(Status::invalid_argument(
+                "roles: at least one role is needed",
+            ));
+        }
+        let ttl = Duration::from_secs(req.crt_ttl_seconds);
+        if ttl.is_zero() || ttl > MAX_CLIENT_CERT_TTL {
+            return Err(Status::invalid_argument(format!(
+                "crt_ttl: {}s is outside 1s..{}s",
+                ttl.as_secs(),
+                MAX_CLIENT_CERT_TTL.as_secs()
+            )));
+        }
+        let ca = self.config.current().settings.ca.clone();
+        let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+        let issued = pki::issue_client_cert(&ca, &names.join(","), &roles, ttl)
+            .map_err(|e| Status::internal(e.to_string()))?;
+        tracing::info!(roles = ?names, ttl_s = ttl.as_secs(), "issued a client certificate");
+        Ok(Response::new(GenerateClientConfigurationResponse {
+            ca: ca.crt,
+            crt: issued.crt,
+            key: issued.key,
+        }))
+    }
+
+    async fn version(
+        &self,
+        request: Request<VersionRequest>,
+    ) -> Result<Response<VersionResponse>, Status> {
+        auth::role(&request)?;
+        Ok(Response::new(VersionResponse {
+            tag: format!("v{}", env!("CARGO_PKG_VERSION")),
+            os_arch: format!("{}/{}", std::env::consts::OS, std::env::consts::ARCH),
+        }))
+    }
+}

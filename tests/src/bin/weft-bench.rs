@@ -1,0 +1,172 @@
+//! weft-bench — benchmarks that print their figures (never tests; nothing here has a time bound).
+//!
+//! `cargo run --release -p weft-e2e --bin weft-bench -- get` (after `cargo build --release`):
+//! starts a real weftd on loopback and measures `weftctl get` round trips — the whole command as a
+//! user runs it (process start, TLS handshake, request, output) — and, for comparison in the same
+//! run, the cost of starting a trivial process (`true`) and of the bare API call over one warm
+//! connection, plus weftd's resident memory.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use weft_e2e::{Cluster, bin};
+
+/// Calls per measurement (the issue asks for at least 200).
+const CALLS: usize = 300;
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+fn summarize(name: &str, mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    let p50 = percentile(&samples, 0.50);
+    println!(
+        "{name:<44} n={:<4} p50={:>8.2} ms  p99={:>8.2} ms  max={:>8.2} ms",
+        samples.len(),
+        p50.as_secs_f64() * 1e3,
+        percentile(&samples, 0.99).as_secs_f64() * 1e3,
+        samples.last().copied().unwrap_or_default().as_secs_f64() * 1e3
+    );
+    p50
+}
+
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+fn bench_get() {
+    let cluster = Cluster::new();
+    let mut node = cluster.node("bench", true);
+    node.start(&cluster);
+    let addr = node.addr();
+    let weftctl = bin("weftctl");
+    println!("weftctl get round trips against one weftd on loopback ({CALLS} calls each)");
+
+    let baseline: Vec<Duration> = (0..CALLS)
+        .map(|_| {
+            let t = Instant::now();
+            let status = Command::new("true").status().expect("true");
+            assert!(status.success());
+            t.elapsed()
+        })
+        .collect();
+    summarize("reference: start a process (`true`)", baseline);
+
+    let mut results = Vec::new();
+    for (label, ty) in [
+        ("weftctl get identities (table)", "identities"),
+        (
+            "weftctl get kubespanidentities -o yaml",
+            "kubespanidentities",
+        ),
+    ] {
+        let samples: Vec<Duration> = (0..CALLS)
+            .map(|_| {
+                let t = Instant::now();
+                let out = Command::new(&weftctl)
+                    .args([
+                        "-n",
+                        &addr,
+                        "get",
+                        ty,
+                        "-o",
+                        if ty == "identities" { "table" } else { "yaml" },
+                    ])
+                    .env("WEFTCONFIG", &cluster.weftconfig)
+                    .stdin(Stdio::null())
+                    .output()
+                    .expect("weftctl");
+                assert!(
+                    out.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                t.elapsed()
+            })
+            .collect();
+        results.push((label, summarize(label, samples)));
+    }
+
+    // The API alone, over one warm connection.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let cfg =
+        weft_api::config::client::ClientConfig::load_or_default(&cluster.weftconfig).expect("cfg");
+    let ctx = cfg.contexts[&cfg.context].clone();
+    let samples = rt.block_on(async {
+        let pem = |what, b64: &str| weft_api::pki::decode_pem(what, b64).expect("pem");
+        let tls = tonic::transport::ClientTlsConfig::new()
+            .ca_certificate(tonic::transport::Certificate::from_pem(pem("ca", &ctx.ca)))
+            .identity(tonic::transport::Identity::from_pem(
+                pem("crt", &ctx.crt),
+                pem("key", &ctx.key),
+            ))
+            .domain_name("127.0.0.1");
+        let channel = tonic::transport::Endpoint::from_shared(format!("https://{addr}"))
+            .expect("uri")
+            .tls_config(tls)
+            .expect("tls")
+            .connect()
+            .await
+            .expect("connect");
+        let mut client =
+            weft_api::proto::resource::resource_service_client::ResourceServiceClient::new(channel);
+        let mut samples = Vec::new();
+        for _ in 0..CALLS * 3 {
+            let t = Instant::now();
+            client
+                .list(weft_api::proto::resource::ListRequest {
+                    namespace: "cluster".into(),
+                    r#type: "Identities.cluster.weft.dev".into(),
+                })
+                .await
+                .expect("list");
+            samples.push(t.elapsed());
+        }
+        samples
+    });
+    summarize("API List over a warm connection", samples);
+
+    let pid = node_pid(&node);
+    match pid.and_then(rss_kib) {
+        Some(kib) => println!("weftd RSS after the run: {:.1} MiB", kib as f64 / 1024.0),
+        None => println!("weftd RSS: unavailable"),
+    }
+    for (label, p50) in results {
+        let verdict = if p50 <= Duration::from_millis(15) {
+            "meets"
+        } else {
+            "misses"
+        };
+        println!(
+            "target p50 <= 15 ms: {label}: {verdict} ({:.2} ms)",
+            p50.as_secs_f64() * 1e3
+        );
+    }
+    println!(
+        "talosctl/machined are not available offline, so no Talos figure is measured in this run"
+    );
+}
+
+fn node_pid(node: &weft_e2e::Node) -> Option<u32> {
+    node.pid()
+}
+
+fn main() {
+    let which = std::env::args().nth(1).unwrap_or_default();
+    match which.as_str() {
+        "get" => bench_get(),
+        _ => {
+            eprintln!("usage: weft-bench get");
+            std::process::exit(2);
+        }
+    }
+}

@@ -1,0 +1,362 @@
+//! weftd end to end: real daemons on loopback, driven with the real weftctl — identity
+//! persistence, corrupt and interrupted identity files, mutual TLS and roles, several nodes with one
+//! down, and a config applied live.
+
+use std::fs;
+
+use weft_api::config::client::{ClientConfig, Context};
+use weft_api::config::secrets::SecretsBundle;
+use weft_api::resources::kubespan::address::{ULA_PURPOSE_KUBESPAN, ula_prefix};
+use weft_api::resources::kubespan::identity::IdentityFile;
+use weft_e2e::{Cluster, ok, stderr, wait_until};
+use yaml_serde::Value;
+
+/// Parses `weftctl get -o yaml` output (documents separated by `---`).
+fn yaml_docs(text: &str) -> Vec<Value> {
+    text.split("\n---\n")
+        .filter(|d| !d.trim().is_empty())
+        .map(|d| yaml_serde::from_str(d).expect("weftctl printed valid YAML"))
+        .collect()
+}
+
+fn spec_str(doc: &Value, key: &str) -> String {
+    doc["spec"][key].as_str().unwrap_or_default().to_owned()
+}
+
+#[test]
+fn identity_is_created_on_the_node_and_survives_restarts() {
+    let cluster = Cluster::new();
+    let mut node = cluster.node("a", true);
+    node.start(&cluster);
+    let addr = node.addr();
+    let get = || {
+        let out = cluster.weftctl(&["-n", &addr, "get", "kubespanidentities", "-o", "yaml"]);
+        yaml_docs(&ok(&out, "get kubespanidentities"))
+    };
+    let first = wait_until("the KubeSpan identity", || get().into_iter().next());
+    assert_eq!(first["node"].as_str(), Some(addr.as_str()));
+    assert_eq!(first["metadata"]["id"].as_str(), Some("local"));
+    assert_eq!(first["metadata"]["namespace"].as_str(), Some("kubespan"));
+    let public_key = spec_str(&first, "publicKey");
+    let address = spec_str(&first, "address");
+    // The key pair is the one in the node's file; the address is in the cluster's KubeSpan /64.
+    let file =
+        IdentityFile::load(&node.state_dir.join("kubespan-identity.yaml")).expect("identity file");
+    assert_eq!(file.public_key, public_key);
+    assert_eq!(spec_str(&first, "privateKey"), file.private_key);
+    let bundle = SecretsBundle::load(&cluster.secrets).expect("secrets");
+    let subnet = ula_prefix(&bundle.cluster.id, ULA_PURPOSE_KUBESPAN);
+    assert_eq!(spec_str(&first, "subnet"), subnet.to_string());
+    let addr: ipnet::Ipv6Net = address.parse().expect("address is a prefix");
+    assert_eq!(addr.prefix_len(), 128);
+    assert!(subnet.contains(&addr.addr()), "{address} in {subnet}");
+
+    assert!(
+        node.stop().success(),
+        "clean exit on SIGTERM: {}",
+        node.log_text()
+    );
+    node.start(&cluster);
+    let again = wait_until("the identity after restart", || get().into_iter().next());
+    assert_eq!(spec_str(&again, "publicKey"), public_key);
+    assert_eq!(spec_str(&again, "address"), address);
+}
+
+#[test]
+fn corrupt_identity_file_stops_the_daemon_and_is_left_alone() {
+    let cluster = Cluster::new();
+    let mut node = cluster.node("a", true);
+    fs::create_dir_all(&node.state_dir).expect("state dir");
+    let file = node.state_dir.join("kubespan-identity.yaml");
+    let garbage = b"privateKey: [this is not a key\n";
+    fs::write(&file, garbage).expect("write");
+    node.spawn(&[]);
+    let status = node.wait_exit();
+    assert_eq!(status.code(), Some(1), "{}", node.log_text());
+    let log = node.log_text();
+    assert!(
+        log.contains(&file.display().to_string()),
+        "names the file: {log}"
+    );
+    assert_eq!(fs::read(&file).expect("read"), garbage, "untouched");
+
+    // --reset-identity replaces it on purpose.
+    node.spawn(&["--reset-identity"]);
+    wait_until("the daemon to serve with a new identity", || {
+        IdentityFile::load(&file).ok()
+    });
+    node.kill();
+}
+
+/// kill -9 at random moments of a first start: the identity file is absent or complete, never torn.
+#[test]
+fn kill_during_identity_creation_never_leaves_a_partial_file() {
+    const ROUNDS: u32 = 12;
+    let cluster = Cluster::new();
+    for round in 0..ROUNDS {
+        let mut node = cluster.node(&format!("k{round}"), true);
+        node.spawn(&[]);
+        std::thread::sleep(std::time::Duration::from_millis(u64::from(round) * 8));
+        node.kill();
+        let file = node.state_dir.join("kubespan-identity.yaml");
+        if file.exists() {
+            IdentityFile::load(&file).expect("a complete identity file");
+        }
+        for entry in fs::read_dir(&node.state_dir).into_iter().flatten() {
+            let name = entry
+                .expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned();
+            assert!(
+                !name.ends_with(".tmp") || !name.starts_with("kubespan-identity.yaml"),
+                "{name}"
+            );
+        }
+    }
+}
+
+fn context_of(path: &std::path::Path) -> (String, Context) {
+    let cfg = ClientConfig::load_or_default(path).expect("client config");
+    let ctx = cfg.contexts[&cfg.context].clone();
+    (cfg.context, ctx)
+}
+
+fn write_context(path: &std::path::Path, name: &str, ctx: Context) {
+    ClientConfig {
+        context: name.to_owned(),
+        contexts: [(name.to_owned(), ctx)].into(),
+    }
+    .save(path)
+    .expect("save client config");
+}
+
+#[test]
+fn mutual_tls_and_roles() {
+    let cluster = Cluster::new();
+    let mut node = cluster.node("a", true);
+    node.start(&cluster);
+    let n = node.addr();
+    let dir = cluster.dir.path();
+
+    // os:reader, issued by the node (`config new`): statuses yes, identities no.
+    let out = cluster.weftctl(&[
+        "-n",
+        &n,
+        "config",
+        "new",
+        "reader.yaml",
+        "--roles",
+        "os:reader",
+    ]);
+    ok(&out, "config new");
+    let reader = dir.join("reader.yaml");
+    let run_as = |cfg: &std::path::Path, args: &[&str]| {
+        std::process::Command::new(weft_e2e::bin("weftctl"))
+            .args(args)
+            .env("WEFTCONFIG", cfg)
+            .output()
+            .expect("weftctl")
+    };
+    let out = run_as(&reader, &["-n", &n, "get", "kubespanpeerstatuses"]);
+    assert_eq!(
+        ok(&out, "reader lists peer statuses"),
+        "NODE   NAMESPACE   TYPE   ID   VERSION   LABEL   ENDPOINT   STATE   RX   TX\n"
+    );
+    let out = run_as(&reader, &["-n", &n, "get", "kubespanidentities"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("KubeSpanIdentities.kubespan.weft.dev is sensitive: reading it needs the os:admin role; this client has os:reader"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run_as(
+        &reader,
+        &["-n", &n, "config", "new", "x.yaml", "--roles", "os:admin"],
+    );
+    assert!(
+        stderr(&out).contains("issuing client certificates needs the os:admin role"),
+        "{}",
+        stderr(&out)
+    );
+
+    let (name, admin) = context_of(&cluster.weftconfig);
+
+    // A client certificate from another CA (the client still trusts the right CA).
+    let other = Cluster::new();
+    let (_, foreign) = context_of(&other.weftconfig);
+    let foreign_cfg = dir.join("foreign.yaml");
+    write_context(
+        &foreign_cfg,
+        &name,
+        Context {
+            crt: foreign.crt,
+            key: foreign.key,
+            ..admin.clone()
+        },
+    );
+    let out = run_as(&foreign_cfg, &["-n", &n, "get", "identities"]);
+    assert_eq!(out.status.code(), Some(1), "refused");
+    let hint = "is the client certificate issued by this cluster's CA and still valid?";
+    assert!(stderr(&out).contains(hint), "{}", stderr(&out));
+
+    // An expired certificate from the right CA.
+    let bundle = SecretsBundle::load(&cluster.secrets).expect("secrets");
+    let mut params = rcgen::CertificateParams::default();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::OrganizationName, "os:admin");
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "expired");
+    let now = time::OffsetDateTime::now_utc();
+    let expired = weft_api::pki::issue_between(
+        &bundle.certs.os,
+        params,
+        now - time::Duration::days(30),
+        now - time::Duration::days(1),
+    )
+    .expect("expired cert");
+    let expired_cfg = dir.join("expired.yaml");
+    write_context(
+        &expired_cfg,
+        &name,
+        Context {
+            crt: expired.crt,
+            key: expired.key,
+            ..admin.clone()
+        },
+    );
+    let out = run_as(&expired_cfg, &["-n", &n, "get", "identities"]);
+    assert_eq!(out.status.code(), Some(1), "refused");
+    assert!(stderr(&out).contains(hint), "{}", stderr(&out));
+
+    // No client certificate at all.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let ca = weft_api::pki::decode_pem("ca", &admin.ca).expect("ca");
+    let result: Result<(), String> = rt.block_on(async {
+        let tls = tonic::transport::ClientTlsConfig::new()
+            .ca_certificate(tonic::transport::Certificate::from_pem(ca))
+            .domain_name("127.0.0.1");
+        let channel = tonic::transport::Endpoint::from_shared(format!("https://{n}"))
+            .map_err(|e| e.to_string())?
+            .tls_config(tls)
+            .map_err(|e| e.to_string())?
+            .connect_lazy();
+        weft_api::proto::resource::resource_service_client::ResourceServiceClient::new(channel)
+            .definitions(weft_api::proto::resource::DefinitionsRequest {})
+            .await
+            .map(|_| ())
+            .map_err(|s| s.to_string())
+    });
+    assert!(result.is_err(), "a client without a certificate is refused");
+
+    // The admin reads everything.
+    ok(
+        &cluster.weftctl(&["-n", &n, "get", "kubespanidentities"]),
+        "admin reads identities",
+    );
+}
+
+#[test]
+fn several_nodes_with_one_down() {
+    let cluster = Cluster::new();
+    let mut a = cluster.node("a", true);
+    let mut b = cluster.node("b", true);
+    a.start(&cluster);
+    b.start(&cluster);
+    let down = format!("127.0.0.1:{}", weft_e2e::free_port());
+    let nodes = format!("{},{},{}", a.addr(), down, b.addr());
+    let out = cluster.weftctl(&["-n", &nodes, "get", "identities", "-o", "yaml"]);
+    assert_eq!(out.status.code(), Some(1));
+    let docs = yaml_docs(&String::from_utf8_lossy(&out.stdout));
+    let printed: Vec<&str> = docs.iter().filter_map(|d| d["node"].as_str()).collect();
+    assert_eq!(printed, [a.addr().as_str(), b.addr().as_str()]);
+    let err = stderr(&out);
+    assert!(err.contains(&format!("error: {down}: ")), "{err}");
+    assert!(err.contains("1 of 3 nodes failed"), "{err}");
+    // Each node has its own identity.
+    assert_ne!(docs[0]["spec"]["nodeId"], docs[1]["spec"]["nodeId"]);
+}
+
+#[test]
+fn apply_config_enables_kubespan_live() {
+    let cluster = Cluster::new();
+    let mut node = cluster.node("a", false);
+    node.start(&cluster);
+    let n = node.addr();
+    let count = || {
+        let out = cluster.weftctl(&["-n", &n, "get", "kubespanidentities", "-o", "yaml"]);
+        yaml_docs(&ok(&out, "get")).len()
+    };
+    assert_eq!(count(), 0, "no identity while KubeSpan is off");
+    assert!(!node.state_dir.join("kubespan-identity.yaml").exists());
+
+    // The same node config with KubeSpan on.
+    let enabled = cluster.node("a-enabled", true);
+    let mut text: Value =
+        yaml_serde::from_str(&fs::read_to_string(&enabled.config).expect("read")).expect("yaml");
+    let own: Value =
+        yaml_serde::from_str(&fs::read_to_string(&node.config).expect("read")).expect("yaml");
+    text["machine"]["api"] = own["machine"]["api"].clone();
+    text["machine"]["stateDir"] = own["machine"]["stateDir"].clone();
+    let new_config = cluster.dir.path().join("apply.yaml");
+    fs::write(&new_config, yaml_serde::to_string(&text).expect("yaml")).expect("write");
+
+    let out = cluster.weftctl(&[
+        "-n",
+        &n,
+        "apply-config",
+        "--file",
+        new_config.to_str().expect("utf8"),
+    ]);
+    assert_eq!(
+        ok(&out, "apply-config"),
+        format!("{n}: Applied configuration without a restart\n")
+    );
+    wait_until("the identity after apply-config", || {
+        (count() == 1).then_some(())
+    });
+    assert!(node.state_dir.join("kubespan-identity.yaml").exists());
+    assert!(node.try_exit().is_none(), "no restart");
+    // Persisted atomically over the node's config file, still private.
+    assert_eq!(
+        fs::read(&node.config).expect("read"),
+        fs::read(&new_config).expect("read")
+    );
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(
+        fs::metadata(&node.config)
+            .expect("stat")
+            .permissions()
+            .mode()
+            & 0o777,
+        0o600
+    );
+
+    // A bad config is refused with its problems, and nothing changes.
+    let bad = cluster.dir.path().join("bad.yaml");
+    let mut broken = text.clone();
+    broken["machine"]["network"]["kubespan"]["mtu"] = Value::from(1000);
+    fs::write(&bad, yaml_serde::to_string(&broken).expect("yaml")).expect("write");
+    let out = cluster.weftctl(&[
+        "-n",
+        &n,
+        "apply-config",
+        "--file",
+        bad.to_str().expect("utf8"),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("machine.network.kubespan.mtu: 1000 is below the minimum 1280"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        fs::read(&node.config).expect("read"),
+        fs::read(&new_config).expect("read")
+    );
+}
