@@ -1,5 +1,6 @@
-//! The node API's generated gRPC types (`weft.resource.v1alpha1`, `weft.machine.v1alpha1`) and
-//! conversions between them and the resource model. Specs cross the wire as YAML text.
+//! The generated gRPC types — the node API (`weft.resource.v1alpha1`, `weft.machine.v1alpha1`) and
+//! the discovery API (`sidero.discovery.*`) — and conversions between the node API's messages and
+//! the resource model. Specs cross the wire as YAML text.
 
 use std::collections::BTreeMap;
 
@@ -18,6 +19,21 @@ pub mod resource {
 #[allow(missing_debug_implementations, clippy::all)]
 pub mod machine {
     tonic::include_proto!("weft.machine.v1alpha1");
+}
+
+/// The discovery API (Sidero-compatible): `sidero.discovery.server` and `sidero.discovery.client`.
+pub mod discovery {
+    /// `sidero.discovery.server`: the service and its messages.
+    #[allow(missing_debug_implementations, clippy::all)]
+    pub mod server {
+        tonic::include_proto!("sidero.discovery.server");
+    }
+
+    /// `sidero.discovery.client`: the plaintext of affiliate data and endpoints.
+    #[allow(missing_debug_implementations, clippy::all)]
+    pub mod client {
+        tonic::include_proto!("sidero.discovery.client");
+    }
 }
 
 /// A message from the wire that does not make a valid resource.

@@ -210,6 +210,11 @@ fn bad_inputs_table() {
             ]),
         ),
         (
+            "bad hostname",
+            Patch("machine: {network: {hostname: 'node_1.example'}}"),
+            problems(&["machine.network.hostname: \"node_1.example\" is not a hostname, expected DNS labels of letters, digits and '-' (at most 253 characters)"]),
+        ),
+        (
             "CA key that does not belong to the certificate",
             Patch("machine: {ca: {key: LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0tCk1DNENBUUF3QlFZREsyVndCQ0lFSUlXT0FMMnBIYkhTV3g1UmFKUmcxUnF2V3JzMmZPRzlNbWZqdVJrVTBvV2QKLS0tLS1FTkQgUFJJVkFURSBLRVktLS0tLQo=}}"),
             problems(&["machine.ca: key: does not belong to the certificate in crt"]),

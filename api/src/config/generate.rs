@@ -119,6 +119,7 @@ pub fn machine_config(
             api: None,
             state_dir: None,
             network: opts.with_kubespan.then(|| Network {
+                hostname: None,
                 kubespan: Some(KubeSpan {
                     enabled: Some(true),
                     ..KubeSpan::default()

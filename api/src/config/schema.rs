@@ -10,6 +10,7 @@
 //!     api: {listenAddress}           # + default [::]:50000
 //!     stateDir: /var/lib/weft        # +
 //!     network:
+//!         hostname: node-1           # default: the OS hostname
 //!         kubespan:
 //!             enabled, advertiseKubernetesNetworks, allowDownPeerBypass, harvestExtraEndpoints, mtu,
 //!             filters: {endpoints, excludeAdvertisedNetworks},
@@ -65,6 +66,9 @@ pub struct Api {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Network {
+    /// The node's hostname as published to peers (default: the OS hostname), as in Talos.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kubespan: Option<KubeSpan>,
 }
@@ -197,7 +201,10 @@ const KUBESPAN: &[Key] = &[
     Key::new("backend", Kind::Str),
     Key::new("extraAnnouncedEndpoints", Kind::StrList),
 ];
-const NETWORK: &[Key] = &[Key::new("kubespan", Kind::Map(KUBESPAN))];
+const NETWORK: &[Key] = &[
+    Key::new("hostname", Kind::Str),
+    Key::new("kubespan", Kind::Map(KUBESPAN)),
+];
 const MACHINE: &[Key] = &[
     Key::new("type", Kind::Str),
     Key::new("ca", Kind::Map(CERT_AND_KEY)),
@@ -265,6 +272,7 @@ mod tests {
                 }),
                 state_dir: Some("/s".into()),
                 network: Some(Network {
+                    hostname: Some("h".into()),
                     kubespan: Some(KubeSpan {
                         enabled: Some(true),
                         advertise_kubernetes_networks: Some(true),

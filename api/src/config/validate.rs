@@ -161,6 +161,8 @@ pub struct ValidConfig {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub machine_type: MachineType,
+    /// `machine.network.hostname`, when set (otherwise the OS hostname is used).
+    pub hostname: Option<String>,
     pub ca: CertAndKey,
     pub api_listen: SocketAddr,
     pub state_dir: PathBuf,
@@ -419,6 +421,28 @@ pub fn parse_discovery_endpoint(s: &str) -> Result<Url, String> {
     Ok(url)
 }
 
+/// Longest hostname (DNS name) accepted.
+pub const MAX_HOSTNAME_LEN: usize = 253;
+
+/// Checks a hostname: DNS labels of letters, digits and '-', separated by dots.
+pub fn check_hostname(name: &str) -> Result<(), String> {
+    let labels_ok = name.split('.').all(|label| {
+        !label.is_empty()
+            && label.len() <= 63
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    });
+    if name.len() <= MAX_HOSTNAME_LEN && labels_ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} is not a hostname, expected DNS labels of letters, digits and '-' (at most {MAX_HOSTNAME_LEN} characters)",
+            quote(name)
+        ))
+    }
+}
+
 fn check_cluster_name(name: &str) -> Result<(), String> {
     let ok = !name.is_empty()
         && name.len() <= 63
@@ -511,6 +535,13 @@ fn resolve(config: &MachineConfig, problems: &mut Vec<Problem>) -> Option<Settin
         );
     }
 
+    let hostname = machine.network.as_ref().and_then(|n| n.hostname.clone());
+    if let Some(h) = &hostname
+        && let Err(msg) = check_hostname(h)
+    {
+        c.push("machine.network.hostname", msg);
+    }
+
     let kubespan = resolve_kubespan(
         machine
             .network
@@ -536,6 +567,7 @@ fn resolve(config: &MachineConfig, problems: &mut Vec<Problem>) -> Option<Settin
 
     Some(Settings {
         machine_type,
+        hostname,
         ca: ca?,
         api_listen: api_listen?,
         state_dir,
