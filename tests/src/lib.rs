@@ -13,14 +13,15 @@ pub const DEADLINE: Duration = Duration::from_secs(30);
 /// Pause between two checks of a condition.
 const POLL: Duration = Duration::from_millis(50);
 
-/// Path of a workspace binary (`weftctl`, `weftd`, …), next to the test executable's `deps/`
-/// directory. `cargo test --workspace` (the README's test command) builds them before any test.
+/// Path of a workspace binary (`weftctl`, `weftd`, …) in `target/<profile>/`: next to this
+/// executable, or next to its `deps/` directory for a test executable. `cargo test --workspace`
+/// (the README's test command) builds them before any test.
 pub fn bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("test executable lives in target/<profile>/deps");
+    let exe = std::env::current_exe().expect("executable path");
+    let mut dir = exe.parent().expect("executable directory");
+    if dir.file_name().is_some_and(|n| n == "deps") {
+        dir = dir.parent().expect("target/<profile>");
+    }
     let path = dir.join(name);
     assert!(
         path.exists(),

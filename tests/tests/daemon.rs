@@ -360,3 +360,83 @@ fn apply_config_enables_kubespan_live() {
         fs::read(&new_config).expect("read")
     );
 }
+
+/// `weftctl get -w` prints the current set, then events as they happen: the running machine
+/// config first (`created`), then, after `apply-config`, its `updated` event.
+#[test]
+fn watch_prints_events_as_they_happen() {
+    use std::io::{BufRead as _, BufReader};
+    use std::process::{Command, Stdio};
+    use std::sync::mpsc;
+
+    let cluster = Cluster::new();
+    let mut node = cluster.node("w", false);
+    node.start(&cluster);
+    let n = node.addr();
+    let mut watch = Command::new(weft_e2e::bin("weftctl"))
+        .args(["-n", &n, "get", "machineconfigs", "-w", "-o", "yaml"])
+        .env("WEFTCONFIG", &cluster.weftconfig)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("weftctl get -w");
+    let stdout = watch.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen: Vec<String> = Vec::new();
+    let mut wait_for = |want: &str| {
+        let deadline = std::time::Instant::now() + weft_e2e::DEADLINE;
+        while !seen.iter().any(|l| l == want) {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) => seen.push(line),
+                Err(_) => panic!("no {want:?}; saw {seen:?}"),
+            }
+        }
+        seen.clone()
+    };
+    let initial = wait_for("event: created");
+    assert_eq!(initial[0], format!("node: {n}"));
+
+    // Enable KubeSpan on the node (same config with KubeSpan on, own port and state dir kept).
+    let enabled = cluster.node("w-enabled", true);
+    let mut text: Value =
+        yaml_serde::from_str(&fs::read_to_string(&enabled.config).expect("read")).expect("yaml");
+    let own: Value =
+        yaml_serde::from_str(&fs::read_to_string(&node.config).expect("read")).expect("yaml");
+    text["machine"]["api"] = own["machine"]["api"].clone();
+    text["machine"]["stateDir"] = own["machine"]["stateDir"].clone();
+    let new_config = cluster.dir.path().join("w-apply.yaml");
+    fs::write(&new_config, yaml_serde::to_string(&text).expect("yaml")).expect("write");
+    ok(
+        &cluster.weftctl(&[
+            "-n",
+            &n,
+            "apply-config",
+            "--file",
+            new_config.to_str().expect("utf8"),
+        ]),
+        "apply-config",
+    );
+    // The new config enables KubeSpan: `spec.machine.network.kubespan` appears only in the update.
+    let all = wait_for("            kubespan:");
+    let _ = watch.kill();
+    let _ = watch.wait();
+    let updated = all
+        .iter()
+        .position(|l| l == "event: updated")
+        .expect("an updated event");
+    assert_eq!(all[updated - 1], format!("node: {n}"));
+    assert_eq!(all[updated - 2], "---", "documents are separated");
+    assert!(
+        all[updated..].contains(&"    version: 2".to_owned()),
+        "the update bumped the version"
+    );
+}
