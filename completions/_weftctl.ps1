@@ -40,6 +40,7 @@ Register-ArgumentCompleter -Native -CommandName 'weftctl' -ScriptBlock {
             [CompletionResult]::new('g', 'g', [CompletionResultType]::ParameterValue, 'Get a specific resource or list of resources')
             [CompletionResult]::new('apply-config', 'apply-config', [CompletionResultType]::ParameterValue, 'Apply a new machine config to nodes, immediately (no restart)')
             [CompletionResult]::new('config', 'config', [CompletionResultType]::ParameterValue, 'Manage the client config (contexts, credentials)')
+            [CompletionResult]::new('leave', 'leave', [CompletionResultType]::ParameterValue, 'Withdraw nodes from the cluster''s discovery services (needs os:admin)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -324,6 +325,20 @@ Register-ArgumentCompleter -Native -CommandName 'weftctl' -ScriptBlock {
         'weftctl;config;help;help' {
             break
         }
+        'weftctl;leave' {
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly')
+            [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated')
+            [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context to use instead of the client config''s current one')
+            [CompletionResult]::new('--weftconfig', '--weftconfig', [CompletionResultType]::ParameterName, 'Client config file [default: ~/.weft/config]')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Connection and request timeout')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'weftctl;help' {
             [CompletionResult]::new('gen', 'gen', [CompletionResultType]::ParameterValue, 'Generate secrets and configuration files')
             [CompletionResult]::new('validate', 'validate', [CompletionResultType]::ParameterValue, 'Validate a machine config')
@@ -332,6 +347,7 @@ Register-ArgumentCompleter -Native -CommandName 'weftctl' -ScriptBlock {
             [CompletionResult]::new('get', 'get', [CompletionResultType]::ParameterValue, 'Get a specific resource or list of resources')
             [CompletionResult]::new('apply-config', 'apply-config', [CompletionResultType]::ParameterValue, 'Apply a new machine config to nodes, immediately (no restart)')
             [CompletionResult]::new('config', 'config', [CompletionResultType]::ParameterValue, 'Manage the client config (contexts, credentials)')
+            [CompletionResult]::new('leave', 'leave', [CompletionResultType]::ParameterValue, 'Withdraw nodes from the cluster''s discovery services (needs os:admin)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -378,6 +394,9 @@ Register-ArgumentCompleter -Native -CommandName 'weftctl' -ScriptBlock {
             break
         }
         'weftctl;help;config;merge' {
+            break
+        }
+        'weftctl;help;leave' {
             break
         }
         'weftctl;help;help' {

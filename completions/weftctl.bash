@@ -37,6 +37,9 @@ _weftctl() {
             weftctl,help)
                 cmd="weftctl__subcmd__help"
                 ;;
+            weftctl,leave)
+                cmd="weftctl__subcmd__leave"
+                ;;
             weftctl,validate)
                 cmd="weftctl__subcmd__validate"
                 ;;
@@ -109,6 +112,9 @@ _weftctl() {
             weftctl__subcmd__help,help)
                 cmd="weftctl__subcmd__help__subcmd__help"
                 ;;
+            weftctl__subcmd__help,leave)
+                cmd="weftctl__subcmd__help__subcmd__leave"
+                ;;
             weftctl__subcmd__help,validate)
                 cmd="weftctl__subcmd__help__subcmd__validate"
                 ;;
@@ -140,7 +146,7 @@ _weftctl() {
 
     case "${cmd}" in
         weftctl)
-            opts="-n -e -h -V --nodes --endpoints --context --weftconfig --timeout --help --version gen validate version completion get g apply-config config help"
+            opts="-n -e -h -V --nodes --endpoints --context --weftconfig --timeout --help --version gen validate version completion get g apply-config config leave help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -860,7 +866,7 @@ _weftctl() {
             return 0
             ;;
         weftctl__subcmd__help)
-            opts="gen validate version completion get apply-config config help"
+            opts="gen validate version completion get apply-config config leave help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1041,6 +1047,20 @@ _weftctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        weftctl__subcmd__help__subcmd__leave)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         weftctl__subcmd__help__subcmd__validate)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1062,6 +1082,48 @@ _weftctl() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        weftctl__subcmd__leave)
+            opts="-n -e -h -V --nodes --endpoints --context --weftconfig --timeout --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --nodes)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --endpoints)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -e)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --weftconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

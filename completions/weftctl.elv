@@ -37,6 +37,7 @@ set edit:completion:arg-completer[weftctl] = {|@words|
             cand g 'Get a specific resource or list of resources'
             cand apply-config 'Apply a new machine config to nodes, immediately (no restart)'
             cand config 'Manage the client config (contexts, credentials)'
+            cand leave 'Withdraw nodes from the cluster''s discovery services (needs os:admin)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'weftctl;gen'= {
@@ -296,6 +297,19 @@ set edit:completion:arg-completer[weftctl] = {|@words|
         }
         &'weftctl;config;help;help'= {
         }
+        &'weftctl;leave'= {
+            cand -n 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly'
+            cand --nodes 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly'
+            cand -e 'Endpoints to use when no nodes are given, comma-separated'
+            cand --endpoints 'Endpoints to use when no nodes are given, comma-separated'
+            cand --context 'Context to use instead of the client config''s current one'
+            cand --weftconfig 'Client config file [default: ~/.weft/config]'
+            cand --timeout 'Connection and request timeout'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'weftctl;help'= {
             cand gen 'Generate secrets and configuration files'
             cand validate 'Validate a machine config'
@@ -304,6 +318,7 @@ set edit:completion:arg-completer[weftctl] = {|@words|
             cand get 'Get a specific resource or list of resources'
             cand apply-config 'Apply a new machine config to nodes, immediately (no restart)'
             cand config 'Manage the client config (contexts, credentials)'
+            cand leave 'Withdraw nodes from the cluster''s discovery services (needs os:admin)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'weftctl;help;gen'= {
@@ -337,6 +352,8 @@ set edit:completion:arg-completer[weftctl] = {|@words|
         &'weftctl;help;config;use-context'= {
         }
         &'weftctl;help;config;merge'= {
+        }
+        &'weftctl;help;leave'= {
         }
         &'weftctl;help;help'= {
         }

@@ -39,6 +39,7 @@ complete -c weftctl -n "__fish_weftctl_needs_command" -f -a "get" -d 'Get a spec
 complete -c weftctl -n "__fish_weftctl_needs_command" -f -a "g" -d 'Get a specific resource or list of resources'
 complete -c weftctl -n "__fish_weftctl_needs_command" -f -a "apply-config" -d 'Apply a new machine config to nodes, immediately (no restart)'
 complete -c weftctl -n "__fish_weftctl_needs_command" -f -a "config" -d 'Manage the client config (contexts, credentials)'
+complete -c weftctl -n "__fish_weftctl_needs_command" -f -a "leave" -d 'Withdraw nodes from the cluster\'s discovery services (needs os:admin)'
 complete -c weftctl -n "__fish_weftctl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c weftctl -n "__fish_weftctl_using_subcommand gen; and not __fish_seen_subcommand_from secrets config help" -s n -l nodes -d 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly' -r
 complete -c weftctl -n "__fish_weftctl_using_subcommand gen; and not __fish_seen_subcommand_from secrets config help" -s e -l endpoints -d 'Endpoints to use when no nodes are given, comma-separated' -r
@@ -183,14 +184,22 @@ complete -c weftctl -n "__fish_weftctl_using_subcommand config; and __fish_seen_
 complete -c weftctl -n "__fish_weftctl_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "use-context" -d 'Make a context the current one'
 complete -c weftctl -n "__fish_weftctl_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "merge" -d 'Merge a client config (e.g. from gen config) into the default one'
 complete -c weftctl -n "__fish_weftctl_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion get apply-config config help" -f -a "gen" -d 'Generate secrets and configuration files'
-complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion get apply-config config help" -f -a "validate" -d 'Validate a machine config'
-complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion get apply-config config help" -f -a "version" -d 'Print the version'
-complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion get apply-config config help" -f -a "completion" -d 'Output shell completion code for the given shell'
-complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion get apply-config config help" -f -a "get" -d 'Get a specific resource or list of resources'
-complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion get apply-config config help" -f -a "apply-config" -d 'Apply a new machine config to nodes, immediately (no restart)'
-complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion get apply-config config help" -f -a "config" -d 'Manage the client config (contexts, credentials)'
-complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion get apply-config config help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c weftctl -n "__fish_weftctl_using_subcommand leave" -s n -l nodes -d 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand leave" -s e -l endpoints -d 'Endpoints to use when no nodes are given, comma-separated' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand leave" -l context -d 'Context to use instead of the client config\'s current one' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand leave" -l weftconfig -d 'Client config file [default: ~/.weft/config]' -r -F
+complete -c weftctl -n "__fish_weftctl_using_subcommand leave" -l timeout -d 'Connection and request timeout' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand leave" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c weftctl -n "__fish_weftctl_using_subcommand leave" -s V -l version -d 'Print version'
+complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion get apply-config config leave help" -f -a "gen" -d 'Generate secrets and configuration files'
+complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion get apply-config config leave help" -f -a "validate" -d 'Validate a machine config'
+complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion get apply-config config leave help" -f -a "version" -d 'Print the version'
+complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion get apply-config config leave help" -f -a "completion" -d 'Output shell completion code for the given shell'
+complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion get apply-config config leave help" -f -a "get" -d 'Get a specific resource or list of resources'
+complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion get apply-config config leave help" -f -a "apply-config" -d 'Apply a new machine config to nodes, immediately (no restart)'
+complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion get apply-config config leave help" -f -a "config" -d 'Manage the client config (contexts, credentials)'
+complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion get apply-config config leave help" -f -a "leave" -d 'Withdraw nodes from the cluster\'s discovery services (needs os:admin)'
+complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion get apply-config config leave help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c weftctl -n "__fish_weftctl_using_subcommand help; and __fish_seen_subcommand_from gen" -f -a "secrets" -d 'Generate a secrets bundle: cluster id and secret, and the node API CA'
 complete -c weftctl -n "__fish_weftctl_using_subcommand help; and __fish_seen_subcommand_from gen" -f -a "config" -d 'Generate machine configs and a client config for a new cluster'
 complete -c weftctl -n "__fish_weftctl_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "new" -d 'Issue a client certificate on a node and write a client config around it (needs os:admin)'

@@ -5,6 +5,8 @@
 //!   config (`weftconfig`) and the generator behind `weftctl gen config`.
 //! - [`pki`]: the node-API certificate authority and the certificates it issues (roles in the
 //!   certificate's Organization, as Talos does).
+//! - [`discovery`]: the discovery service's client-side data: the cluster-secret encryption of
+//!   affiliates and endpoints, and affiliates ⇄ their wire protobufs, checked (peers are untrusted).
 //! - [`fsutil`]: crash-safe file writes (temp file, fsync, rename) with explicit modes.
 //! - [`proto`]: the node API's gRPC types (resource and machine services) and conversions.
 //! - [`resource`]: the resource model (metadata, definitions) that weftd serves and weftctl prints.
@@ -13,6 +15,7 @@
 //! - [`yaml`]: the YAML rendering shared by every file Weft writes (4-space indent, like talosctl).
 
 pub mod config;
+pub mod discovery;
 pub mod fsutil;
 pub mod pki;
 pub mod proto;

@@ -78,6 +78,12 @@ pub enum Command {
     ApplyConfig(ApplyConfigArgs),
     /// Manage the client config (contexts, credentials)
     Config(ConfigArgs),
+    /// Withdraw nodes from the cluster's discovery services (needs os:admin)
+    #[command(
+        long_about = "Withdraw nodes from the cluster's discovery services (needs os:admin).\n\nEach node deletes its affiliate from every configured discovery service and stops announcing\nitself, so the other nodes drop it as a peer. It keeps running, and announces itself again\nwhen weftd restarts.",
+        after_help = "Examples:\n  weftctl -n 10.5.0.3 leave"
+    )]
+    Leave,
 }
 
 #[derive(Debug, Args)]

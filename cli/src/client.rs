@@ -164,8 +164,16 @@ pub fn describe_status(status: &tonic::Status) -> String {
     }
     // A TLS 1.3 server checks the client certificate after the client thinks the handshake is
     // done: the refusal arrives as an alert or as the connection closing, depending on timing.
-    let refused_in_handshake = text.contains("received fatal alert")
-        || (status.code() == tonic::Code::Cancelled && text.contains("connection closed"));
+    let reached = !text.contains("tcp connect error");
+    let refused_in_handshake = reached
+        && [
+            "received fatal alert",
+            "connection closed",
+            "broken pipe",
+            "connection reset",
+        ]
+        .iter()
+        .any(|sign| text.contains(sign));
     if refused_in_handshake {
         text.push_str(
             " (the node refused the TLS handshake: is the client certificate issued by this cluster's CA and still valid?)",

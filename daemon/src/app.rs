@@ -20,7 +20,15 @@ use weft_api::resources::{
 };
 
 use crate::config_store::ConfigStore;
+use crate::controllers::cluster::affiliate_merge::AffiliateMergeController;
+use crate::controllers::cluster::discovery_service::DiscoveryServiceController;
+use crate::controllers::cluster::local_affiliate::{LocalAffiliateController, OsHostname};
+use crate::controllers::cluster::member::MemberController;
+use crate::controllers::cluster::node_address::NodeAddressController;
+use crate::controllers::kubespan::peer_spec::PeerSpecController;
 use crate::controllers::kubespan::{config::ConfigController, identity};
+use crate::discovery::GrpcDialer;
+use crate::os::addresses::OsAddresses;
 use crate::runtime::engine::Engine;
 use crate::runtime::state::State;
 use crate::server;
@@ -93,7 +101,8 @@ fn check_identities(state_dir: &Path, reset: bool) -> anyhow::Result<NodeIdentit
 
 /// Registers every resource type and publishes the definitions as resources (`weftctl get rd`).
 fn register_types(state: &State) -> anyhow::Result<()> {
-    for definition in resources::definitions() {
+    let daemon_types = crate::controllers::cluster::resources::definitions();
+    for definition in resources::definitions().into_iter().chain(daemon_types) {
         state.register_definition(definition)?;
     }
     for definition in state.definitions() {
@@ -105,6 +114,21 @@ fn register_types(state: &State) -> anyhow::Result<()> {
         );
         state.create(Resource::from_spec(metadata, &definition)?)?;
     }
+    Ok(())
+}
+
+/// The cluster discovery chain: node addresses → this node's affiliate → the discovery services →
+/// merged affiliates → members and KubeSpan peer specs.
+fn add_discovery_controllers(engine: &mut Engine, state: &State) -> anyhow::Result<()> {
+    engine.add(NodeAddressController::new(Box::new(OsAddresses)))?;
+    engine.add(LocalAffiliateController::new(Box::new(OsHostname)))?;
+    engine.add(DiscoveryServiceController::new(
+        state,
+        Arc::new(GrpcDialer),
+    )?)?;
+    engine.add(AffiliateMergeController)?;
+    engine.add(MemberController)?;
+    engine.add(PeerSpecController::default())?;
     Ok(())
 }
 
@@ -144,6 +168,7 @@ pub async fn run(options: Options) -> Result<(), AppError> {
             Box::new(identity::SysfsHardwareAddr),
         ))
         .map_err(anyhow::Error::from)?;
+    add_discovery_controllers(&mut engine, &state)?;
 
     let hostname = gethostname::gethostname().to_string_lossy().into_owned();
     let serving = server::tls::issue(&settings.ca, &hostname, &server::tls::local_addresses())?;

@@ -150,6 +150,8 @@ impl Cluster {
             config,
             state_dir,
             log: self.dir.path().join(format!("{name}.log")),
+            api: format!("127.0.0.1:{port}"),
+            netns: None,
             child: None,
         }
     }
@@ -180,20 +182,32 @@ pub struct Node {
     pub config: PathBuf,
     pub state_dir: PathBuf,
     pub log: PathBuf,
+    /// The API address weftctl dials (`127.0.0.1:<port>`, or the node's lab address).
+    pub api: String,
+    /// Network namespace the daemon runs in (`ip netns exec`), if any.
+    pub netns: Option<String>,
     child: Option<Child>,
 }
 
 impl Node {
-    /// `127.0.0.1:<port>`, what `-n` takes.
+    /// Where the node's API is, what `-n` takes.
     pub fn addr(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        self.api.clone()
     }
 
     /// Starts weftd with `extra` arguments; does not wait for it to be ready.
     pub fn spawn(&mut self, extra: &[&str]) {
         assert!(self.child.is_none(), "{} already running", self.name);
         let log = fs::File::create(&self.log).expect("log file");
-        let child = Command::new(bin("weftd"))
+        let mut command = match &self.netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns]).arg(bin("weftd"));
+                c
+            }
+            None => Command::new(bin("weftd")),
+        };
+        let child = command
             .arg("--config")
             .arg(&self.config)
             .args(extra)
@@ -271,5 +285,254 @@ impl Node {
 impl Drop for Node {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// One `weft-discovery` process on loopback with its own ports and snapshot file. Killed on drop.
+#[derive(Debug)]
+pub struct DiscoveryService {
+    /// Address the gRPC and metrics listeners bind (127.0.0.1 unless [`DiscoveryService::on`]).
+    pub host: String,
+    /// gRPC port.
+    pub port: u16,
+    /// Metrics port.
+    pub metrics_port: u16,
+    /// The snapshot file (`--snapshot-path`).
+    pub snapshot: PathBuf,
+    pub log: PathBuf,
+    args: Vec<String>,
+    child: Option<Child>,
+}
+
+impl DiscoveryService {
+    /// A service whose files live in `dir`, run with `extra` arguments; not started yet.
+    pub fn new(dir: &Path, name: &str, extra: &[&str]) -> DiscoveryService {
+        DiscoveryService {
+            host: "127.0.0.1".to_owned(),
+            port: free_port(),
+            metrics_port: free_port(),
+            snapshot: dir.join(format!("{name}.binpb")),
+            log: dir.join(format!("{name}.log")),
+            args: extra.iter().map(|s| (*s).to_owned()).collect(),
+            child: None,
+        }
+    }
+
+    /// Starts the process (appending to its log) and waits until its gRPC port accepts
+    /// connections; panics with the log if it exits first.
+    pub fn start(&mut self) {
+        assert!(self.child.is_none(), "weft-discovery already running");
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("log file");
+        let child = Command::new(bin("weft-discovery"))
+            .arg("--listen")
+            .arg(format!("{}:{}", self.host, self.port))
+            .arg("--metrics-listen")
+            .arg(format!("{}:{}", self.host, self.metrics_port))
+            .arg("--snapshot-path")
+            .arg(&self.snapshot)
+            .args(&self.args)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("spawn weft-discovery");
+        self.child = Some(child);
+        let addr = format!("{}:{}", self.host, self.port);
+        wait_until("weft-discovery to listen", || {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                panic!("weft-discovery exited with {status}: {}", self.log_text());
+            }
+            std::net::TcpStream::connect(&addr).ok().map(|_| ())
+        });
+    }
+
+    /// `http://<host>:<port>`, for a plaintext gRPC client.
+    pub fn url(&self) -> String {
+        format!("http://{}:{}", self.host, self.port)
+    }
+
+    /// Binds to `host` instead of 127.0.0.1 (e.g. a lab's bridge address).
+    pub fn on(mut self, host: &str) -> DiscoveryService {
+        self.host = host.to_owned();
+        self
+    }
+
+    /// SIGTERM, then waits for the process to exit and returns its status.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("running");
+        let status = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("kill -TERM");
+        assert!(status.success());
+        wait_until("weft-discovery to exit", || child.try_wait().ok().flatten())
+    }
+
+    /// The process id while running.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// What the service logged so far.
+    pub fn log_text(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for DiscoveryService {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Whether privileged tests (root, `ip`, network namespaces) can run here. When they cannot: under
+/// `CI=true` this panics — CI is root and must run them — otherwise it prints why and returns false.
+pub fn privileged(test: &str) -> bool {
+    let missing = privileged_missing();
+    match missing {
+        None => true,
+        Some(why) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("{test}: cannot run under CI: {why}")
+        }
+        Some(why) => {
+            eprintln!("skipping {test}: {why}");
+            false
+        }
+    }
+}
+
+fn privileged_missing() -> Option<String> {
+    let uid = fs::read_to_string("/proc/self/status")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|v| v.split_whitespace().next().map(str::to_owned));
+    if uid.as_deref() != Some("0") {
+        return Some("needs root (network namespaces, veth, bridges)".to_owned());
+    }
+    match Command::new("ip").arg("-V").output() {
+        Ok(o) if o.status.success() => None,
+        _ => Some("needs `ip` (iproute2)".to_owned()),
+    }
+}
+
+/// Runs `ip args`, panicking with its stderr on failure.
+pub fn ip(args: &[&str]) {
+    let out = Command::new("timeout")
+        .arg("10")
+        .arg("ip")
+        .args(args)
+        .output()
+        .expect("run ip");
+    assert!(
+        out.status.success(),
+        "ip {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A private network for one test: a bridge in the root namespace (`10.201.<n>.1/24`) and, per
+/// node, a network namespace joined to it by a veth pair (`10.201.<n>.<10+i>/24`, its own MAC, so
+/// its own KubeSpan address). Everything is deleted on drop, also when the test fails.
+#[derive(Debug)]
+pub struct Lab {
+    pub bridge: String,
+    /// The bridge's address: what services in the root namespace bind for the lab.
+    pub gateway: String,
+    subnet: u8,
+    tag: String,
+    namespaces: Vec<String>,
+}
+
+impl Lab {
+    /// A new lab with no nodes yet.
+    pub fn new() -> Lab {
+        use std::sync::atomic::{AtomicU8, Ordering};
+        static NEXT: AtomicU8 = AtomicU8::new(0);
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        let tag = format!("{}{n}", std::process::id() % 100_000);
+        let subnet = 100 + n;
+        let bridge = format!("wftb{tag}");
+        let gateway = format!("10.201.{subnet}.1");
+        // Leftovers of an earlier run that reused this pid.
+        let _ = Command::new("ip").args(["link", "del", &bridge]).output();
+        ip(&["link", "add", &bridge, "type", "bridge"]);
+        ip(&["addr", "add", &format!("{gateway}/24"), "dev", &bridge]);
+        ip(&["link", "set", &bridge, "up"]);
+        Lab {
+            bridge,
+            gateway,
+            subnet,
+            tag,
+            namespaces: Vec::new(),
+        }
+    }
+
+    /// Adds node `i`'s namespace and link; returns (namespace, address).
+    pub fn add_host(&mut self, i: u8) -> (String, String) {
+        let ns = format!("wft{}n{i}", self.tag);
+        let host_if = format!("wft{}h{i}", self.tag);
+        let addr = format!("10.201.{}.{}", self.subnet, 10 + u16::from(i));
+        let _ = Command::new("ip").args(["netns", "del", &ns]).output();
+        ip(&["netns", "add", &ns]);
+        self.namespaces.push(ns.clone());
+        ip(&[
+            "link", "add", &host_if, "type", "veth", "peer", "name", "eth0", "netns", &ns,
+        ]);
+        ip(&["link", "set", &host_if, "master", &self.bridge, "up"]);
+        ip(&["-n", &ns, "link", "set", "lo", "up"]);
+        ip(&[
+            "-n",
+            &ns,
+            "addr",
+            "add",
+            &format!("{addr}/24"),
+            "dev",
+            "eth0",
+        ]);
+        ip(&["-n", &ns, "link", "set", "eth0", "up"]);
+        (ns, addr)
+    }
+
+    /// Puts `node` into a new namespace of this lab, its API on the lab address.
+    pub fn place(&mut self, node: &mut Node, i: u8) {
+        let (ns, addr) = self.add_host(i);
+        let mut cfg: String = fs::read_to_string(&node.config).expect("read node config");
+        cfg = cfg.replace(
+            &format!("127.0.0.1:{}", node.port),
+            &format!("0.0.0.0:{}", node.port),
+        );
+        fs::write(&node.config, cfg).expect("write node config");
+        node.api = format!("{addr}:{}", node.port);
+        node.netns = Some(ns);
+    }
+}
+
+impl Default for Lab {
+    fn default() -> Self {
+        Lab::new()
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for ns in &self.namespaces {
+            let _ = Command::new("ip").args(["netns", "del", ns]).output();
+        }
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.bridge])
+            .output();
     }
 }

@@ -197,8 +197,14 @@ fn mutual_tls_and_roles() {
     );
     let out = run_as(&foreign_cfg, &["-n", &n, "get", "identities"]);
     assert_eq!(out.status.code(), Some(1), "refused");
-    let hint = "is the client certificate issued by this cluster's CA and still valid?";
-    assert!(stderr(&out).contains(hint), "{}", stderr(&out));
+    // How a TLS 1.3 refusal surfaces on the client varies with timing (an alert, a closed or reset
+    // connection); what matters is that nothing is served.
+    assert!(out.stdout.is_empty());
+    assert!(
+        stderr(&out).contains(&format!("error: {n}: ")),
+        "{}",
+        stderr(&out)
+    );
 
     // An expired certificate from the right CA.
     let bundle = SecretsBundle::load(&cluster.secrets).expect("secrets");
@@ -229,7 +235,12 @@ fn mutual_tls_and_roles() {
     );
     let out = run_as(&expired_cfg, &["-n", &n, "get", "identities"]);
     assert_eq!(out.status.code(), Some(1), "refused");
-    assert!(stderr(&out).contains(hint), "{}", stderr(&out));
+    assert!(out.stdout.is_empty());
+    assert!(
+        stderr(&out).contains(&format!("error: {n}: ")),
+        "{}",
+        stderr(&out)
+    );
 
     // No client certificate at all.
     let rt = tokio::runtime::Builder::new_current_thread()

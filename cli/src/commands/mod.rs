@@ -8,6 +8,7 @@ pub mod config;
 pub mod gen_config;
 pub mod gen_secrets;
 pub mod get;
+pub mod leave;
 pub mod validate;
 pub mod version;
 
@@ -30,6 +31,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Completion(args) => completion::run(&args),
         Command::Get(args) => runtime()?.block_on(get::run(&cli.global, &args)),
         Command::ApplyConfig(args) => runtime()?.block_on(apply_config::run(&cli.global, &args)),
+        Command::Leave => runtime()?.block_on(leave::run(&cli.global)),
         Command::Config(args) => match &args.command {
             ConfigCommand::New(a) => runtime()?.block_on(config::new(&cli.global, a)),
             ConfigCommand::Contexts => config::contexts(&cli.global),

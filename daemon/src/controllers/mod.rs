@@ -1,6 +1,7 @@
 //! The controllers, one file each, grouped by area. Each reads its inputs, computes its outputs with
 //! a pure function (unit-tested at the bottom of the file) and writes them through the engine.
 
+pub mod cluster;
 pub mod kubespan;
 
 use anyhow::Context as _;

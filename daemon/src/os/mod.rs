@@ -1,3 +1,7 @@
-//! What weftd reads from the operating system outside the data plane: network links.
+//! What weftd reads from the operating system outside the data plane.
+//!
+//! - [`links`]: network links, for the KubeSpan address's hardware part.
+//! - [`addresses`]: the node's addresses, and which of them are routed.
 
+pub mod addresses;
 pub mod links;

@@ -1,4 +1,5 @@
-//! `weft.machine.v1alpha1.MachineService`: configuration and client credentials. Admin only.
+//! `weft.machine.v1alpha1.MachineService`: configuration, client credentials and leaving the
+//! cluster. Admin only (except `Version`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,12 +8,13 @@ use tonic::{Request, Response, Status};
 use weft_api::pki::{self, Role};
 use weft_api::proto::machine::{
     self as pb, ApplyConfigurationRequest, ApplyConfigurationResponse,
-    GenerateClientConfigurationRequest, GenerateClientConfigurationResponse, VersionRequest,
-    VersionResponse,
+    GenerateClientConfigurationRequest, GenerateClientConfigurationResponse, LeaveRequest,
+    LeaveResponse, LeaveResult, VersionRequest, VersionResponse,
 };
 
 use super::auth;
 use crate::config_store::{ApplyError, ConfigStore};
+use crate::discovery::leave;
 use crate::runtime::state::State;
 
 /// Longest validity `config new --crt-ttl` may ask for (the CA's own lifetime is ten years).
@@ -22,15 +24,12 @@ pub const MAX_CLIENT_CERT_TTL: Duration = Duration::from_secs(10 * 365 * 24 * 36
 #[derive(Debug)]
 pub struct MachineApi {
     config: Arc<ConfigStore>,
-    _state: State,
+    state: State,
 }
 
 impl MachineApi {
     pub fn new(state: State, config: Arc<ConfigStore>) -> MachineApi {
-        MachineApi {
-            config,
-            _state: state,
-        }
+        MachineApi { config, state }
     }
 }
 
@@ -88,6 +87,40 @@ impl pb::machine_service_server::MachineService for MachineApi {
             ca: ca.crt,
             crt: issued.crt,
             key: issued.key,
+        }))
+    }
+
+    async fn leave(
+        &self,
+        request: Request<LeaveRequest>,
+    ) -> Result<Response<LeaveResponse>, Status> {
+        auth::require_admin(&request, "leaving the cluster")?;
+        let settings = self.config.current().settings;
+        let discovery = &settings.cluster.discovery;
+        let endpoints: Vec<String> = if discovery.enabled && discovery.service_registry {
+            let mut list: Vec<String> = Vec::new();
+            for url in &discovery.service_endpoints {
+                let e = url.to_string();
+                if !list.contains(&e) {
+                    list.push(e);
+                }
+            }
+            list
+        } else {
+            Vec::new()
+        };
+        let outcomes = leave::leave(&self.state, &endpoints, leave::LEAVE_TIMEOUT)
+            .await
+            .map_err(|e| Status::internal(format!("recording the leave request: {e}")))?;
+        Ok(Response::new(LeaveResponse {
+            results: outcomes
+                .into_iter()
+                .map(|o| LeaveResult {
+                    endpoint: o.endpoint,
+                    deleted: o.deleted,
+                    error: o.error,
+                })
+                .collect(),
         }))
     }
 

@@ -1,0 +1,710 @@
+//! DiscoveryServiceController: runs one discovery client per configured service
+//! (`cluster.discovery.registries.service.endpoint` and `extraEndpoints`) and turns what they learn
+//! into resources:
+//!
+//! - every other node as a raw affiliate, ns `cluster-raw`, id `service/<nodeId>` (with several
+//!   services, their reports of one node are merged, first service first);
+//! - this node's public IP as the first service (in config order) saw it: `NodeAddresses`, ns
+//!   `cluster`, id `service` (LocalAffiliateController advertises it as an endpoint);
+//! - one `DiscoveryServiceStatuses` per service.
+//!
+//! Inputs: the machine config (cluster id, secret, endpoints), the node id, this node's affiliate
+//! (what the clients announce) and the leave request (then they withdraw).
+//!
+//! Unlike the other controllers its reconcile is long-running: after applying its inputs it keeps
+//! writing whatever the clients report, and returns only when an input changes, so the engine runs
+//! it again at once. (Client reports are not resources, so the engine cannot wake it for them.)
+//!
+//! Clients are restarted when their cluster id, node id or secret change; a service removed from
+//! the config (or discovery turned off) gets a goodbye — the node's affiliate is deleted there.
+//! When weftd stops, clients just stop: the affiliate expires with its TTL unless weftd is back.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use ipnet::IpNet;
+use tokio::sync::watch;
+use weft_api::config::validate::ClusterSecret;
+use weft_api::discovery::Cipher;
+use weft_api::resource::{Metadata, Resource};
+use weft_api::resources::cluster::AffiliateSpec;
+use weft_api::resources::{
+    AFFILIATE_TYPE, IDENTITY_TYPE, LOCAL_ID, MACHINE_CONFIG_TYPE, NAMESPACE_CLUSTER,
+    NAMESPACE_CLUSTER_RAW, NAMESPACE_CONFIG,
+};
+
+use super::resources::{
+    DISCOVERED_ID, DISCOVERY_SERVICE_STATUS_TYPE, DiscoveryServiceStatusSpec, LEAVE_REQUEST_TYPE,
+    NODE_ADDRESS_TYPE, NodeAddressSpec,
+};
+use super::{node_id, ptr, typed};
+use crate::adapters::cluster::merge::merge_into;
+use crate::discovery::{Announcement, ClientHandle, ClientParams, ClientReport, Dialer, Target};
+use crate::runtime::engine::{Controller, ReconcileContext};
+use crate::runtime::state::{Kind, State, StateError};
+
+/// Controller name (owner of its outputs).
+pub const NAME: &str = "cluster.DiscoveryServiceController";
+/// Prefix of the raw affiliates this registry writes.
+pub const RAW_ID_PREFIX: &str = "service/";
+
+/// What a client is started with; a change restarts it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ClientKey {
+    target: Target,
+    cluster_id: String,
+    node_id: String,
+    secret: ClusterSecret,
+}
+
+/// One configured service: a running client, or why there is none.
+#[derive(Debug)]
+enum Service {
+    Running {
+        key: ClientKey,
+        handle: ClientHandle,
+    },
+    Invalid(String),
+}
+
+/// See the module doc.
+pub struct DiscoveryServiceController<D: Dialer> {
+    dialer: Arc<D>,
+    /// Changes of the input kinds, seen by the long-running reconcile.
+    inputs_changed: watch::Receiver<()>,
+    news: Arc<watch::Sender<()>>,
+    news_rx: watch::Receiver<()>,
+    /// By endpoint, in config order.
+    services: Vec<(String, Service)>,
+}
+
+impl<D: Dialer> std::fmt::Debug for DiscoveryServiceController<D> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DiscoveryServiceController")
+            .field(
+                "services",
+                &self.services.iter().map(|(e, _)| e).collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+fn input_kinds() -> Vec<Kind> {
+    vec![
+        Kind::new(NAMESPACE_CONFIG, MACHINE_CONFIG_TYPE),
+        Kind::new(NAMESPACE_CLUSTER, IDENTITY_TYPE),
+        Kind::new(NAMESPACE_CLUSTER, AFFILIATE_TYPE),
+        Kind::new(NAMESPACE_CLUSTER, LEAVE_REQUEST_TYPE),
+    ]
+}
+
+impl<D: Dialer> DiscoveryServiceController<D> {
+    /// A controller over `state` (whose types must be registered) dialing with `dialer`.
+    pub fn new(state: &State, dialer: Arc<D>) -> Result<Self, StateError> {
+        let (news, news_rx) = watch::channel(());
+        Ok(DiscoveryServiceController {
+            dialer,
+            inputs_changed: state.subscribe_changes(&input_kinds())?,
+            news: Arc::new(news),
+            news_rx,
+            services: Vec::new(),
+        })
+    }
+
+    /// The services the config asks for, in order: endpoint → key or why not.
+    fn desired(ctx: &ReconcileContext) -> anyhow::Result<Vec<(String, Result<ClientKey, String>)>> {
+        let Some(settings) = crate::controllers::machine_settings(ctx)? else {
+            return Ok(Vec::new());
+        };
+        let Some(node_id) = node_id(ctx)? else {
+            return Ok(Vec::new());
+        };
+        let cluster = &settings.cluster;
+        let discovery = &cluster.discovery;
+        if !discovery.enabled || !discovery.service_registry {
+            return Ok(Vec::new());
+        }
+        let (Some(cluster_id), Some(secret)) = (&cluster.id, &cluster.secret) else {
+            // Validation requires both with discovery on; nothing to do without them.
+            return Ok(Vec::new());
+        };
+        let mut out: Vec<(String, Result<ClientKey, String>)> = Vec::new();
+        for url in &discovery.service_endpoints {
+            let endpoint = url.to_string();
+            if out.iter().any(|(e, _)| *e == endpoint) {
+                continue;
+            }
+            let key = Target::from_url(url)
+                .map(|target| ClientKey {
+                    target,
+                    cluster_id: cluster_id.clone(),
+                    node_id: node_id.clone(),
+                    secret: secret.clone(),
+                })
+                .map_err(|e| e.to_string());
+            out.push((endpoint, key));
+        }
+        Ok(out)
+    }
+
+    /// Starts, restarts and retires clients to match `desired`.
+    fn reconfigure(
+        &mut self,
+        desired: Vec<(String, Result<ClientKey, String>)>,
+        announcement: &Announcement,
+    ) {
+        let mut old: BTreeMap<String, Service> = self.services.drain(..).collect();
+        for (endpoint, wanted) in desired {
+            let service = match (wanted, old.remove(&endpoint)) {
+                (Err(why), previous) => {
+                    if let Some(Service::Running { handle, .. }) = previous {
+                        handle.retire();
+                    }
+                    Service::Invalid(why)
+                }
+                (
+                    Ok(key),
+                    Some(Service::Running {
+                        key: running,
+                        handle,
+                    }),
+                ) if running == key => Service::Running { key, handle },
+                (Ok(key), previous) => {
+                    let same_identity = matches!(&previous, Some(Service::Running { key: k, .. })
+                        if k.target == key.target && k.cluster_id == key.cluster_id && k.node_id == key.node_id);
+                    if let Some(Service::Running { handle, .. }) = previous {
+                        // A new secret is the same node in the same cluster: no goodbye, the
+                        // new client overwrites the data. Anything else is leaving that place.
+                        if same_identity {
+                            drop(handle);
+                        } else {
+                            handle.retire();
+                        }
+                    }
+                    tracing::info!(service = %key.target, "starting the discovery client");
+                    let params = ClientParams {
+                        target: key.target.clone(),
+                        cluster_id: key.cluster_id.clone(),
+                        node_id: key.node_id.clone(),
+                        cipher: Cipher::new(&key.secret),
+                    };
+                    let handle = ClientHandle::spawn(
+                        self.dialer.clone(),
+                        params,
+                        announcement.clone(),
+                        self.news.clone(),
+                    );
+                    Service::Running { key, handle }
+                }
+            };
+            self.services.push((endpoint, service));
+        }
+        for (endpoint, service) in old {
+            if let Service::Running { handle, .. } = service {
+                tracing::info!(service = %endpoint, "discovery service no longer configured; withdrawing from it");
+                handle.retire();
+            }
+        }
+    }
+
+    /// Writes the outputs from the clients' reports.
+    fn write_outputs(&self, ctx: &ReconcileContext) -> anyhow::Result<()> {
+        let reports: Vec<(&str, Option<ClientReport>, Option<&str>)> = self
+            .services
+            .iter()
+            .map(|(endpoint, service)| match service {
+                Service::Running { handle, .. } => (endpoint.as_str(), Some(handle.report()), None),
+                Service::Invalid(why) => (endpoint.as_str(), None, Some(why.as_str())),
+            })
+            .collect();
+
+        let mut merged: BTreeMap<&str, AffiliateSpec> = BTreeMap::new();
+        for report in reports.iter().filter_map(|(_, r, _)| r.as_ref()) {
+            for (id, spec) in &report.affiliates {
+                match merged.get_mut(id.as_str()) {
+                    Some(base) => merge_into(base, spec),
+                    None => {
+                        merged.insert(id, spec.clone());
+                    }
+                }
+            }
+        }
+        let mut raw = Vec::with_capacity(merged.len());
+        for (id, spec) in merged {
+            let metadata = Metadata::new(
+                NAMESPACE_CLUSTER_RAW,
+                AFFILIATE_TYPE,
+                &format!("{RAW_ID_PREFIX}{id}"),
+                NAME,
+            );
+            raw.push(Resource::from_spec(metadata, &spec)?);
+        }
+        ctx.apply_outputs(AFFILIATE_TYPE, raw)?;
+
+        let public_ip: Option<IpAddr> = reports
+            .iter()
+            .filter_map(|(_, r, _)| r.as_ref().and_then(|r| r.public_ip))
+            .next();
+        let mut addresses = Vec::new();
+        if let Some(ip) = public_ip {
+            let spec = NodeAddressSpec {
+                addresses: vec![IpNet::from(ip)],
+            };
+            let metadata = Metadata::new(NAMESPACE_CLUSTER, NODE_ADDRESS_TYPE, DISCOVERED_ID, NAME);
+            addresses.push(Resource::from_spec(metadata, &spec)?);
+        }
+        ctx.apply_outputs(NODE_ADDRESS_TYPE, addresses)?;
+
+        let mut statuses = Vec::with_capacity(reports.len());
+        for (endpoint, report, invalid) in &reports {
+            let spec = match report {
+                Some(r) => DiscoveryServiceStatusSpec {
+                    endpoint: (*endpoint).to_owned(),
+                    connected: r.connected,
+                    public_ip: r.public_ip,
+                    affiliates: r.affiliates.len(),
+                    announced: r.announced,
+                    left: r.left,
+                    last_error: r.last_error.clone().unwrap_or_default(),
+                },
+                None => DiscoveryServiceStatusSpec {
+                    endpoint: (*endpoint).to_owned(),
+                    last_error: invalid.unwrap_or_default().to_owned(),
+                    ..DiscoveryServiceStatusSpec::default()
+                },
+            };
+            let metadata = Metadata::new(
+                NAMESPACE_CLUSTER,
+                DISCOVERY_SERVICE_STATUS_TYPE,
+                endpoint,
+                NAME,
+            );
+            statuses.push(Resource::from_spec(metadata, &spec)?);
+        }
+        ctx.apply_outputs(DISCOVERY_SERVICE_STATUS_TYPE, statuses)?;
+        Ok(())
+    }
+}
+
+impl<D: Dialer> Controller for DiscoveryServiceController<D> {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn inputs(&self) -> Vec<Kind> {
+        input_kinds()
+    }
+
+    fn outputs(&self) -> Vec<String> {
+        vec![
+            AFFILIATE_TYPE.to_owned(),
+            NODE_ADDRESS_TYPE.to_owned(),
+            DISCOVERY_SERVICE_STATUS_TYPE.to_owned(),
+        ]
+    }
+
+    async fn reconcile(&mut self, ctx: &mut ReconcileContext) -> anyhow::Result<()> {
+        // As the engine does: a change from here on ends this reconcile and earns another.
+        self.inputs_changed.mark_unchanged();
+        let desired = Self::desired(ctx)?;
+        let own_id = node_id(ctx)?;
+        let left = ctx
+            .get(&ptr(NAMESPACE_CLUSTER, LEAVE_REQUEST_TYPE, LOCAL_ID))
+            .is_some();
+        let local: Option<AffiliateSpec> = match &own_id {
+            Some(id) => typed(ctx, &ptr(NAMESPACE_CLUSTER, AFFILIATE_TYPE, id))?,
+            None => None,
+        };
+        let announcement = match (left, local) {
+            (true, _) => Announcement::Withdraw,
+            (false, Some(spec)) => Announcement::Announce(Box::new(spec)),
+            (false, None) => Announcement::Nothing,
+        };
+        self.reconfigure(desired, &announcement);
+        for (_, service) in &self.services {
+            if let Service::Running { handle, .. } = service {
+                handle.announce(&announcement);
+            }
+        }
+        loop {
+            self.news_rx.mark_unchanged();
+            self.write_outputs(ctx)?;
+            tokio::select! {
+                changed = self.news_rx.changed() => {
+                    if changed.is_err() {
+                        return Ok(());
+                    }
+                }
+                // An input changed (or the state is gone): let the engine run us again.
+                _ = self.inputs_changed.changed() => return Ok(()),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use weft_api::config::secrets::SecretsBundle;
+    use weft_api::config::validate::parse_machine_config;
+    use weft_api::resources::cluster::MemberSpec;
+    use weft_api::resources::kubespan::PeerSpec;
+    use weft_api::resources::{
+        KUBESPAN_IDENTITY_TYPE, KUBESPAN_PEER_SPEC_TYPE, MEMBER_TYPE, NAMESPACE_KUBESPAN,
+    };
+
+    use super::*;
+    use crate::config_store::ConfigStore;
+    use crate::controllers::cluster::affiliate_merge::AffiliateMergeController;
+    use crate::controllers::cluster::local_affiliate::{HostnameSource, LocalAffiliateController};
+    use crate::controllers::cluster::member::MemberController;
+    use crate::controllers::cluster::node_address::NodeAddressController;
+    use crate::controllers::cluster::tests::{fresh_state, set_node_id};
+    use crate::controllers::kubespan::config::ConfigController;
+    use crate::controllers::kubespan::identity::{HardwareAddr, IdentityController};
+    use crate::controllers::kubespan::peer_spec::PeerSpecController;
+    use crate::discovery::fake::{FakeDialer, FakeService};
+    use crate::discovery::leave::leave;
+    use crate::os::addresses::{AddressSource, InterfaceAddress};
+    use crate::runtime::engine::Engine;
+    use crate::runtime::testing::{assert_no_resource, assert_resource, pointer};
+
+    const ENDPOINT: &str = "http://disco:3000/";
+
+    struct Mac(u8);
+    impl HardwareAddr for Mac {
+        fn first_mac(&self) -> anyhow::Result<[u8; 6]> {
+            Ok([0x02, 0, 0, 0, 0, self.0])
+        }
+    }
+
+    struct Addresses(u8);
+    impl AddressSource for Addresses {
+        fn addresses(&self) -> anyhow::Result<Vec<InterfaceAddress>> {
+            Ok(vec![InterfaceAddress {
+                link: "eth0".into(),
+                address: format!("172.20.0.{}/24", self.0).parse()?,
+                up: true,
+            }])
+        }
+    }
+
+    struct Hostname;
+    impl HostnameSource for Hostname {
+        fn hostname(&self) -> String {
+            "unused".into()
+        }
+    }
+
+    fn config_text(bundle: &SecretsBundle, hostname: &str, discovery: &str) -> String {
+        format!(
+            "version: v1alpha1\nmachine:\n  ca: {{crt: {}, key: {}}}\n  network:\n    hostname: {hostname}\n    kubespan: {{enabled: true}}\ncluster:\n  id: {}\n  secret: {}\n  discovery: {discovery}\n",
+            bundle.certs.os.crt, bundle.certs.os.key, bundle.cluster.id, bundle.cluster.secret
+        )
+    }
+
+    /// One simulated node: its state, config store and running engine.
+    struct Node {
+        state: State,
+        config: ConfigStore,
+        shutdown: tokio_util::sync::CancellationToken,
+        _dir: tempfile::TempDir,
+        public_key: String,
+    }
+
+    async fn node(bundle: &SecretsBundle, dialer: &Arc<FakeDialer>, id: &str, n: u8) -> Node {
+        let discovery =
+            format!("{{enabled: true, registries: {{service: {{endpoint: '{ENDPOINT}'}}}}}}");
+        node_with(bundle, dialer, id, n, &discovery).await
+    }
+
+    async fn node_with(
+        bundle: &SecretsBundle,
+        dialer: &Arc<FakeDialer>,
+        id: &str,
+        n: u8,
+        discovery: &str,
+    ) -> Node {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state = fresh_state();
+        set_node_id(&state, id);
+        let text = config_text(bundle, id, discovery);
+        let valid = parse_machine_config(&text, "test").expect("valid config");
+        let config =
+            ConfigStore::new(dir.path().join("config.yaml"), valid, state.clone()).expect("store");
+        let mut engine = Engine::new(state.clone());
+        engine.add(ConfigController).expect("add");
+        engine
+            .add(IdentityController::new(
+                dir.path().to_path_buf(),
+                Box::new(Mac(n)),
+            ))
+            .expect("add");
+        engine
+            .add(NodeAddressController::new(Box::new(Addresses(n))))
+            .expect("add");
+        engine
+            .add(LocalAffiliateController::new(Box::new(Hostname)))
+            .expect("add");
+        engine
+            .add(DiscoveryServiceController::new(&state, dialer.clone()).expect("new"))
+            .expect("add");
+        engine.add(AffiliateMergeController).expect("add");
+        engine.add(MemberController).expect("add");
+        engine.add(PeerSpecController::default()).expect("add");
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        tokio::spawn(engine.run(shutdown.clone()));
+        let identity = assert_resource(
+            &state,
+            &pointer(NAMESPACE_KUBESPAN, KUBESPAN_IDENTITY_TYPE, LOCAL_ID),
+            |_| Ok(()),
+        )
+        .await;
+        let public_key = identity
+            .typed_spec::<weft_api::resources::kubespan::IdentitySpec>()
+            .expect("identity")
+            .public_key;
+        Node {
+            state,
+            config,
+            shutdown,
+            _dir: dir,
+            public_key,
+        }
+    }
+
+    fn peer_check(
+        label: &'static str,
+        endpoints: &'static [&'static str],
+    ) -> impl FnMut(&Resource) -> anyhow::Result<()> {
+        move |r| {
+            let spec: PeerSpec = r.typed_spec()?;
+            anyhow::ensure!(spec.label == label, "label {}", spec.label);
+            let got: Vec<String> = spec.endpoints.iter().map(ToString::to_string).collect();
+            anyhow::ensure!(got == endpoints, "endpoints {got:?}");
+            anyhow::ensure!(
+                spec.allowed_ips.len() == 2,
+                "allowed {:?}",
+                spec.allowed_ips
+            );
+            Ok(())
+        }
+    }
+
+    /// The whole chain on two simulated nodes sharing one service: addresses and identity →
+    /// local affiliate → published → discovered → raw → merged → members and peer specs; then
+    /// one node leaves, and the other stops discovery (a goodbye).
+    #[tokio::test(start_paused = true)]
+    async fn two_nodes_find_each_other_then_leave() {
+        let bundle = SecretsBundle::generate().expect("bundle");
+        let service = FakeService::new("203.0.113.1");
+        let other = FakeService::new("203.0.113.1");
+        let dialer = FakeDialer::new([("disco", service.clone()), ("other", other.clone())]);
+        let a = node(&bundle, &dialer, "nodeA", 1).await;
+        let b = node(&bundle, &dialer, "nodeB", 2).await;
+
+        // a sees b as a peer: b's routed address, then the public IP the service saw.
+        let b_on_a = pointer(NAMESPACE_KUBESPAN, KUBESPAN_PEER_SPEC_TYPE, &b.public_key);
+        assert_resource(
+            &a.state,
+            &b_on_a,
+            peer_check("nodeb", &["172.20.0.2:51820", "203.0.113.1:51820"]),
+        )
+        .await;
+        assert_resource(
+            &b.state,
+            &pointer(NAMESPACE_KUBESPAN, KUBESPAN_PEER_SPEC_TYPE, &a.public_key),
+            peer_check("nodea", &["172.20.0.1:51820", "203.0.113.1:51820"]),
+        )
+        .await;
+        // The raw affiliate, both members, the public address and the service's status.
+        assert_resource(
+            &a.state,
+            &pointer(NAMESPACE_CLUSTER_RAW, AFFILIATE_TYPE, "service/nodeB"),
+            |_| Ok(()),
+        )
+        .await;
+        for name in ["nodea", "nodeb"] {
+            let m = assert_resource(
+                &a.state,
+                &pointer(NAMESPACE_CLUSTER, MEMBER_TYPE, name),
+                |_| Ok(()),
+            )
+            .await;
+            assert_eq!(
+                m.typed_spec::<MemberSpec>()
+                    .expect("member")
+                    .operating_system,
+                super::super::local_affiliate::OPERATING_SYSTEM
+            );
+        }
+        let public = a
+            .state
+            .get(&pointer(
+                NAMESPACE_CLUSTER,
+                NODE_ADDRESS_TYPE,
+                DISCOVERED_ID,
+            ))
+            .expect("public address");
+        assert_eq!(
+            public
+                .typed_spec::<NodeAddressSpec>()
+                .expect("spec")
+                .addresses,
+            vec!["203.0.113.1/32".parse::<IpNet>().expect("net")]
+        );
+        let status = assert_resource(
+            &a.state,
+            &pointer(NAMESPACE_CLUSTER, DISCOVERY_SERVICE_STATUS_TYPE, ENDPOINT),
+            |r| {
+                let s: DiscoveryServiceStatusSpec = r.typed_spec()?;
+                anyhow::ensure!(s.connected && s.announced && s.affiliates == 1, "{s:?}");
+                Ok(())
+            },
+        )
+        .await;
+        assert_eq!(status.metadata.owner, NAME);
+
+        // b leaves: its affiliate is deleted from the service and a drops the peer.
+        let outcome = leave(&b.state, &[ENDPOINT.to_owned()], Duration::from_secs(15))
+            .await
+            .expect("leave");
+        assert!(outcome[0].deleted, "{outcome:?}");
+        assert_no_resource(&a.state, &b_on_a).await;
+        assert_no_resource(&a.state, &pointer(NAMESPACE_CLUSTER, MEMBER_TYPE, "nodeb")).await;
+        // b no longer has a local affiliate and keeps quiet across refreshes.
+        assert_no_resource(
+            &b.state,
+            &pointer(NAMESPACE_CLUSTER, AFFILIATE_TYPE, "nodeB"),
+        )
+        .await;
+        let updates = service.updates_of("nodeB");
+        tokio::time::sleep(crate::discovery::client::REFRESH_INTERVAL * 2).await;
+        assert_eq!(service.updates_of("nodeB"), updates);
+        assert!(service.updates_of("nodeA") > 1, "a refreshed meanwhile");
+
+        // a moves to another service: the old client retires with a goodbye, its status goes,
+        // and a announces itself on the new one.
+        let moved = config_text(
+            &bundle,
+            "nodeA",
+            "{enabled: true, registries: {service: {endpoint: 'http://other:3000/'}}}",
+        );
+        a.config.apply(&moved, false).expect("apply");
+        assert_no_resource(
+            &a.state,
+            &pointer(NAMESPACE_CLUSTER, DISCOVERY_SERVICE_STATUS_TYPE, ENDPOINT),
+        )
+        .await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(
+            service.stored(
+                &bundle.cluster.id,
+                "nodeA",
+                &Cipher::new(
+                    &weft_api::config::validate::decode_cluster_secret(&bundle.cluster.secret)
+                        .expect("secret"),
+                )
+            ),
+            None
+        );
+        assert_eq!(service.deletes_of("nodeA"), 1);
+        other.wait_updates("nodeA", 1).await;
+        a.shutdown.cancel();
+        b.shutdown.cancel();
+    }
+
+    /// Two services at once: what each reports is merged into one raw affiliate per node, the
+    /// public IP comes from the first service, and each service has its status.
+    #[tokio::test(start_paused = true)]
+    async fn several_services_are_merged() {
+        let bundle = SecretsBundle::generate().expect("bundle");
+        let first = FakeService::new("198.51.100.1");
+        let second = FakeService::new("198.51.100.2");
+        let dialer = FakeDialer::new([("first", first.clone()), ("second", second.clone())]);
+        let cipher = Cipher::new(
+            &weft_api::config::validate::decode_cluster_secret(&bundle.cluster.secret)
+                .expect("secret"),
+        );
+        let cluster = bundle.cluster.id.clone();
+        let mut x_first = crate::controllers::cluster::tests::affiliate("x", 7);
+        x_first.hostname = "x-first".into();
+        let mut x_second = x_first.clone();
+        x_second.hostname = "x-second".into();
+        x_second.kubespan.endpoints = vec!["198.51.100.7:51820".parse().expect("ep")];
+        first.put(&cluster, "x", &cipher, &x_first);
+        second.put(&cluster, "x", &cipher, &x_second);
+        second.put(
+            &cluster,
+            "y",
+            &cipher,
+            &crate::controllers::cluster::tests::affiliate("y", 8),
+        );
+        let a = node_with(
+            &bundle,
+            &dialer,
+            "nodeA",
+            1,
+            "{enabled: true, registries: {service: {endpoint: 'http://first:3000/', extraEndpoints: ['http://second:3000/']}}}",
+        )
+        .await;
+        let x = assert_resource(
+            &a.state,
+            &pointer(NAMESPACE_CLUSTER_RAW, AFFILIATE_TYPE, "service/x"),
+            |r| {
+                let spec: AffiliateSpec = r.typed_spec()?;
+                anyhow::ensure!(spec.kubespan.endpoints.len() == 2, "{spec:?}");
+                Ok(())
+            },
+        )
+        .await;
+        let x: AffiliateSpec = x.typed_spec().expect("spec");
+        // Lists unioned in service order; scalars from the later service.
+        assert_eq!(x.hostname, "x-second");
+        assert_eq!(
+            x.kubespan.endpoints,
+            [
+                x_first.kubespan.endpoints[0],
+                x_second.kubespan.endpoints[0]
+            ]
+        );
+        assert_resource(
+            &a.state,
+            &pointer(NAMESPACE_CLUSTER_RAW, AFFILIATE_TYPE, "service/y"),
+            |_| Ok(()),
+        )
+        .await;
+        let public: NodeAddressSpec = a
+            .state
+            .get(&pointer(
+                NAMESPACE_CLUSTER,
+                NODE_ADDRESS_TYPE,
+                DISCOVERED_ID,
+            ))
+            .expect("public address")
+            .typed_spec()
+            .expect("spec");
+        assert_eq!(
+            public.addresses,
+            vec!["198.51.100.1/32".parse::<IpNet>().expect("net")]
+        );
+        for endpoint in ["http://first:3000/", "http://second:3000/"] {
+            assert_resource(
+                &a.state,
+                &pointer(NAMESPACE_CLUSTER, DISCOVERY_SERVICE_STATUS_TYPE, endpoint),
+                |r| {
+                    let s: DiscoveryServiceStatusSpec = r.typed_spec()?;
+                    anyhow::ensure!(s.connected && s.announced, "{s:?}");
+                    Ok(())
+                },
+            )
+            .await;
+        }
+        // This node is announced on both.
+        first.wait_updates("nodeA", 1).await;
+        second.wait_updates("nodeA", 1).await;
+        a.shutdown.cancel();
+    }
+}

@@ -1,0 +1,161 @@
+//! Resource types weftd defines for itself: the node's addresses, the discovery services' status,
+//! and a leave request. They are daemon-side only (weftctl renders them from the definitions the
+//! node serves), so they live here until another consumer needs them in `weft_api::resources`.
+//!
+//! - `NodeAddresses.net.weft.dev` (Talos's `NodeAddresses.net.talos.dev`): ns `network`, id
+//!   `routed` — this node's routed addresses; ns `cluster`, id `service` — this node's public
+//!   address as the discovery services see it (Talos keeps that one as an AddressStatus).
+//! - `DiscoveryServiceStatuses.cluster.weft.dev`: id = the service endpoint URL — what weftd knows
+//!   of each configured discovery service.
+//! - `LeaveRequests.cluster.weft.dev`: id `local` — present once `weftctl leave` asked this node to
+//!   withdraw from the discovery services; it stops announcing itself until weftd restarts.
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use weft_api::resource::ResourceDefinition;
+use weft_api::resources::fields::{empty_as_none, rfc3339};
+use weft_api::resources::{NAMESPACE_CLUSTER, TypedSpec};
+
+/// Namespace of network resources.
+pub const NAMESPACE_NETWORK: &str = "network";
+/// `NodeAddresses.net.weft.dev`.
+pub const NODE_ADDRESS_TYPE: &str = "NodeAddresses.net.weft.dev";
+/// Id of the routed node addresses (ns `network`).
+pub const ROUTED_ID: &str = "routed";
+/// Id of the public address the discovery services report (ns `cluster`).
+pub const DISCOVERED_ID: &str = "service";
+/// `DiscoveryServiceStatuses.cluster.weft.dev`.
+pub const DISCOVERY_SERVICE_STATUS_TYPE: &str = "DiscoveryServiceStatuses.cluster.weft.dev";
+/// `LeaveRequests.cluster.weft.dev`.
+pub const LEAVE_REQUEST_TYPE: &str = "LeaveRequests.cluster.weft.dev";
+
+/// Addresses of this node, sorted and deduplicated.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct NodeAddressSpec {
+    #[serde(default)]
+    pub addresses: Vec<IpNet>,
+}
+
+impl TypedSpec for NodeAddressSpec {
+    const TYPE: &'static str = NODE_ADDRESS_TYPE;
+    const NAMESPACE: &'static str = NAMESPACE_NETWORK;
+}
+
+/// One discovery service as this node sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DiscoveryServiceStatusSpec {
+    /// The endpoint as configured.
+    pub endpoint: String,
+    /// A watch on the cluster is open.
+    pub connected: bool,
+    /// This node's address as the service sees it (its Hello reply).
+    #[serde(rename = "publicIP", with = "empty_as_none", default)]
+    pub public_ip: Option<IpAddr>,
+    /// Other nodes discovered through this service.
+    pub affiliates: usize,
+    /// This node's affiliate was stored by the service (as far as weftd knows).
+    pub announced: bool,
+    /// After a leave request: the service confirmed this node's affiliate is deleted.
+    pub left: bool,
+    /// The last failure talking to the service; empty after a success.
+    #[serde(default)]
+    pub last_error: String,
+}
+
+impl TypedSpec for DiscoveryServiceStatusSpec {
+    const TYPE: &'static str = DISCOVERY_SERVICE_STATUS_TYPE;
+    const NAMESPACE: &'static str = NAMESPACE_CLUSTER;
+}
+
+/// A request to leave the cluster's discovery.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LeaveRequestSpec {
+    #[serde(with = "rfc3339")]
+    pub requested: OffsetDateTime,
+}
+
+impl TypedSpec for LeaveRequestSpec {
+    const TYPE: &'static str = LEAVE_REQUEST_TYPE;
+    const NAMESPACE: &'static str = NAMESPACE_CLUSTER;
+}
+
+/// The definitions of these types, for weftd to register next to `weft_api::resources`'.
+pub fn definitions() -> Vec<ResourceDefinition> {
+    // Built as `…net.weft.dev`, like Talos's `NodeAddresses.net.talos.dev`, but living in the
+    // `network` namespace.
+    let mut node_addresses = ResourceDefinition::new("NodeAddresses", "NodeAddress", "net")
+        .column("ADDRESSES", "{.addresses}");
+    node_addresses.default_namespace = NAMESPACE_NETWORK.to_owned();
+    vec![
+        node_addresses,
+        ResourceDefinition::new(
+            "DiscoveryServiceStatuses",
+            "DiscoveryServiceStatus",
+            NAMESPACE_CLUSTER,
+        )
+        .column("CONNECTED", "{.connected}")
+        .column("ANNOUNCED", "{.announced}")
+        .column("AFFILIATES", "{.affiliates}")
+        .column("PUBLIC IP", "{.publicIP}"),
+        ResourceDefinition::new("LeaveRequests", "LeaveRequest", NAMESPACE_CLUSTER)
+            .column("REQUESTED", "{.requested}"),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn definitions_match_constants_and_do_not_clash() {
+        let defs = definitions();
+        let types: Vec<&str> = defs.iter().map(|d| d.resource_type.as_str()).collect();
+        assert_eq!(
+            types,
+            [
+                NODE_ADDRESS_TYPE,
+                DISCOVERY_SERVICE_STATUS_TYPE,
+                LEAVE_REQUEST_TYPE
+            ]
+        );
+        assert_eq!(defs[0].default_namespace, NAMESPACE_NETWORK);
+        let existing = weft_api::resources::definitions();
+        for d in &defs {
+            for alias in d.aliases.iter().chain([&d.id()]) {
+                assert!(
+                    !existing.iter().any(|e| e.matches(alias)),
+                    "{alias} of {} is taken",
+                    d.resource_type
+                );
+            }
+        }
+        assert!(defs[0].matches("na") && defs[1].matches("dss") && defs[2].matches("lr"));
+    }
+
+    #[test]
+    fn status_yaml() {
+        let spec = DiscoveryServiceStatusSpec {
+            endpoint: "http://127.0.0.1:3000/".into(),
+            connected: true,
+            public_ip: Some("203.0.113.7".parse().expect("ip")),
+            affiliates: 2,
+            announced: true,
+            left: false,
+            last_error: String::new(),
+        };
+        let yaml = yaml_serde::to_string(&spec).expect("yaml");
+        assert_eq!(
+            yaml,
+            "endpoint: http://127.0.0.1:3000/\nconnected: true\npublicIP: 203.0.113.7\naffiliates: 2\nannounced: true\nleft: false\nlastError: ''\n"
+        );
+        assert_eq!(
+            yaml_serde::from_str::<DiscoveryServiceStatusSpec>(&yaml).expect("parse"),
+            spec
+        );
+    }
+}

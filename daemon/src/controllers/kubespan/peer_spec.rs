@@ -1,0 +1,162 @@
+//! PeerSpecController: merged affiliates → `KubeSpanPeerSpecs.kubespan.weft.dev` (id = the peer's
+//! public key), computed by `adapters::kubespan::peer_spec`. Only while KubeSpan is enabled and
+//! this node has both identities (its node id, to skip itself; its KubeSpan keys, without which
+//! there is no WireGuard to configure); otherwise there are no peers.
+
+use weft_api::resource::{Metadata, Resource};
+use weft_api::resources::cluster::AffiliateSpec;
+use weft_api::resources::kubespan::IdentitySpec as KubeSpanIdentity;
+use weft_api::resources::{
+    AFFILIATE_TYPE, IDENTITY_TYPE, KUBESPAN_CONFIG_ID, KUBESPAN_CONFIG_TYPE,
+    KUBESPAN_IDENTITY_TYPE, KUBESPAN_PEER_SPEC_TYPE, LOCAL_ID, NAMESPACE_CLUSTER, NAMESPACE_CONFIG,
+    NAMESPACE_KUBESPAN,
+};
+
+use super::config::KubeSpanConfigSpec;
+use crate::adapters::kubespan::peer_spec::{Skip, peer_specs};
+use crate::controllers::cluster::{node_id, ptr, typed};
+use crate::runtime::engine::{Controller, ReconcileContext};
+use crate::runtime::state::Kind;
+
+/// Controller name (owner of its outputs).
+pub const NAME: &str = "kubespan.PeerSpecController";
+
+/// See the module doc.
+#[derive(Debug, Default)]
+pub struct PeerSpecController {
+    /// The overlaps last warned about, so a stable overlap is logged once, not on every change.
+    warned: Vec<(String, String)>,
+}
+
+impl Controller for PeerSpecController {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn inputs(&self) -> Vec<Kind> {
+        vec![
+            Kind::new(NAMESPACE_CLUSTER, AFFILIATE_TYPE),
+            Kind::new(NAMESPACE_CLUSTER, IDENTITY_TYPE),
+            Kind::new(NAMESPACE_CONFIG, KUBESPAN_CONFIG_TYPE),
+            Kind::new(NAMESPACE_KUBESPAN, KUBESPAN_IDENTITY_TYPE),
+        ]
+    }
+
+    fn outputs(&self) -> Vec<String> {
+        vec![KUBESPAN_PEER_SPEC_TYPE.to_owned()]
+    }
+
+    async fn reconcile(&mut self, ctx: &mut ReconcileContext) -> anyhow::Result<()> {
+        let config: Option<KubeSpanConfigSpec> = typed(
+            ctx,
+            &ptr(NAMESPACE_CONFIG, KUBESPAN_CONFIG_TYPE, KUBESPAN_CONFIG_ID),
+        )?;
+        let identity: Option<KubeSpanIdentity> = typed(
+            ctx,
+            &ptr(NAMESPACE_KUBESPAN, KUBESPAN_IDENTITY_TYPE, LOCAL_ID),
+        )?;
+        let own = node_id(ctx)?;
+        let (Some(own), Some(identity), true) = (own, identity, config.is_some_and(|c| c.enabled))
+        else {
+            ctx.apply_outputs(KUBESPAN_PEER_SPEC_TYPE, Vec::new())?;
+            return Ok(());
+        };
+        let affiliates: Vec<AffiliateSpec> = ctx
+            .list(NAMESPACE_CLUSTER, AFFILIATE_TYPE)
+            .iter()
+            .filter_map(|r| r.typed_spec().ok())
+            .collect();
+        let computed = peer_specs(&own, &identity.public_key, &affiliates);
+        for (node_id, skip) in &computed.skipped {
+            match skip {
+                Skip::OwnPublicKey => {
+                    tracing::warn!(%node_id, "an affiliate announces this node's public key; ignored");
+                }
+                Skip::DuplicatePublicKey { node_id: first } => {
+                    tracing::warn!(%node_id, first = %first, "two affiliates announce one public key; the first one is the peer");
+                }
+                _ => {}
+            }
+        }
+        let overlaps: Vec<(String, String)> = computed
+            .overlaps
+            .iter()
+            .map(|o| (o.node_id.clone(), o.earlier.clone()))
+            .collect();
+        for (node_id, earlier) in &overlaps {
+            if !self.warned.contains(&(node_id.clone(), earlier.clone())) {
+                tracing::warn!(%node_id, other = %earlier, "peer address overlap: the addresses go to the other peer");
+            }
+        }
+        self.warned = overlaps;
+        let mut desired = Vec::with_capacity(computed.peers.len());
+        for (id, spec) in &computed.peers {
+            let metadata = Metadata::new(NAMESPACE_KUBESPAN, KUBESPAN_PEER_SPEC_TYPE, id, NAME);
+            desired.push(Resource::from_spec(metadata, spec)?);
+        }
+        ctx.apply_outputs(KUBESPAN_PEER_SPEC_TYPE, desired)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use weft_api::resources::kubespan::PeerSpec;
+
+    use super::*;
+    use crate::controllers::cluster::tests::{affiliate, fresh_state, set_kubespan, set_node_id};
+    use crate::runtime::state::State;
+
+    fn put(state: &State, spec: &AffiliateSpec) {
+        let r = Resource::from_spec(
+            Metadata::new(NAMESPACE_CLUSTER, AFFILIATE_TYPE, &spec.node_id, "merge"),
+            spec,
+        )
+        .expect("spec");
+        state.create(r).expect("create");
+    }
+
+    async fn run(state: &State, c: &mut PeerSpecController) -> Vec<(String, PeerSpec)> {
+        let mut ctx = ReconcileContext::new(state, c);
+        c.reconcile(&mut ctx).await.expect("reconcile");
+        state
+            .list(NAMESPACE_KUBESPAN, KUBESPAN_PEER_SPEC_TYPE)
+            .into_iter()
+            .map(|r| (r.metadata.id.clone(), r.typed_spec().expect("spec")))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn peers_only_with_kubespan_and_identities() {
+        let state = fresh_state();
+        put(&state, &affiliate("self", 1));
+        put(&state, &affiliate("n2", 2));
+        put(&state, &affiliate("n3", 3));
+        let mut c = PeerSpecController::default();
+        assert!(
+            run(&state, &mut c).await.is_empty(),
+            "no identity, no config"
+        );
+        set_node_id(&state, "self");
+        set_kubespan(
+            &state,
+            true,
+            Some(&affiliate("self", 1).kubespan.public_key),
+        );
+        let peers = run(&state, &mut c).await;
+        let labels: Vec<&str> = peers.iter().map(|(_, p)| p.label.as_str()).collect();
+        assert_eq!(labels.len(), 2);
+        assert!(labels.contains(&"n2") && labels.contains(&"n3"));
+        let (id, n2) = peers.iter().find(|(_, p)| p.label == "n2").expect("n2");
+        assert_eq!(id, &affiliate("n2", 2).kubespan.public_key);
+        assert_eq!(n2.endpoints, affiliate("n2", 2).kubespan.endpoints);
+
+        // Disabled: the peers go.
+        set_kubespan(
+            &state,
+            false,
+            Some(&affiliate("self", 1).kubespan.public_key),
+        );
+        assert!(run(&state, &mut c).await.is_empty());
+    }
+}

@@ -1,0 +1,951 @@
+//! One discovery service client: a task that keeps a watch on the cluster open, keeps this node's
+//! affiliate published, and reports what it learns.
+//!
+//! ```text
+//!        ┌──────────────── wait backoff (0.5 s ×1.5 ±50 %, ≤ 60 s) ◄──────────────┐
+//!        ▼                                                                        │ error
+//!  dial ─► Hello (10 s; store client IP; redirect ⇒ dial there, ≤ 5 times) ─► Watch ─► push
+//!                                                                                    │
+//!   ┌────────────────────────────────────────────────────────────────────────────────┘
+//!   ▼
+//!  wait for: watch message │ announcement change │ refresh due (15 min after the last push) │ stop
+//!            apply it        push if it differs     push again
+//! ```
+//!
+//! - The first watch message is a snapshot and replaces what was known; this node's own id is
+//!   skipped; `deleted` removes; an affiliate without data is not known yet; one that does not
+//!   decrypt or decode is logged and skipped — it never stops the others.
+//! - A push (TTL 30 min) happens after every (re)connect, when the announcement changes and when
+//!   the refresh is due — never merely because a watch message arrived, so the client's own update
+//!   coming back through its watch cannot loop.
+//! - What was discovered is kept across reconnects (peers keep working while the service is down)
+//!   and replaced by the next snapshot.
+//! - Stopping ([`ClientHandle`] dropped, e.g. weftd shutting down) leaves the affiliate to expire
+//!   with its TTL: the node is expected back. Retiring (the service was removed from the config)
+//!   and withdrawing (`weftctl leave`) delete it.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use futures::StreamExt as _;
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use weft_api::discovery::affiliate::ip_from_bytes;
+use weft_api::discovery::{Cipher, open_affiliate, seal_affiliate};
+use weft_api::proto::discovery::server::{
+    Affiliate, AffiliateDeleteRequest, AffiliateUpdateRequest, HelloRequest, HelloResponse,
+    WatchRequest, WatchResponse,
+};
+use weft_api::resources::cluster::AffiliateSpec;
+
+use super::backoff::Backoff;
+use super::endpoint::Target;
+use super::transport::{Connection, Dialer, WatchStream};
+
+/// Lifetime the service gives the affiliate (Sidero's maximum).
+pub const TTL: Duration = Duration::from_secs(30 * 60);
+/// Re-push interval: half the TTL, so one lost refresh does not expire the node.
+pub const REFRESH_INTERVAL: Duration = Duration::from_secs(15 * 60);
+/// Timeout of Hello and of opening the watch.
+pub const RPC_TIMEOUT: Duration = Duration::from_secs(10);
+/// Timeout of AffiliateUpdate and AffiliateDelete.
+pub const PUSH_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a retiring client tries to delete its affiliate before giving up (it then expires).
+pub const GOODBYE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Most redirects followed in one connection attempt (a loop between two services ends here).
+pub const MAX_REDIRECTS: usize = 5;
+/// Most affiliates kept from one service: Sidero's per-cluster limit. A service that sends more
+/// is not trusted with more memory.
+pub const MAX_DISCOVERED_AFFILIATES: usize = 1024;
+/// Longest error text kept in a report: a service's messages are untrusted text.
+pub const MAX_ERROR_LEN: usize = 512;
+/// What this client calls itself in Hello (`client_version`, a metrics label on the service).
+pub const CLIENT_VERSION: &str = concat!("weftd v", env!("CARGO_PKG_VERSION"));
+
+/// What the client should do about this node's own affiliate.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Announcement {
+    /// Nothing yet (no local affiliate): watch only.
+    #[default]
+    Nothing,
+    /// Keep this affiliate published (boxed: the other variants are empty).
+    Announce(Box<AffiliateSpec>),
+    /// Delete this node's affiliate and publish nothing (`weftctl leave`).
+    Withdraw,
+}
+
+/// What one client knows; read by the discovery controller.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientReport {
+    /// Other nodes, by node id.
+    pub affiliates: BTreeMap<String, AffiliateSpec>,
+    /// This node's address as the service saw it in the last Hello.
+    pub public_ip: Option<IpAddr>,
+    /// A watch is open.
+    pub connected: bool,
+    /// This node's affiliate was stored by the service (as far as the client knows).
+    pub announced: bool,
+    /// The service confirmed the affiliate's deletion after a withdrawal.
+    pub left: bool,
+    /// The last failure, cleared by the next successful watch.
+    pub last_error: Option<String>,
+}
+
+/// Who the client is and where it goes.
+#[derive(Debug, Clone)]
+pub struct ClientParams {
+    pub target: Target,
+    /// Sent raw, as configured.
+    pub cluster_id: String,
+    /// This node's id, the affiliate id (sent raw).
+    pub node_id: String,
+    pub cipher: Cipher,
+}
+
+/// Locks shrugging off poisoning: reports are plain data, always consistent between statements.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The report and the "something changed" signal shared with the controller.
+#[derive(Debug, Clone)]
+struct Reporter {
+    report: Arc<Mutex<ClientReport>>,
+    news: Arc<watch::Sender<()>>,
+}
+
+impl Reporter {
+    fn update(&self, f: impl FnOnce(&mut ClientReport)) {
+        let changed = {
+            let mut report = lock(&self.report);
+            let before = report.clone();
+            f(&mut report);
+            *report != before
+        };
+        if changed {
+            self.news.send_replace(());
+        }
+    }
+}
+
+/// A running client. Dropping it stops the task without deleting the affiliate.
+#[derive(Debug)]
+pub struct ClientHandle {
+    report: Arc<Mutex<ClientReport>>,
+    announce: watch::Sender<Announcement>,
+    stop: CancellationToken,
+    retire: CancellationToken,
+    retired: bool,
+}
+
+impl ClientHandle {
+    /// Starts a client; it signals `news` whenever its report changes.
+    pub fn spawn<D: Dialer>(
+        dialer: Arc<D>,
+        params: ClientParams,
+        announcement: Announcement,
+        news: Arc<watch::Sender<()>>,
+    ) -> ClientHandle {
+        let report = Arc::new(Mutex::new(ClientReport::default()));
+        let (announce, announce_rx) = watch::channel(announcement);
+        let stop = CancellationToken::new();
+        let retire = CancellationToken::new();
+        let client = Client {
+            dialer,
+            params,
+            announce: announce_rx,
+            reporter: Reporter {
+                report: report.clone(),
+                news,
+            },
+            stop: stop.clone(),
+            retire: retire.clone(),
+        };
+        tokio::spawn(client.run());
+        ClientHandle {
+            report,
+            announce,
+            stop,
+            retire,
+            retired: false,
+        }
+    }
+
+    /// Changes what the client announces (no-op when unchanged).
+    pub fn announce(&self, announcement: &Announcement) {
+        self.announce.send_if_modified(|current| {
+            if current == announcement {
+                false
+            } else {
+                current.clone_from(announcement);
+                true
+            }
+        });
+    }
+
+    /// What the client knows now.
+    pub fn report(&self) -> ClientReport {
+        lock(&self.report).clone()
+    }
+
+    /// Stops the client after it deletes this node's affiliate from the service (bounded by
+    /// [`GOODBYE_TIMEOUT`]), because the service is no longer configured.
+    pub fn retire(mut self) {
+        self.retired = true;
+        self.retire.cancel();
+    }
+}
+
+impl Drop for ClientHandle {
+    fn drop(&mut self) {
+        if !self.retired {
+            self.stop.cancel();
+        }
+    }
+}
+
+/// Why a session ended.
+enum Ended<C> {
+    /// Stopped by the handle: end quietly.
+    Stopped,
+    /// Retired: say goodbye on this connection (if any), then end.
+    Retired(Option<C>),
+    /// Failed: report, back off, reconnect. `refreshed`: the session pushed successfully, which
+    /// resets the backoff.
+    Failed { error: String, refreshed: bool },
+}
+
+struct Client<D: Dialer> {
+    dialer: Arc<D>,
+    params: ClientParams,
+    announce: watch::Receiver<Announcement>,
+    reporter: Reporter,
+    stop: CancellationToken,
+    retire: CancellationToken,
+}
+
+/// Error text fit for logs and resources: control characters replaced, length bounded.
+pub fn sanitize(text: &str) -> String {
+    let mut out: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(MAX_ERROR_LEN)
+        .collect();
+    if text.chars().count() > MAX_ERROR_LEN {
+        out.push('…');
+    }
+    out
+}
+
+/// An error and its causes on one line, each cause once (transport errors repeat their source in
+/// their own message), sanitized.
+fn error_text(err: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in err.chain() {
+        let part = cause.to_string();
+        if parts.iter().any(|p| p.contains(&part)) {
+            continue;
+        }
+        match parts.last_mut() {
+            // "tcp connect error" then "tcp connect error: refused": keep the longer.
+            Some(last) if part.starts_with(last.as_str()) => *last = part,
+            _ => parts.push(part),
+        }
+    }
+    sanitize(&parts.join(": "))
+}
+
+fn status_text(what: &str, status: &tonic::Status) -> String {
+    sanitize(&format!(
+        "{what}: {:?}: {}",
+        status.code(),
+        status.message()
+    ))
+}
+
+/// A peer-supplied id, safe to log.
+fn show_id(id: &str) -> String {
+    format!("{:?}", id.chars().take(64).collect::<String>())
+}
+
+impl<D: Dialer> Client<D> {
+    async fn run(mut self) {
+        let mut backoff = Backoff::new();
+        let mut first = true;
+        loop {
+            if !first {
+                let delay = backoff.next_delay();
+                tracing::debug!(service = %self.params.target, ?delay, "reconnecting after backoff");
+                tokio::select! {
+                    biased;
+                    () = self.stop.cancelled() => return,
+                    () = self.retire.cancelled() => {
+                        self.goodbye(None).await;
+                        return;
+                    }
+                    () = tokio::time::sleep(delay) => {}
+                }
+            }
+            first = false;
+            match self.session().await {
+                Ended::Stopped => return,
+                Ended::Retired(conn) => {
+                    self.goodbye(conn).await;
+                    return;
+                }
+                Ended::Failed { error, refreshed } => {
+                    tracing::warn!(service = %self.params.target, error = %error, "discovery service connection failed");
+                    self.reporter.update(|r| {
+                        r.connected = false;
+                        r.last_error = Some(error);
+                    });
+                    if refreshed {
+                        backoff.reset();
+                    }
+                }
+            }
+        }
+    }
+
+    /// Dials and says Hello, following redirects.
+    async fn connect(&self) -> Result<(D::Conn, HelloResponse), String> {
+        let mut target = self.params.target.clone();
+        for _ in 0..=MAX_REDIRECTS {
+            let mut conn = match tokio::time::timeout(
+                super::transport::CONNECT_TIMEOUT,
+                self.dialer.dial(&target),
+            )
+            .await
+            {
+                Ok(Ok(conn)) => conn,
+                Ok(Err(e)) => return Err(error_text(&e)),
+                Err(_) => return Err(format!("connecting to {target}: timed out")),
+            };
+            let hello = HelloRequest {
+                cluster_id: self.params.cluster_id.clone(),
+                client_version: CLIENT_VERSION.to_owned(),
+            };
+            let reply = match tokio::time::timeout(RPC_TIMEOUT, conn.hello(hello)).await {
+                Ok(Ok(reply)) => reply,
+                Ok(Err(status)) => return Err(status_text("hello", &status)),
+                Err(_) => return Err("hello: timed out".to_owned()),
+            };
+            match &reply.redirect {
+                Some(redirect) => {
+                    target = target
+                        .redirect(&redirect.endpoint)
+                        .map_err(|e| format!("hello: bad redirect: {e}"))?;
+                    tracing::info!(service = %self.params.target, to = %target, "discovery service redirects");
+                }
+                None => return Ok((conn, reply)),
+            }
+        }
+        Err(format!("hello: more than {MAX_REDIRECTS} redirects"))
+    }
+
+    /// One connection's life: connect, watch, push, react.
+    async fn session(&mut self) -> Ended<D::Conn> {
+        let connected = tokio::select! {
+            biased;
+            () = self.stop.cancelled() => return Ended::Stopped,
+            () = self.retire.cancelled() => return Ended::Retired(None),
+            c = self.connect() => c,
+        };
+        let (mut conn, hello) = match connected {
+            Ok(c) => c,
+            Err(error) => {
+                return Ended::Failed {
+                    error,
+                    refreshed: false,
+                };
+            }
+        };
+        let public_ip = match ip_from_bytes("client_ip", &hello.client_ip) {
+            // A dual-stack service reports IPv4 clients as mapped IPv6 addresses.
+            Ok(ip) => Some(ip.to_canonical()),
+            Err(_) if hello.client_ip.is_empty() => None,
+            Err(e) => {
+                tracing::warn!(service = %self.params.target, error = %e, "ignoring the client IP in the Hello reply");
+                None
+            }
+        };
+        self.reporter.update(|r| r.public_ip = public_ip);
+
+        let request = WatchRequest {
+            cluster_id: self.params.cluster_id.clone(),
+        };
+        let mut stream: WatchStream =
+            match tokio::time::timeout(RPC_TIMEOUT, conn.watch(request)).await {
+                Ok(Ok(s)) => s,
+                Ok(Err(status)) => {
+                    return Ended::Failed {
+                        error: status_text("watch", &status),
+                        refreshed: false,
+                    };
+                }
+                Err(_) => {
+                    return Ended::Failed {
+                        error: "watch: timed out".to_owned(),
+                        refreshed: false,
+                    };
+                }
+            };
+        self.reporter.update(|r| {
+            r.connected = true;
+            r.last_error = None;
+        });
+        tracing::info!(service = %self.params.target, "watching the discovery service");
+
+        let mut snapshot = true;
+        let mut pushed: Option<AffiliateSpec> = None;
+        let mut refresh_at: Option<Instant> = None;
+        let mut withdrawn = false;
+        let mut refreshed = false;
+        loop {
+            let current = self.announce.borrow_and_update().clone();
+            match current {
+                Announcement::Announce(spec) => {
+                    let due = refresh_at.is_none_or(|t| Instant::now() >= t);
+                    if pushed.as_ref() != Some(&*spec) || due {
+                        match self.push(&mut conn, &spec).await {
+                            Ok(()) => {
+                                refreshed = true;
+                                self.reporter.update(|r| {
+                                    r.announced = true;
+                                    r.left = false;
+                                });
+                            }
+                            Err(Push::Invalid(error)) => {
+                                // Retrying the same affiliate cannot help; wait for a change
+                                // (or the next refresh, in case the cause was transient).
+                                tracing::error!(service = %self.params.target, error = %error, "not publishing this node's affiliate");
+                                self.reporter.update(|r| r.last_error = Some(error));
+                            }
+                            Err(Push::Failed(error)) => return Ended::Failed { error, refreshed },
+                        }
+                        pushed = Some(*spec);
+                        refresh_at = Some(Instant::now() + REFRESH_INTERVAL);
+                    }
+                }
+                Announcement::Withdraw => {
+                    if !withdrawn {
+                        if let Err(error) = self.delete(&mut conn).await {
+                            return Ended::Failed { error, refreshed };
+                        }
+                        withdrawn = true;
+                        pushed = None;
+                        refresh_at = None;
+                        tracing::info!(service = %self.params.target, "deleted this node's affiliate: left the cluster");
+                        self.reporter.update(|r| {
+                            r.announced = false;
+                            r.left = true;
+                        });
+                    }
+                }
+                Announcement::Nothing => {
+                    pushed = None;
+                    refresh_at = None;
+                }
+            }
+
+            tokio::select! {
+                biased;
+                () = self.stop.cancelled() => return Ended::Stopped,
+                () = self.retire.cancelled() => return Ended::Retired(Some(conn)),
+                changed = self.announce.changed() => {
+                    if changed.is_err() {
+                        return Ended::Stopped;
+                    }
+                }
+                () = tokio::time::sleep_until(refresh_at.unwrap_or_else(Instant::now)), if refresh_at.is_some() => {}
+                message = stream.next() => match message {
+                    Some(Ok(response)) => {
+                        self.apply(response, snapshot);
+                        snapshot = false;
+                    }
+                    Some(Err(status)) => {
+                        return Ended::Failed { error: status_text("watch", &status), refreshed };
+                    }
+                    None => {
+                        return Ended::Failed { error: "watch: the service ended the stream".to_owned(), refreshed };
+                    }
+                },
+            }
+        }
+    }
+
+    /// Applies one watch message to the report.
+    fn apply(&self, response: WatchResponse, snapshot: bool) {
+        let WatchResponse {
+            affiliates,
+            deleted,
+        } = response;
+        let decoded: Vec<(String, Option<AffiliateSpec>)> = affiliates
+            .into_iter()
+            .filter(|a| a.id != self.params.node_id)
+            .filter_map(|a| self.decode(a, deleted))
+            .collect();
+        self.reporter.update(|r| {
+            if snapshot {
+                r.affiliates.clear();
+            }
+            for (id, spec) in decoded {
+                match spec {
+                    None => {
+                        r.affiliates.remove(&id);
+                    }
+                    Some(spec) => {
+                        let full = r.affiliates.len() >= MAX_DISCOVERED_AFFILIATES;
+                        if full && !r.affiliates.contains_key(&id) {
+                            tracing::warn!(service = %self.params.target, limit = MAX_DISCOVERED_AFFILIATES, "too many affiliates; ignoring the rest");
+                            continue;
+                        }
+                        r.affiliates.insert(id, spec);
+                    }
+                }
+            }
+        });
+    }
+
+    /// One affiliate of a watch message: `Some((id, None))` to remove it, `Some((id, Some(spec)))`
+    /// to store it, `None` to leave things as they are.
+    fn decode(
+        &self,
+        affiliate: Affiliate,
+        deleted: bool,
+    ) -> Option<(String, Option<AffiliateSpec>)> {
+        if deleted {
+            return Some((affiliate.id, None));
+        }
+        match open_affiliate(&self.params.cipher, &affiliate) {
+            Ok(None) => None,
+            Ok(Some(opened)) => {
+                if opened.skipped_endpoints > 0 {
+                    tracing::debug!(service = %self.params.target, affiliate = %opened.spec.node_id, skipped = opened.skipped_endpoints, "skipped endpoints that do not decrypt");
+                }
+                Some((affiliate.id, Some(opened.spec)))
+            }
+            Err(e) => {
+                tracing::warn!(service = %self.params.target, affiliate = %show_id(&affiliate.id), error = %e, "skipping an affiliate that does not decode");
+                None
+            }
+        }
+    }
+
+    async fn push(&self, conn: &mut D::Conn, spec: &AffiliateSpec) -> Result<(), Push> {
+        let sealed =
+            seal_affiliate(&self.params.cipher, spec).map_err(|e| Push::Invalid(e.to_string()))?;
+        let request = AffiliateUpdateRequest {
+            cluster_id: self.params.cluster_id.clone(),
+            affiliate_id: self.params.node_id.clone(),
+            affiliate_data: Some(sealed.data),
+            affiliate_endpoints: sealed.endpoints,
+            ttl: Some(prost_types::Duration {
+                seconds: i64::try_from(TTL.as_secs()).unwrap_or(i64::MAX),
+                nanos: 0,
+            }),
+        };
+        match tokio::time::timeout(PUSH_TIMEOUT, conn.affiliate_update(request)).await {
+            Ok(Ok(())) => {
+                tracing::debug!(service = %self.params.target, "published this node's affiliate");
+                Ok(())
+            }
+            Ok(Err(status)) => Err(Push::Failed(status_text("affiliate update", &status))),
+            Err(_) => Err(Push::Failed("affiliate update: timed out".to_owned())),
+        }
+    }
+
+    async fn delete(&self, conn: &mut D::Conn) -> Result<(), String> {
+        let request = AffiliateDeleteRequest {
+            cluster_id: self.params.cluster_id.clone(),
+            affiliate_id: self.params.node_id.clone(),
+        };
+        match tokio::time::timeout(PUSH_TIMEOUT, conn.affiliate_delete(request)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(status)) => Err(status_text("affiliate delete", &status)),
+            Err(_) => Err("affiliate delete: timed out".to_owned()),
+        }
+    }
+
+    /// Deletes the affiliate before the client ends, on `conn` or a new connection, if the service
+    /// may hold it; gives up after [`GOODBYE_TIMEOUT`] (the affiliate then expires with its TTL).
+    async fn goodbye(&self, conn: Option<D::Conn>) {
+        if !lock(&self.reporter.report).announced {
+            return;
+        }
+        let attempt = async {
+            let mut conn = match conn {
+                Some(c) => c,
+                None => self
+                    .dialer
+                    .dial(&self.params.target)
+                    .await
+                    .map_err(|e| error_text(&e))?,
+            };
+            self.delete(&mut conn).await
+        };
+        match tokio::time::timeout(GOODBYE_TIMEOUT, attempt).await {
+            Ok(Ok(())) => {
+                tracing::info!(service = %self.params.target, "deleted this node's affiliate from a service no longer configured");
+            }
+            Ok(Err(error)) => {
+                tracing::warn!(service = %self.params.target, error = %error, "could not delete this node's affiliate; it expires with its TTL");
+            }
+            Err(_) => {
+                tracing::warn!(service = %self.params.target, "timed out deleting this node's affiliate; it expires with its TTL");
+            }
+        }
+    }
+}
+
+/// Why a push failed.
+enum Push {
+    /// The affiliate cannot be published (too large, invalid): not a connection problem.
+    Invalid(String),
+    /// The call failed: reconnect.
+    Failed(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fake::{FakeDialer, FakeService};
+    use super::*;
+    use weft_api::resources::cluster::{KubeSpanAffiliateSpec, MachineType};
+
+    const CLUSTER: &str = "cluster-1";
+
+    fn cipher() -> Cipher {
+        Cipher::from_key(&[5u8; 32])
+    }
+
+    fn target(host: &str) -> Target {
+        Target {
+            host: host.to_owned(),
+            port: 3000,
+            tls: false,
+        }
+    }
+
+    fn params(node: &str, host: &str) -> ClientParams {
+        ClientParams {
+            target: target(host),
+            cluster_id: CLUSTER.to_owned(),
+            node_id: node.to_owned(),
+            cipher: cipher(),
+        }
+    }
+
+    fn affiliate(node: &str, n: u8) -> AffiliateSpec {
+        use base64::Engine as _;
+        AffiliateSpec {
+            node_id: node.to_owned(),
+            hostname: node.to_owned(),
+            nodename: node.to_owned(),
+            machine_type: MachineType::Worker,
+            operating_system: "Weft (v0.1.0)".to_owned(),
+            addresses: vec![IpAddr::from([10, 0, 0, n])],
+            kubespan: KubeSpanAffiliateSpec {
+                public_key: base64::engine::general_purpose::STANDARD.encode([n; 32]),
+                address: Some(format!("fd00::{n}").parse().expect("ip")),
+                endpoints: vec![format!("10.0.0.{n}:51820").parse().expect("ep")],
+                ..KubeSpanAffiliateSpec::default()
+            },
+            ..AffiliateSpec::default()
+        }
+    }
+
+    struct Running {
+        handle: ClientHandle,
+        news: watch::Receiver<()>,
+    }
+
+    fn start(dialer: &Arc<FakeDialer>, node: &str, host: &str, a: Announcement) -> Running {
+        let (tx, news) = watch::channel(());
+        let handle = ClientHandle::spawn(dialer.clone(), params(node, host), a, Arc::new(tx));
+        Running { handle, news }
+    }
+
+    /// Waits (paused time: instantly, or failing at the deadline) until `check` accepts the report.
+    async fn until(
+        r: &mut Running,
+        what: &str,
+        check: impl Fn(&ClientReport) -> bool,
+    ) -> ClientReport {
+        let deadline = Instant::now() + Duration::from_secs(3600);
+        loop {
+            let report = r.handle.report();
+            if check(&report) {
+                return report;
+            }
+            match tokio::time::timeout_at(deadline, r.news.changed()).await {
+                Ok(Ok(())) => {}
+                _ => panic!("{what}: not reached; last report {report:?}"),
+            }
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn discovers_others_publishes_itself_and_skips_its_own_id() {
+        let service = FakeService::new("127.0.0.1");
+        let dialer = FakeDialer::new([("disco", service.clone())]);
+        let mut a = start(
+            &dialer,
+            "a",
+            "disco",
+            Announcement::Announce(Box::new(affiliate("a", 1))),
+        );
+        let mut b = start(
+            &dialer,
+            "b",
+            "disco",
+            Announcement::Announce(Box::new(affiliate("b", 2))),
+        );
+
+        let ra = until(&mut a, "a sees b", |r| r.affiliates.contains_key("b")).await;
+        assert_eq!(ra.affiliates["b"], affiliate("b", 2));
+        assert!(!ra.affiliates.contains_key("a"), "own id skipped");
+        assert_eq!(ra.public_ip, Some(IpAddr::from([127, 0, 0, 1])));
+        assert!(ra.connected && ra.announced);
+        until(&mut b, "b sees a", |r| {
+            r.affiliates.get("a") == Some(&affiliate("a", 1))
+        })
+        .await;
+
+        // Stored as Sidero does: raw ids, TTL 30 min, endpoints encrypted blockwise.
+        let update = service.last_update("a").expect("a pushed");
+        assert_eq!(update.cluster_id, CLUSTER);
+        assert_eq!(update.ttl.map(|t| t.seconds), Some(1800));
+        assert_eq!(update.affiliate_endpoints.len(), 1);
+        assert_eq!(update.affiliate_endpoints[0].len(), 16);
+        assert_eq!(service.hello_versions()[0], CLIENT_VERSION);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn pushes_on_change_and_refresh_but_not_on_its_own_echo() {
+        let service = FakeService::new("127.0.0.1");
+        let dialer = FakeDialer::new([("disco", service.clone())]);
+        let mut a = start(
+            &dialer,
+            "a",
+            "disco",
+            Announcement::Announce(Box::new(affiliate("a", 1))),
+        );
+        until(&mut a, "announced", |r| r.announced).await;
+        let t0 = Instant::now();
+        // Its own update came back through the watch; others come and go: no new push.
+        service.put(CLUSTER, "x", &cipher(), &affiliate("x", 9));
+        until(&mut a, "sees x", |r| r.affiliates.contains_key("x")).await;
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        assert_eq!(service.updates_of("a"), 1);
+
+        // A change is pushed at once, an unchanged announcement is not.
+        let mut changed = affiliate("a", 1);
+        changed.hostname = "a2".into();
+        a.handle
+            .announce(&Announcement::Announce(Box::new(changed.clone())));
+        a.handle
+            .announce(&Announcement::Announce(Box::new(changed.clone())));
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(service.updates_of("a"), 2);
+        assert_eq!(service.stored(CLUSTER, "a", &cipher()), Some(changed));
+
+        // The refresh is due 15 min after the last push.
+        let pushed_at = Instant::now() - Duration::from_secs(1);
+        service.wait_updates("a", 3).await;
+        let refresh = Instant::now() - pushed_at;
+        assert!(
+            refresh >= REFRESH_INTERVAL && refresh < REFRESH_INTERVAL + Duration::from_secs(2),
+            "{refresh:?}"
+        );
+        assert!(Instant::now() - t0 > REFRESH_INTERVAL);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn watch_messages_snapshot_delete_empty_and_garbage() {
+        let service = FakeService::new("127.0.0.1");
+        service.put(CLUSTER, "x", &cipher(), &affiliate("x", 9));
+        service.put(CLUSTER, "y", &cipher(), &affiliate("y", 8));
+        // Endpoints only, no data yet: not known.
+        service.put_raw(CLUSTER, "empty", vec![], vec![vec![0; 16]]);
+        // Another cluster's secret, and garbage: skipped, the rest still discovered.
+        service.put(
+            CLUSTER,
+            "alien",
+            &Cipher::from_key(&[6u8; 32]),
+            &affiliate("alien", 7),
+        );
+        service.put_raw(CLUSTER, "junk", vec![1, 2, 3], vec![]);
+        let dialer = FakeDialer::new([("disco", service.clone())]);
+        let mut a = start(&dialer, "a", "disco", Announcement::Nothing);
+        let r = until(&mut a, "snapshot", |r| {
+            r.connected && r.affiliates.len() == 2
+        })
+        .await;
+        assert_eq!(r.affiliates.keys().collect::<Vec<_>>(), ["x", "y"]);
+
+        service.delete(CLUSTER, "x");
+        until(&mut a, "x removed", |r| !r.affiliates.contains_key("x")).await;
+        // Nothing announced: the client only watches.
+        assert_eq!(service.updates_of("a"), 0);
+
+        // After a reconnect the new snapshot replaces what was known, even what the service lost
+        // without telling (here: y, dropped while the client was disconnected).
+        service.break_watches();
+        service.forget(CLUSTER, "y");
+        service.put(CLUSTER, "z", &cipher(), &affiliate("z", 7));
+        let r = until(&mut a, "resnapshot", |r| {
+            r.connected && r.affiliates.keys().eq(["z"].iter())
+        })
+        .await;
+        assert_eq!(r.affiliates["z"], affiliate("z", 7));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn reconnects_with_exponential_backoff_and_keeps_what_it_knew() {
+        let service = FakeService::new("127.0.0.1");
+        service.put(CLUSTER, "x", &cipher(), &affiliate("x", 9));
+        let dialer = FakeDialer::new([("disco", service.clone())]);
+        let mut a = start(
+            &dialer,
+            "a",
+            "disco",
+            Announcement::Announce(Box::new(affiliate("a", 1))),
+        );
+        until(&mut a, "connected", |r| {
+            r.connected && r.affiliates.len() == 1
+        })
+        .await;
+
+        // The service goes away: Hello fails 8 times before it is back.
+        service.fail_hellos(8);
+        service.break_watches();
+        let r = until(&mut a, "disconnected", |r| !r.connected).await;
+        assert!(r.last_error.is_some());
+        assert_eq!(r.affiliates.len(), 1, "kept while disconnected");
+        until(&mut a, "reconnected", |r| r.connected).await;
+        let times = service.hello_times();
+        // 1 initial hello + the failed ones + the one that worked.
+        assert_eq!(times.len(), 10);
+        let gaps: Vec<Duration> = times.windows(2).skip(1).map(|w| w[1] - w[0]).collect();
+        // The first failure waited the initial interval; the gaps measured start at the second.
+        let mut interval = super::super::backoff::BACKOFF_INITIAL.mul_f64(1.5);
+        for gap in &gaps {
+            assert!(
+                *gap >= interval.mul_f64(0.5) && *gap <= interval.mul_f64(1.5),
+                "gap {gap:?} for interval {interval:?}: {gaps:?}"
+            );
+            interval = interval.mul_f64(1.5);
+        }
+        // It pushed again after reconnecting.
+        assert_eq!(service.updates_of("a"), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn follows_redirects_and_caps_them() {
+        let first = FakeService::new("127.0.0.1");
+        let second = FakeService::new("203.0.113.9");
+        first.redirect_to("second:3001");
+        let dialer = FakeDialer::new([("first", first.clone()), ("second", second.clone())]);
+        let mut a = start(
+            &dialer,
+            "a",
+            "first",
+            Announcement::Announce(Box::new(affiliate("a", 1))),
+        );
+        let r = until(&mut a, "connected via redirect", |r| r.connected).await;
+        assert_eq!(r.public_ip, Some(IpAddr::from([203, 0, 113, 9])));
+        assert_eq!(second.updates_of("a"), 1);
+        assert_eq!(first.updates_of("a"), 0);
+        assert_eq!(
+            dialer.dialed()[..2],
+            [
+                target("first"),
+                Target {
+                    port: 3001,
+                    ..target("second")
+                }
+            ]
+        );
+
+        // A service that redirects to itself forever is an error, retried with backoff.
+        let looping = FakeService::new("127.0.0.1");
+        looping.redirect_to("loop:3000");
+        let dialer = FakeDialer::new([("loop", looping)]);
+        let mut b = start(&dialer, "b", "loop", Announcement::Nothing);
+        let r = until(&mut b, "gives up", |r| r.last_error.is_some()).await;
+        assert!(r.last_error.unwrap_or_default().contains("redirects"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn withdraw_deletes_and_stops_announcing() {
+        let service = FakeService::new("127.0.0.1");
+        let dialer = FakeDialer::new([("disco", service.clone())]);
+        let mut a = start(
+            &dialer,
+            "a",
+            "disco",
+            Announcement::Announce(Box::new(affiliate("a", 1))),
+        );
+        until(&mut a, "announced", |r| r.announced).await;
+        a.handle.announce(&Announcement::Withdraw);
+        let r = until(&mut a, "left", |r| r.left).await;
+        assert!(!r.announced);
+        assert_eq!(service.stored(CLUSTER, "a", &cipher()), None);
+        // No refresh brings it back, and a reconnect deletes again rather than pushing.
+        tokio::time::sleep(REFRESH_INTERVAL * 2).await;
+        service.break_watches();
+        until(&mut a, "reconnected", |r| r.connected).await;
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert_eq!(service.updates_of("a"), 1);
+        assert_eq!(service.deletes_of("a"), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retire_says_goodbye_but_drop_does_not() {
+        let service = FakeService::new("127.0.0.1");
+        let dialer = FakeDialer::new([("disco", service.clone())]);
+        let mut a = start(
+            &dialer,
+            "a",
+            "disco",
+            Announcement::Announce(Box::new(affiliate("a", 1))),
+        );
+        let mut b = start(
+            &dialer,
+            "b",
+            "disco",
+            Announcement::Announce(Box::new(affiliate("b", 2))),
+        );
+        until(&mut a, "announced", |r| r.announced).await;
+        until(&mut b, "announced", |r| r.announced).await;
+        drop(a.handle);
+        b.handle.retire();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert!(
+            service.stored(CLUSTER, "a", &cipher()).is_some(),
+            "a expires with its TTL"
+        );
+        assert_eq!(
+            service.stored(CLUSTER, "b", &cipher()),
+            None,
+            "b said goodbye"
+        );
+    }
+
+    #[test]
+    fn sanitize_bounds_untrusted_text() {
+        assert_eq!(sanitize("a\nb\u{1b}[2J"), "a b [2J");
+        let repeated = anyhow::anyhow!("tcp connect error: refused")
+            .context("tcp connect error")
+            .context("connecting to http://x:1");
+        assert_eq!(
+            error_text(&repeated),
+            "connecting to http://x:1: tcp connect error: refused"
+        );
+        let long = "x".repeat(MAX_ERROR_LEN + 10);
+        assert_eq!(sanitize(&long).chars().count(), MAX_ERROR_LEN + 1);
+    }
+}

@@ -1,0 +1,121 @@
+//! The data plane: one trait for "make the WireGuard interface look like this; tell me each peer's
+//! endpoint, last handshake, rx and tx". Backends live beside it; only they touch the OS.
+//!
+//! - `userspace`: the embedded userspace WireGuard (gotatun) on a TUN device — the default, and
+//!   what tests use; it serves the standard UAPI socket so `wg show <name>` works.
+//! - `fake`: in memory, for controller tests.
+//! - A kernel (netlink) backend fits the same trait; it is not built because these machines have no
+//!   WireGuard module to test it against.
+
+pub mod fake;
+mod link;
+pub mod userspace;
+
+use std::fmt;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::{Duration, SystemTime};
+
+use ipnet::{IpNet, Ipv6Net};
+
+/// A WireGuard key (private, public or preshared), raw bytes.
+pub type Key = [u8; 32];
+
+/// What the interface should look like.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DeviceConfig {
+    /// Link name (`kubespan`).
+    pub name: String,
+    pub private_key: Key,
+    pub listen_port: u16,
+    pub mtu: u32,
+    /// The node's KubeSpan address with the cluster's prefix length (`<ULA>/64`).
+    pub address: Ipv6Net,
+    /// Peers, sorted by public key.
+    pub peers: Vec<PeerConfig>,
+}
+
+impl fmt::Debug for DeviceConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DeviceConfig")
+            .field("name", &self.name)
+            .field("private_key", &"<redacted>")
+            .field("listen_port", &self.listen_port)
+            .field("mtu", &self.mtu)
+            .field("address", &self.address)
+            .field("peers", &self.peers)
+            .finish()
+    }
+}
+
+/// One peer as configured.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PeerConfig {
+    pub public_key: Key,
+    /// The cluster secret (Talos uses it as every peer's PSK).
+    pub preshared_key: Option<Key>,
+    /// `None`: keep whatever endpoint the device has (roamed, or none — passive peer).
+    pub endpoint: Option<SocketAddr>,
+    pub persistent_keepalive: Option<Duration>,
+    /// Replace-allowed-IPs semantics; routes through the interface follow them.
+    pub allowed_ips: Vec<IpNet>,
+}
+
+impl fmt::Debug for PeerConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PeerConfig")
+            .field("public_key", &base64_key(&self.public_key))
+            .field("preshared_key", &self.preshared_key.map(|_| "<redacted>"))
+            .field("endpoint", &self.endpoint)
+            .field("persistent_keepalive", &self.persistent_keepalive)
+            .field("allowed_ips", &self.allowed_ips)
+            .finish()
+    }
+}
+
+/// One peer as the device reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerState {
+    pub public_key: Key,
+    /// Where the device currently sends to (set, or roamed to by an incoming handshake).
+    pub endpoint: Option<SocketAddr>,
+    /// `None` until the first handshake.
+    pub last_handshake: Option<SystemTime>,
+    pub rx_bytes: u64,
+    pub tx_bytes: u64,
+}
+
+/// A data-plane error: what failed and why, never key material.
+#[derive(Debug, thiserror::Error)]
+#[error("{what}: {reason}")]
+pub struct DataPlaneError {
+    pub what: String,
+    pub reason: String,
+}
+
+/// A WireGuard data plane.
+pub trait DataPlane: Send + Sync + 'static {
+    /// Makes the interface look like `config`: creates it if missing; sets key, port, MTU and the
+    /// address; adds, updates in place (keeping sessions) and removes peers; routes each peer's
+    /// allowed IPs through the interface. Idempotent.
+    fn apply(
+        &self,
+        config: &DeviceConfig,
+    ) -> impl Future<Output = Result<(), DataPlaneError>> + Send;
+
+    /// Every configured peer's state; empty when the interface does not exist.
+    fn peers(&self) -> impl Future<Output = Result<Vec<PeerState>, DataPlaneError>> + Send;
+
+    /// A signal raised whenever a peer's handshake, endpoint or counters change, so statuses can
+    /// follow events instead of a slow tick.
+    fn changes(&self) -> tokio::sync::watch::Receiver<()>;
+
+    /// Removes the interface and everything `apply` set up. Idempotent.
+    fn remove(&self) -> impl Future<Output = Result<(), DataPlaneError>> + Send;
+}
+
+/// Standard base64 of a key, for logs and resources (public keys only).
+pub fn base64_key(key: &Key) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(key)
+}

@@ -1,0 +1,686 @@
+//! Privileged tests of the userspace data plane: two network namespaces joined by a veth pair, the
+//! backend running inside each, configured with the other as its peer — real TUN devices, real
+//! WireGuard over UDP, real routes.
+//!
+//! How a backend gets into a namespace: a short-lived thread enters it (`setns`) and constructs the
+//! backend there; the backend's data-plane thread inherits the namespace and creates every socket
+//! and the TUN device on it (see `weftd::wg::userspace`). The test itself stays in the host
+//! namespace and drives both backends through the `DataPlane` trait; `ip`, `ping` and `wg` run
+//! under `ip netns exec`/`ip -n`, so traffic never leaves the test's namespaces.
+//!
+//! Needs root, `/dev/net/tun`, `ip` (iproute2), `ping` (iputils-ping) and `wg` (wireguard-tools).
+//! When something is missing the tests fail under `CI=true` and are skipped (with the reason)
+//! otherwise. Names carry the process id, so parallel tests and concurrent runs do not collide,
+//! and leftovers of dead runs are deleted first; everything a test creates is removed on drop,
+//! also when it fails. Every wait has a deadline and every command a timeout.
+
+use std::io::Read as _;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use gotatun::x25519::{PublicKey, StaticSecret};
+use ipnet::IpNet;
+use weftd::wg::userspace::{
+    PolicyRouting, Routing, UAPI_DIR, UserspaceDataPlane, UserspaceOptions,
+};
+use weftd::wg::{DataPlane, DeviceConfig, Key, PeerConfig, PeerState, base64_key};
+
+/// Every external command gets this long.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
+/// Generous for a handshake between two namespaces on a loaded 2-core CI machine (it takes
+/// milliseconds when nothing is wrong).
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(20);
+/// For conditions that follow quickly from something already seen (a ping, a counter).
+const SHORT_TIMEOUT: Duration = Duration::from_secs(10);
+const POLL: Duration = Duration::from_millis(50);
+/// Namespace names: `wdp-<pid>-<test>-<a|b>`.
+const NS_PREFIX: &str = "wdp-";
+const PORT: u16 = 51820;
+const PSK: Key = [42; 32];
+
+/// Distinguishes the tests of one run (they run in parallel, in one process).
+static NEXT_TEST: AtomicU32 = AtomicU32::new(1);
+
+// ---------------------------------------------------------------------------------------------
+// Commands and prerequisites
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug)]
+struct Output {
+    success: bool,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs `program args…`, killed after [`COMMAND_TIMEOUT`]. Outputs here are a few lines, far below
+/// a pipe's buffer, so reading them after the exit cannot block the child.
+fn run(program: &str, args: &[&str]) -> Result<Output, String> {
+    let shown = format!("{program} {}", args.join(" "));
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("{shown}: {e}"))?;
+    let deadline = Instant::now() + COMMAND_TIMEOUT;
+    let status = loop {
+        match child.try_wait().map_err(|e| format!("{shown}: {e}"))? {
+            Some(status) => break status,
+            None if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("{shown}: no exit within {COMMAND_TIMEOUT:?}"));
+            }
+            None => std::thread::sleep(Duration::from_millis(5)),
+        }
+    };
+    let mut stdout = String::new();
+    let mut stderr = String::new();
+    if let Some(mut out) = child.stdout.take() {
+        let _ = out.read_to_string(&mut stdout);
+    }
+    if let Some(mut err) = child.stderr.take() {
+        let _ = err.read_to_string(&mut stderr);
+    }
+    Ok(Output {
+        success: status.success(),
+        stdout,
+        stderr,
+    })
+}
+
+/// Runs a command that must succeed; its stdout.
+fn must(program: &str, args: &[&str]) -> String {
+    match run(program, args) {
+        Ok(out) if out.success => out.stdout,
+        Ok(out) => panic!(
+            "{program} {}: failed: {}{}",
+            args.join(" "),
+            out.stderr,
+            out.stdout
+        ),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+fn effective_uid() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("Uid:"))?;
+    line.split_whitespace().nth(2)?.parse().ok()
+}
+
+/// `true` when the tests can run. Otherwise fails under `CI=true`, or explains the skip.
+fn prerequisites() -> bool {
+    let mut missing = Vec::new();
+    if effective_uid() != Some(0) {
+        missing.push("root (network namespaces, TUN devices)".to_owned());
+    }
+    if !Path::new("/dev/net/tun").exists() {
+        missing.push("/dev/net/tun".to_owned());
+    }
+    for (tool, args, package) in [
+        ("ip", &["-V"][..], "iproute2"),
+        ("ping", &["-V"][..], "iputils-ping"),
+        ("wg", &["--version"][..], "wireguard-tools"),
+    ] {
+        if !run(tool, args).is_ok_and(|o| o.success) {
+            missing.push(format!("`{tool}` ({package})"));
+        }
+    }
+    if missing.is_empty() {
+        return true;
+    }
+    let why = format!("data-plane tests need {}", missing.join(", "));
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{why}: CI must run them as root with these installed");
+    }
+    eprintln!("skipping: {why}");
+    false
+}
+
+/// Deletes namespaces and UAPI sockets left by runs whose process is gone (a killed test cannot
+/// clean up after itself). Live processes' names are left alone: they may be running right now.
+fn delete_leftovers() {
+    let dead = |pid: &str| !pid.is_empty() && !Path::new("/proc").join(pid).exists();
+    if let Ok(out) = run("ip", &["netns", "list"]) {
+        for line in out.stdout.lines() {
+            let Some(name) = line.split_whitespace().next() else {
+                continue;
+            };
+            let Some(rest) = name.strip_prefix(NS_PREFIX) else {
+                continue;
+            };
+            if dead(rest.split('-').next().unwrap_or_default()) {
+                let _ = run("ip", &["netns", "delete", name]);
+            }
+        }
+    }
+    if let Ok(entries) = std::fs::read_dir(UAPI_DIR) {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            // Interface names: `wd<pid>x<test><a|b>`.
+            let Some(rest) = name.strip_prefix("wd") else {
+                continue;
+            };
+            if name.ends_with(".sock")
+                && rest.contains('x')
+                && dead(rest.split('x').next().unwrap_or_default())
+            {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Namespaces and nodes
+// ---------------------------------------------------------------------------------------------
+
+/// A network namespace, deleted on drop (with the veth end inside it).
+struct Namespace {
+    name: String,
+}
+
+impl Namespace {
+    fn create(name: String) -> Namespace {
+        let _ = run("ip", &["netns", "delete", &name]);
+        must("ip", &["netns", "add", &name]);
+        let ns = Namespace { name };
+        must("ip", &["-n", &ns.name, "link", "set", "lo", "up"]);
+        ns
+    }
+
+    /// Runs a command inside the namespace.
+    fn exec(&self, program: &str, args: &[&str]) -> Result<Output, String> {
+        let mut full = vec!["netns", "exec", &self.name, program];
+        full.extend_from_slice(args);
+        run("ip", &full)
+    }
+
+    fn ip(&self, args: &[&str]) -> String {
+        let mut full = vec!["-n", &self.name];
+        full.extend_from_slice(args);
+        must("ip", &full)
+    }
+
+    /// Creates the backend inside this namespace (see the module doc).
+    fn data_plane(&self, options: UserspaceOptions) -> UserspaceDataPlane {
+        let path = PathBuf::from("/var/run/netns").join(&self.name);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let ns = std::fs::File::open(&path).expect("open the namespace");
+                nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
+                UserspaceDataPlane::new(options).expect("start the backend")
+            })
+            .join()
+            .expect("namespace thread")
+        })
+    }
+}
+
+impl Drop for Namespace {
+    fn drop(&mut self) {
+        let _ = run("ip", &["netns", "delete", &self.name]);
+    }
+}
+
+/// One node: a namespace, a veth end with an underlay address, and the backend.
+struct Node {
+    // Declared first: dropped (interface torn down) before the namespace is deleted.
+    plane: UserspaceDataPlane,
+    ns: Namespace,
+    interface: String,
+    secret: Key,
+    public_key: Key,
+    underlay: IpAddr,
+    /// The node's KubeSpan address (`/64`).
+    ula: ipnet::Ipv6Net,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        // The backend's own drop unlinks the socket; this covers a backend that never got there.
+        let _ = std::fs::remove_file(Path::new(UAPI_DIR).join(format!("{}.sock", self.interface)));
+    }
+}
+
+impl Node {
+    fn endpoint(&self) -> SocketAddr {
+        SocketAddr::new(self.underlay, PORT)
+    }
+
+    /// This node as a peer of another: its ULA /128 plus `extra` prefixes.
+    fn as_peer(&self, endpoint: Option<SocketAddr>, extra: &[&str]) -> PeerConfig {
+        let mut allowed_ips = vec![IpNet::V6(
+            ipnet::Ipv6Net::new(self.ula.addr(), 128).expect("/128"),
+        )];
+        allowed_ips.extend(extra.iter().map(|s| s.parse::<IpNet>().expect("prefix")));
+        PeerConfig {
+            public_key: self.public_key,
+            preshared_key: Some(PSK),
+            endpoint,
+            persistent_keepalive: Some(Duration::from_secs(25)),
+            allowed_ips,
+        }
+    }
+
+    fn config(&self, peers: Vec<PeerConfig>) -> DeviceConfig {
+        DeviceConfig {
+            name: self.interface.clone(),
+            private_key: self.secret,
+            listen_port: PORT,
+            mtu: 1420,
+            address: self.ula,
+            peers,
+        }
+    }
+
+    async fn apply(&self, peers: Vec<PeerConfig>) {
+        let config = self.config(peers);
+        if let Err(e) = self.plane.apply(&config).await {
+            panic!("{}: apply: {e}", self.interface);
+        }
+    }
+
+    async fn peer(&self, public_key: &Key) -> Option<PeerState> {
+        let peers = self.plane.peers().await.expect("peers");
+        peers.into_iter().find(|p| p.public_key == *public_key)
+    }
+
+    fn ping(&self, to: &Node) -> bool {
+        let target = to.ula.addr().to_string();
+        self.ns
+            .exec("ping", &["-6", "-c", "1", "-W", "1", &target])
+            .is_ok_and(|o| o.success)
+    }
+
+    fn wg_show(&self) -> String {
+        match self.ns.exec("wg", &["show", &self.interface]) {
+            Ok(out) if out.success => out.stdout,
+            Ok(out) => panic!("wg show {}: {}", self.interface, out.stderr),
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    fn route(&self, prefix: &str) -> String {
+        let family = if prefix.contains(':') { "-6" } else { "-4" };
+        self.ns.ip(&[family, "route", "show", prefix])
+    }
+}
+
+/// Two nodes joined by a veth pair.
+struct Pair {
+    a: Node,
+    b: Node,
+    /// Per-test number, used in names and addresses.
+    n: u32,
+}
+
+impl Pair {
+    fn new() -> Pair {
+        Pair::with(UserspaceOptions::default())
+    }
+
+    fn with(options: UserspaceOptions) -> Pair {
+        delete_leftovers();
+        let n = NEXT_TEST.fetch_add(1, Ordering::Relaxed);
+        let pid = std::process::id();
+        let ns_a = Namespace::create(format!("{NS_PREFIX}{pid}-{n}-a"));
+        let ns_b = Namespace::create(format!("{NS_PREFIX}{pid}-{n}-b"));
+        // Both ends are created directly inside the namespaces: no name is ever taken in the host.
+        must(
+            "ip",
+            &[
+                "link", "add", "veth-a", "netns", &ns_a.name, "type", "veth", "peer", "name",
+                "veth-b", "netns", &ns_b.name,
+            ],
+        );
+        let node = |ns: Namespace, side: char, host: u8| {
+            let underlay = IpAddr::V4(Ipv4Addr::new(10, 77, n as u8, host));
+            let veth = format!("veth-{side}");
+            ns.ip(&["addr", "add", &format!("{underlay}/24"), "dev", &veth]);
+            ns.ip(&["link", "set", &veth, "up"]);
+            let secret = [host + 10; 32];
+            let public_key = PublicKey::from(&StaticSecret::from(secret)).to_bytes();
+            Node {
+                plane: ns.data_plane(options.clone()),
+                ns,
+                interface: format!("wd{pid}x{n}{side}"),
+                secret,
+                public_key,
+                underlay,
+                ula: format!("fd77:0:{n:x}::{host}/64").parse().expect("ULA"),
+            }
+        };
+        Pair {
+            a: node(ns_a, 'a', 1),
+            b: node(ns_b, 'b', 2),
+            n,
+        }
+    }
+
+    /// Configures both nodes as each other's peer — `b` passive (no endpoint for `a`, it learns
+    /// it from `a`'s handshake) — and waits for the handshake. `b` first: it must listen before
+    /// `a` initiates.
+    async fn connect(&self, extra_a: &[&str], extra_b: &[&str]) {
+        self.b.apply(vec![self.a.as_peer(None, extra_a)]).await;
+        self.a
+            .apply(vec![self.b.as_peer(Some(self.b.endpoint()), extra_b)])
+            .await;
+        wait_for("a handshake with b", HANDSHAKE_TIMEOUT, async || {
+            self.a
+                .peer(&self.b.public_key)
+                .await
+                .and_then(|p| p.last_handshake)
+        })
+        .await;
+    }
+}
+
+/// Polls `check` until it returns `Some`, or panics naming `what` at the deadline.
+async fn wait_for<T>(
+    what: &str,
+    timeout: Duration,
+    mut check: impl AsyncFnMut() -> Option<T>,
+) -> T {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+fn uapi_socket(interface: &str) -> PathBuf {
+    Path::new(UAPI_DIR).join(format!("{interface}.sock"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tests
+// ---------------------------------------------------------------------------------------------
+
+/// Handshake, traffic both ways, counters, `wg show`, change signals, the passive side learning
+/// the endpoint and keeping it when re-applied without one, and no route for the own ULA /64.
+#[tokio::test]
+async fn two_nodes_handshake_and_carry_traffic() {
+    if !prerequisites() {
+        return;
+    }
+    let pair = Pair::new();
+    let (a, b) = (&pair.a, &pair.b);
+    let mut changes = a.plane.changes();
+    changes.borrow_and_update();
+    pair.connect(&[], &[]).await;
+    tokio::time::timeout(SHORT_TIMEOUT, changes.changed())
+        .await
+        .expect("changes() raised after the handshake")
+        .expect("backend alive");
+
+    // b was configured without an endpoint and learned a's from the handshake.
+    let learned = wait_for("b to learn a's endpoint", SHORT_TIMEOUT, async || {
+        b.peer(&a.public_key).await.and_then(|p| p.endpoint)
+    })
+    .await;
+    assert_eq!(learned, a.endpoint());
+
+    let before = a.peer(&b.public_key).await.expect("b is a peer of a");
+    wait_for("a to ping b over the tunnel", SHORT_TIMEOUT, async || {
+        a.ping(b).then_some(())
+    })
+    .await;
+    wait_for("b to ping a over the tunnel", SHORT_TIMEOUT, async || {
+        b.ping(a).then_some(())
+    })
+    .await;
+    let after = wait_for("a's counters to grow", SHORT_TIMEOUT, async || {
+        let now = a.peer(&b.public_key).await?;
+        (now.rx_bytes > before.rx_bytes && now.tx_bytes > before.tx_bytes).then_some(now)
+    })
+    .await;
+    assert!(after.last_handshake.is_some());
+
+    // `wg` reads the same state over the UAPI socket.
+    let shown = a.wg_show();
+    for expected in [
+        format!("interface: {}", a.interface),
+        format!("listening port: {PORT}"),
+        format!("peer: {}", base64_key(&b.public_key)),
+        "preshared key: (hidden)".to_owned(),
+        format!("endpoint: {}", b.endpoint()),
+        format!("allowed ips: {}/128", b.ula.addr()),
+        "latest handshake:".to_owned(),
+        "persistent keepalive: every 25 seconds".to_owned(),
+    ] {
+        assert!(
+            shown.contains(&expected),
+            "`wg show` lacks {expected:?}:\n{shown}"
+        );
+    }
+
+    // Re-applying b's config (still no endpoint for a) keeps the learned endpoint (§5.1).
+    b.apply(vec![a.as_peer(None, &[])]).await;
+    assert_eq!(
+        b.peer(&a.public_key).await.and_then(|p| p.endpoint),
+        Some(a.endpoint())
+    );
+
+    // The peer's ULA /128 is reached through the connected /64, not a route of its own.
+    let routes = a.ns.ip(&["-6", "route", "show", "dev", &a.interface]);
+    assert!(
+        routes.contains(&format!("fd77:0:{:x}::/64", pair.n)),
+        "connected route missing:\n{routes}"
+    );
+    assert!(
+        !routes.contains(&b.ula.addr().to_string()),
+        "unexpected host route:\n{routes}"
+    );
+}
+
+/// Changing a peer's allowed IPs modifies it in place: the route appears, the handshake and the
+/// counters carry on (a re-created peer would start from zero and handshake again).
+#[tokio::test]
+async fn updating_allowed_ips_keeps_the_session() {
+    if !prerequisites() {
+        return;
+    }
+    let pair = Pair::new();
+    let (a, b) = (&pair.a, &pair.b);
+    pair.connect(&[], &[]).await;
+    wait_for("a to ping b", SHORT_TIMEOUT, async || {
+        a.ping(b).then_some(())
+    })
+    .await;
+    let before = a.peer(&b.public_key).await.expect("peer");
+    let handshake = before.last_handshake.expect("handshake");
+    // Let the handshake age past the backend's jitter tolerance, so a new handshake would show as
+    // a different time (a condition with a deadline, not a sleep standing in for an assertion).
+    wait_for("the handshake to be 2 s old", SHORT_TIMEOUT, async || {
+        (SystemTime::now()
+            .duration_since(handshake)
+            .is_ok_and(|age| age >= Duration::from_secs(2)))
+        .then_some(())
+    })
+    .await;
+
+    let extra = format!("10.99.{}.0/24", pair.n);
+    a.apply(vec![b.as_peer(Some(b.endpoint()), &[extra.as_str()])])
+        .await;
+    let route = a.route(&extra);
+    assert!(
+        route.contains(&format!("dev {}", a.interface)),
+        "no route for {extra}: {route:?}"
+    );
+    assert!(a.wg_show().contains(&extra), "allowed IPs not updated");
+
+    wait_for("a to ping b after the update", SHORT_TIMEOUT, async || {
+        a.ping(b).then_some(())
+    })
+    .await;
+    let after = a.peer(&b.public_key).await.expect("peer");
+    assert_eq!(
+        after.last_handshake,
+        Some(handshake),
+        "a new handshake happened"
+    );
+    assert!(
+        after.rx_bytes > before.rx_bytes && after.tx_bytes > before.tx_bytes,
+        "counters restarted: {before:?} → {after:?}"
+    );
+}
+
+/// Removing a peer removes its route and its `wg` entry; `remove()` deletes the interface and the
+/// UAPI socket, and is idempotent.
+#[tokio::test]
+async fn removing_a_peer_removes_its_route_and_remove_cleans_up() {
+    if !prerequisites() {
+        return;
+    }
+    let pair = Pair::new();
+    let (a, b) = (&pair.a, &pair.b);
+    let extra = format!("10.98.{}.0/24", pair.n);
+    a.apply(vec![b.as_peer(Some(b.endpoint()), &[extra.as_str()])])
+        .await;
+    assert!(a.route(&extra).contains(&a.interface), "route missing");
+    assert!(a.wg_show().contains(&base64_key(&b.public_key)));
+
+    a.apply(Vec::new()).await;
+    assert_eq!(a.route(&extra).trim(), "", "route kept after its peer left");
+    assert!(!a.wg_show().contains("peer:"), "peer kept");
+    assert!(a.plane.peers().await.expect("peers").is_empty());
+
+    let socket = uapi_socket(&a.interface);
+    assert!(socket.exists());
+    a.plane.remove().await.expect("remove");
+    let link =
+        a.ns.exec("ip", &["link", "show", &a.interface])
+            .expect("ip");
+    assert!(!link.success, "interface still there: {}", link.stdout);
+    assert!(!socket.exists(), "UAPI socket still there");
+    a.plane.remove().await.expect("remove again");
+    assert!(a.plane.peers().await.expect("peers").is_empty());
+
+    // And it comes back on the next apply.
+    a.apply(Vec::new()).await;
+    assert!(socket.exists());
+}
+
+/// Refused configurations leave nothing behind. The UAPI directory is shared by all namespaces:
+/// a second device with a name already served is refused instead of stealing the first one's
+/// socket. A device whose port is taken fails to listen, and its half-made TUN and socket go.
+#[tokio::test]
+async fn refused_devices_leave_nothing_behind() {
+    if !prerequisites() {
+        return;
+    }
+    let pair = Pair::new();
+    let (a, b) = (&pair.a, &pair.b);
+    a.apply(Vec::new()).await;
+
+    let mut clash = b.config(Vec::new());
+    clash.name = a.interface.clone();
+    let err = b.plane.apply(&clash).await.expect_err("name in use");
+    assert!(
+        err.to_string().contains("another process serves it"),
+        "{err}"
+    );
+    assert!(uapi_socket(&a.interface).exists());
+    assert!(
+        a.wg_show().contains(&a.interface),
+        "a no longer answers `wg`"
+    );
+
+    // A second backend in a's namespace, on a's port.
+    let second = a.ns.data_plane(UserspaceOptions::default());
+    let mut taken = a.config(Vec::new());
+    taken.name = format!("{}z", a.interface);
+    let err = second.apply(&taken).await.expect_err("port in use");
+    assert!(
+        err.to_string()
+            .contains(&format!("listening on UDP port {PORT}")),
+        "{err}"
+    );
+    let link = a.ns.exec("ip", &["link", "show", &taken.name]).expect("ip");
+    assert!(!link.success, "half-made interface kept: {}", link.stdout);
+    assert!(!uapi_socket(&taken.name).exists(), "half-made socket kept");
+    assert!(second.peers().await.expect("peers").is_empty());
+}
+
+/// Policy routing: each node routes the other's *underlay* address — its endpoint — through the
+/// tunnel. The tunnel's own marked packets bypass the table, so the handshake still goes out on
+/// the veth and a ping of the endpoint address travels encrypted. `remove` deletes the rules.
+#[tokio::test]
+async fn policy_routing_encrypts_traffic_to_the_endpoint_itself() {
+    if !prerequisites() {
+        return;
+    }
+    let policy = PolicyRouting::KUBESPAN;
+    let pair = Pair::with(UserspaceOptions {
+        routing: Routing::Policy(policy),
+        ..UserspaceOptions::default()
+    });
+    let (a, b) = (&pair.a, &pair.b);
+    let a_host = format!("{}/32", a.underlay);
+    let b_host = format!("{}/32", b.underlay);
+    pair.connect(&[a_host.as_str()], &[b_host.as_str()]).await;
+
+    let table = policy.table.to_string();
+    let routes = a.ns.ip(&["route", "show", "table", &table]);
+    assert!(
+        routes.contains(&format!("{} dev {}", b.underlay, a.interface)),
+        "table {table}: {routes}"
+    );
+    let rules = a.ns.ip(&["rule", "show"]);
+    assert!(
+        rules.contains(&format!("not from all fwmark 0x20/0x60 lookup {table}")),
+        "{rules}"
+    );
+    let unmarked = a.ns.ip(&["route", "get", &b.underlay.to_string()]);
+    assert!(
+        unmarked.contains(&format!("dev {}", a.interface)),
+        "{unmarked}"
+    );
+    let marked =
+        a.ns.ip(&["route", "get", &b.underlay.to_string(), "mark", "0x20"]);
+    assert!(marked.contains("dev veth-a"), "{marked}");
+
+    let before = a.peer(&b.public_key).await.expect("peer");
+    wait_for(
+        "a to ping b's underlay address",
+        SHORT_TIMEOUT,
+        async || {
+            a.ns.exec("ping", &["-c", "1", "-W", "1", &b.underlay.to_string()])
+                .is_ok_and(|o| o.success)
+                .then_some(())
+        },
+    )
+    .await;
+    wait_for(
+        "the ping to show in the tunnel's counters",
+        SHORT_TIMEOUT,
+        async || {
+            let now = a.peer(&b.public_key).await?;
+            (now.rx_bytes > before.rx_bytes && now.tx_bytes > before.tx_bytes).then_some(())
+        },
+    )
+    .await;
+
+    a.plane.remove().await.expect("remove");
+    let rules = a.ns.ip(&["rule", "show"]);
+    assert!(
+        !rules.contains(&format!("lookup {table}")),
+        "rules kept: {rules}"
+    );
+    let rules6 = a.ns.ip(&["-6", "rule", "show"]);
+    assert!(
+        !rules6.contains(&format!("lookup {table}")),
+        "IPv6 rules kept: {rules6}"
+    );
+}

@@ -1,0 +1,488 @@
+//! Prometheus metrics in the text exposition format, and the tiny HTTP endpoint (`/metrics`) that
+//! serves them. Counters are atomics updated where things happen; the state's sizes are read at
+//! scrape time. Names follow Sidero's service where it has the same metric
+//! (`discovery_state_*`, `discovery_server_hello_requests_total`), so dashboards carry over.
+//!
+//! The endpoint is a minimal HTTP/1.1 responder rather than a web framework: it answers one GET
+//! per connection and closes, which is all a Prometheus scraper needs, and keeps the binary free
+//! of a second HTTP stack.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio_util::sync::CancellationToken;
+
+use crate::limits::{MAX_CLIENT_VERSION_LABELS, MAX_CLIENT_VERSION_LEN};
+use crate::state::Counts;
+
+/// Histogram bucket bounds, in seconds, for GC and snapshot durations (sub-millisecond for an
+/// idle service up to seconds for a large snapshot on a slow disk).
+const DURATION_BUCKETS: [f64; 10] = [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0];
+/// Largest HTTP request head read from a scraper.
+const MAX_HTTP_REQUEST: usize = 8 * 1024;
+/// How long a scraper may take to send its request.
+const HTTP_READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// Label value for Hellos without a client version (as Sidero).
+const VERSION_UNKNOWN: &str = "unknown";
+/// Label value for client versions past [`MAX_CLIENT_VERSION_LABELS`] or too long.
+const VERSION_OTHER: &str = "other";
+
+#[derive(Debug, Default)]
+struct Histogram {
+    counts: [u64; DURATION_BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+impl Histogram {
+    fn observe(&mut self, d: Duration) {
+        let v = d.as_secs_f64();
+        for (i, bound) in DURATION_BUCKETS.iter().enumerate() {
+            if v <= *bound {
+                self.counts[i] += 1;
+            }
+        }
+        self.count += 1;
+        self.sum += v;
+    }
+
+    fn render(&self, out: &mut String, name: &str, help: &str) {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+        for (bound, count) in DURATION_BUCKETS.iter().zip(self.counts) {
+            let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {count}");
+        }
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}", self.count);
+        let _ = writeln!(out, "{name}_sum {}", self.sum);
+        let _ = writeln!(out, "{name}_count {}", self.count);
+    }
+}
+
+/// Every metric the service exports.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    hello: Mutex<HashMap<String, u64>>,
+    gc_runs: AtomicU64,
+    gc_clusters: AtomicU64,
+    gc_affiliates: AtomicU64,
+    gc_endpoints: AtomicU64,
+    gc_duration: Mutex<Histogram>,
+    snapshot_writes: AtomicU64,
+    snapshot_failures: AtomicU64,
+    snapshot_size: AtomicU64,
+    snapshot_duration: Mutex<Histogram>,
+    rate_limited: AtomicU64,
+}
+
+impl Metrics {
+    /// Counts one Hello from `client_version`. Only the first [`MAX_CLIENT_VERSION_LABELS`]
+    /// versions seen get their own label, since clients choose the value.
+    pub fn hello(&self, client_version: &str) {
+        let label = if client_version.is_empty() {
+            VERSION_UNKNOWN
+        } else if client_version.len() > MAX_CLIENT_VERSION_LEN {
+            VERSION_OTHER
+        } else {
+            client_version
+        };
+        let mut hello = self.hello.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(n) = hello.get_mut(label) {
+            *n += 1;
+        } else if hello.len() < MAX_CLIENT_VERSION_LABELS {
+            hello.insert(label.to_owned(), 1);
+        } else {
+            *hello.entry(VERSION_OTHER.to_owned()).or_default() += 1;
+        }
+    }
+
+    /// Records one garbage collection.
+    pub fn gc(&self, report: crate::state::GcReport, took: Duration) {
+        self.gc_runs.fetch_add(1, Ordering::Relaxed);
+        self.gc_clusters
+            .fetch_add(report.clusters, Ordering::Relaxed);
+        self.gc_affiliates
+            .fetch_add(report.affiliates, Ordering::Relaxed);
+        self.gc_endpoints
+            .fetch_add(report.endpoints, Ordering::Relaxed);
+        self.gc_duration
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .observe(took);
+    }
+
+    /// Records a snapshot write: its size when it succeeded.
+    pub fn snapshot(&self, size: Option<u64>, took: Duration) {
+        match size {
+            Some(size) => {
+                self.snapshot_writes.fetch_add(1, Ordering::Relaxed);
+                self.snapshot_size.store(size, Ordering::Relaxed);
+            }
+            None => {
+                self.snapshot_failures.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.snapshot_duration
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .observe(took);
+    }
+
+    /// Counts one request refused by the rate limit.
+    pub fn rate_limited(&self) {
+        self.rate_limited.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The text exposition of every metric, with the state's current `counts`.
+    pub fn render(&self, counts: Counts) -> String {
+        let mut out = String::with_capacity(4096);
+        let gauge = |out: &mut String, name: &str, help: &str, v: u64| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
+        };
+        let counter = |out: &mut String, name: &str, help: &str, v: &AtomicU64| {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+                v.load(Ordering::Relaxed)
+            );
+        };
+        gauge(
+            &mut out,
+            "discovery_state_clusters",
+            "The current number of clusters in the state.",
+            counts.clusters,
+        );
+        gauge(
+            &mut out,
+            "discovery_state_affiliates",
+            "The current number of affiliates in the state.",
+            counts.affiliates,
+        );
+        gauge(
+            &mut out,
+            "discovery_state_endpoints",
+            "The current number of endpoints in the state.",
+            counts.endpoints,
+        );
+        gauge(
+            &mut out,
+            "discovery_state_subscriptions",
+            "The current number of subscriptions (watchers) in the state.",
+            counts.subscribers,
+        );
+        counter(
+            &mut out,
+            "discovery_state_gc_runs_total",
+            "The number of GC runs.",
+            &self.gc_runs,
+        );
+        counter(
+            &mut out,
+            "discovery_state_gc_clusters_total",
+            "The total number of GC'ed clusters.",
+            &self.gc_clusters,
+        );
+        counter(
+            &mut out,
+            "discovery_state_gc_affiliates_total",
+            "The total number of GC'ed affiliates.",
+            &self.gc_affiliates,
+        );
+        counter(
+            &mut out,
+            "discovery_state_gc_endpoints_total",
+            "The total number of GC'ed endpoints.",
+            &self.gc_endpoints,
+        );
+        self.gc_duration
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .render(
+                &mut out,
+                "discovery_state_gc_duration_seconds",
+                "Duration of GC runs.",
+            );
+        counter(
+            &mut out,
+            "discovery_storage_snapshot_writes_total",
+            "The number of snapshots written.",
+            &self.snapshot_writes,
+        );
+        counter(
+            &mut out,
+            "discovery_storage_snapshot_write_failures_total",
+            "The number of snapshot writes that failed.",
+            &self.snapshot_failures,
+        );
+        gauge(
+            &mut out,
+            "discovery_storage_snapshot_size_bytes",
+            "Size of the last snapshot written.",
+            self.snapshot_size.load(Ordering::Relaxed),
+        );
+        self.snapshot_duration
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .render(
+                &mut out,
+                "discovery_storage_snapshot_write_duration_seconds",
+                "Duration of snapshot writes.",
+            );
+        counter(
+            &mut out,
+            "discovery_server_rate_limited_total",
+            "Requests refused by the per-IP rate limit.",
+            &self.rate_limited,
+        );
+
+        let name = "discovery_server_hello_requests_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Number of hello requests by client version.\n# TYPE {name} counter"
+        );
+        let hello = self.hello.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut versions: Vec<_> = hello.iter().collect();
+        versions.sort();
+        for (version, n) in versions {
+            let _ = writeln!(
+                out,
+                "{name}{{client_version=\"{}\"}} {n}",
+                escape_label(version)
+            );
+        }
+        out
+    }
+}
+
+/// Escapes a label value for the text format (backslash, double quote, newline).
+fn escape_label(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for c in v.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Serves `GET /metrics` on `listener` until `shutdown`; `render` produces the body.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    render: impl Fn() -> String + Send + Sync + 'static,
+    shutdown: CancellationToken,
+) {
+    let render = std::sync::Arc::new(render);
+    loop {
+        let (stream, peer) = tokio::select! {
+            () = shutdown.cancelled() => return,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(err) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(%err, "metrics: accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let render = render.clone();
+        tokio::spawn(async move {
+            if let Err(err) = respond(stream, &*render).await {
+                tracing::debug!(%peer, %err, "metrics: request failed");
+            }
+        });
+    }
+}
+
+async fn respond(
+    mut stream: tokio::net::TcpStream,
+    render: &(dyn Fn() -> String + Send + Sync),
+) -> std::io::Result<()> {
+    let mut head = Vec::with_capacity(1024);
+    let mut buf = [0u8; 1024];
+    let read = async {
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            if head.len() >= MAX_HTTP_REQUEST {
+                return Err(std::io::Error::other("request head too large"));
+            }
+            let n = stream.read(&mut buf).await?;
+            if n == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+            head.extend_from_slice(&buf[..n]);
+        }
+        Ok(())
+    };
+    tokio::time::timeout(HTTP_READ_TIMEOUT, read)
+        .await
+        .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))??;
+    let line = head.split(|b| *b == b'\r').next().unwrap_or_default();
+    let mut parts = line.split(|b| *b == b' ');
+    let (method, target) = (
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or_default(),
+    );
+    let path = target.split(|b| *b == b'?').next().unwrap_or_default();
+    let (status, content_type, body) = match (method, path) {
+        (b"GET", b"/metrics") => (
+            "200 OK",
+            "text/plain; version=0.0.4; charset=utf-8",
+            render(),
+        ),
+        (b"GET", _) => (
+            "404 Not Found",
+            "text/plain; charset=utf-8",
+            "not found\n".to_owned(),
+        ),
+        _ => (
+            "405 Method Not Allowed",
+            "text/plain; charset=utf-8",
+            "method not allowed\n".to_owned(),
+        ),
+    };
+    let response = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(response.as_bytes()).await?;
+    stream.shutdown().await
+}
+
+/// Binds the metrics listener.
+pub async fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hello_labels_are_bounded_and_escaped() {
+        let m = Metrics::default();
+        m.hello("");
+        m.hello("v1.9.0");
+        m.hello("v1.9.0");
+        m.hello(&"x".repeat(MAX_CLIENT_VERSION_LEN + 1));
+        m.hello("we\"ird\\\n");
+        for i in 0..MAX_CLIENT_VERSION_LABELS * 2 {
+            m.hello(&format!("v0.{i}"));
+        }
+        let text = m.render(Counts::default());
+        assert!(
+            text.contains("discovery_server_hello_requests_total{client_version=\"unknown\"} 1\n")
+        );
+        assert!(
+            text.contains("discovery_server_hello_requests_total{client_version=\"v1.9.0\"} 2\n")
+        );
+        assert!(
+            text.contains("{client_version=\"we\\\"ird\\\\\\n\"} 1\n"),
+            "{text}"
+        );
+        let labels = text
+            .lines()
+            .filter(|l| l.starts_with("discovery_server_hello_requests_total{"))
+            .count();
+        // "other" (taken by the too-long version) is one of the labels; the rest overflow into it.
+        assert_eq!(labels, MAX_CLIENT_VERSION_LABELS);
+        let other: u64 = text
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("discovery_server_hello_requests_total{client_version=\"other\"} ")
+            })
+            .and_then(|v| v.parse().ok())
+            .expect("other");
+        // The too-long version, and the versions after the table filled up (4 labels were taken
+        // before the loop: unknown, v1.9.0, other, the weird one).
+        assert_eq!(
+            other,
+            1 + (MAX_CLIENT_VERSION_LABELS * 2 - (MAX_CLIENT_VERSION_LABELS - 4)) as u64
+        );
+    }
+
+    #[test]
+    fn render_has_every_family() {
+        let m = Metrics::default();
+        m.gc(
+            crate::state::GcReport {
+                affiliates: 2,
+                endpoints: 3,
+                clusters: 1,
+            },
+            Duration::from_millis(2),
+        );
+        m.snapshot(Some(1234), Duration::from_millis(20));
+        m.snapshot(None, Duration::from_millis(1));
+        let text = m.render(Counts {
+            clusters: 1,
+            affiliates: 2,
+            endpoints: 3,
+            subscribers: 4,
+        });
+        for line in [
+            "discovery_state_clusters 1",
+            "discovery_state_affiliates 2",
+            "discovery_state_endpoints 3",
+            "discovery_state_subscriptions 4",
+            "discovery_state_gc_runs_total 1",
+            "discovery_state_gc_affiliates_total 2",
+            "discovery_state_gc_endpoints_total 3",
+            "discovery_state_gc_clusters_total 1",
+            "discovery_state_gc_duration_seconds_bucket{le=\"0.005\"} 1",
+            "discovery_state_gc_duration_seconds_bucket{le=\"0.001\"} 0",
+            "discovery_state_gc_duration_seconds_count 1",
+            "discovery_storage_snapshot_writes_total 1",
+            "discovery_storage_snapshot_write_failures_total 1",
+            "discovery_storage_snapshot_size_bytes 1234",
+            "discovery_storage_snapshot_write_duration_seconds_count 2",
+            "# TYPE discovery_server_hello_requests_total counter",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in\n{text}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn http_endpoint() {
+        let listener = bind("127.0.0.1:0".parse().expect("addr"))
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(serve(
+            listener,
+            || "a_metric 1\n".to_owned(),
+            shutdown.clone(),
+        ));
+        let get = |req: &'static str| async move {
+            let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+            s.write_all(req.as_bytes()).await.expect("write");
+            let mut out = String::new();
+            s.read_to_string(&mut out).await.expect("read");
+            out
+        };
+        let ok = get("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        assert!(ok.starts_with("HTTP/1.1 200 OK\r\n"), "{ok}");
+        assert!(ok.ends_with("\r\n\r\na_metric 1\n"), "{ok}");
+        assert!(
+            get("GET / HTTP/1.1\r\n\r\n")
+                .await
+                .starts_with("HTTP/1.1 404")
+        );
+        assert!(
+            get("POST /metrics HTTP/1.1\r\n\r\n")
+                .await
+                .starts_with("HTTP/1.1 405")
+        );
+        shutdown.cancel();
+        task.await.expect("stops");
+    }
+}

@@ -1,0 +1,349 @@
+//! `sidero.discovery.server.Cluster`: thin gRPC handlers over [`State`]. Each handler resolves the
+//! client's IP, waits for a rate-limit token, validates, calls the state, and maps errors to
+//! Sidero's status codes (InvalidArgument for malformed requests, ResourceExhausted for full
+//! clusters and the rate limit, Aborted for a watcher that fell behind).
+//!
+//! Client IP: `x-real-ip`, then the first `x-forwarded-for` entry, then the TCP peer — each header
+//! only when its flag trusts it (both do by default, as Sidero's, which expects to run behind a
+//! proxy). The same IP keys the rate limit, so behind a proxy each real client gets its own bucket.
+
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::Stream;
+use tonic::metadata::MetadataMap;
+use tonic::{Request, Response, Status};
+use weft_api::proto::discovery::server::{
+    self as pb, AffiliateDeleteRequest, AffiliateDeleteResponse, AffiliateUpdateRequest,
+    AffiliateUpdateResponse, HelloRequest, HelloResponse, ListRequest, ListResponse,
+    RedirectMessage, WatchRequest, WatchResponse,
+};
+
+use crate::limits::{self, LimitError};
+use crate::metrics::Metrics;
+use crate::ratelimit::RateLimiter;
+use crate::state::{AffiliateView, Event, LostUpdate, State, SubscribeError, Subscription, Update};
+
+/// How the handlers behave; from the command line.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// Use the `x-real-ip` metadata as the client IP when present.
+    pub trust_x_real_ip: bool,
+    /// Use the first `x-forwarded-for` entry as the client IP when present.
+    pub trust_x_forwarded_for: bool,
+    /// Returned in every Hello: clients reconnect there.
+    pub redirect_endpoint: Option<String>,
+}
+
+/// The Cluster service.
+#[derive(Debug, Clone)]
+pub struct ClusterApi {
+    state: State,
+    /// `None`: rate limiting is off (benchmarks).
+    limiter: Option<Arc<RateLimiter>>,
+    metrics: Arc<Metrics>,
+    settings: Arc<Settings>,
+}
+
+impl ClusterApi {
+    pub fn new(
+        state: State,
+        limiter: Option<Arc<RateLimiter>>,
+        metrics: Arc<Metrics>,
+        settings: Settings,
+    ) -> ClusterApi {
+        ClusterApi {
+            state,
+            limiter,
+            metrics,
+            settings: Arc::new(settings),
+        }
+    }
+
+    /// Resolves the client's IP and waits for its rate-limit token.
+    async fn admit<T>(&self, request: &Request<T>) -> Result<Option<IpAddr>, Status> {
+        let ip = client_ip(request.metadata(), request.remote_addr(), &self.settings);
+        if let (Some(limiter), Some(ip)) = (&self.limiter, ip) {
+            let deadline = grpc_timeout(request.metadata());
+            if let Err(err) = limiter.acquire(ip, deadline).await {
+                self.metrics.rate_limited();
+                return Err(Status::resource_exhausted(err.to_string()));
+            }
+        }
+        Ok(ip)
+    }
+}
+
+fn limit_status(err: LimitError) -> Status {
+    match err {
+        LimitError::Invalid(msg) => Status::invalid_argument(msg),
+        LimitError::Exhausted(msg) => Status::resource_exhausted(msg),
+    }
+}
+
+fn to_proto(view: &AffiliateView) -> pb::Affiliate {
+    pb::Affiliate {
+        id: view.id.to_string(),
+        data: view.data.to_vec(),
+        endpoints: view
+            .endpoints
+            .iter()
+            .map(|e| e.as_bytes().to_vec())
+            .collect(),
+    }
+}
+
+fn event_to_proto(event: &Event) -> WatchResponse {
+    match event {
+        Event::Updated(view) => WatchResponse {
+            affiliates: vec![to_proto(view)],
+            deleted: false,
+        },
+        Event::Deleted(id) => WatchResponse {
+            affiliates: vec![pb::Affiliate {
+                id: id.to_string(),
+                ..Default::default()
+            }],
+            deleted: true,
+        },
+    }
+}
+
+/// The client's IP as the service sees it (see the module docs); IPv4-mapped IPv6 addresses (a
+/// v4 client of a dual-stack listener) are given as IPv4.
+pub fn client_ip(
+    metadata: &MetadataMap,
+    peer: Option<SocketAddr>,
+    settings: &Settings,
+) -> Option<IpAddr> {
+    let header = |name: &str| -> Option<IpAddr> {
+        let value = metadata.get(name)?.to_str().ok()?;
+        value.split(',').next()?.trim().parse().ok()
+    };
+    let from_header = settings
+        .trust_x_real_ip
+        .then(|| header("x-real-ip"))
+        .flatten()
+        .or_else(|| {
+            settings
+                .trust_x_forwarded_for
+                .then(|| header("x-forwarded-for"))
+                .flatten()
+        });
+    from_header
+        .or_else(|| peer.map(|p| p.ip()))
+        .map(|ip| ip.to_canonical())
+}
+
+/// The request's deadline from its `grpc-timeout` header (`<digits><unit>`, unit one of
+/// H M S m u n), if it has a valid one.
+pub fn grpc_timeout(metadata: &MetadataMap) -> Option<Duration> {
+    let value = metadata.get("grpc-timeout")?.to_str().ok()?;
+    let split = value.len().checked_sub(1)?;
+    let (digits, unit) = value.split_at_checked(split)?;
+    // The spec allows at most 8 digits.
+    if digits.is_empty() || digits.len() > 8 {
+        return None;
+    }
+    let n: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(n * 3600),
+        "M" => Duration::from_secs(n * 60),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        _ => return None,
+    })
+}
+
+type WatchStream = Pin<Box<dyn Stream<Item = Result<WatchResponse, Status>> + Send>>;
+
+enum WatchPhase {
+    Snapshot(Subscription),
+    Changes(Subscription),
+    Done,
+}
+
+#[tonic::async_trait]
+impl pb::cluster_server::Cluster for ClusterApi {
+    async fn hello(
+        &self,
+        request: Request<HelloRequest>,
+    ) -> Result<Response<HelloResponse>, Status> {
+        let ip = self.admit(&request).await?;
+        let req = request.into_inner();
+        self.metrics.hello(&req.client_version);
+        limits::check_cluster_id(&req.cluster_id).map_err(limit_status)?;
+        let client_ip = match ip {
+            Some(IpAddr::V4(v4)) => v4.octets().to_vec(),
+            Some(IpAddr::V6(v6)) => v6.octets().to_vec(),
+            None => Vec::new(),
+        };
+        Ok(Response::new(HelloResponse {
+            redirect: self
+                .settings
+                .redirect_endpoint
+                .as_ref()
+                .map(|endpoint| RedirectMessage {
+                    endpoint: endpoint.clone(),
+                }),
+            client_ip,
+        }))
+    }
+
+    async fn affiliate_update(
+        &self,
+        request: Request<AffiliateUpdateRequest>,
+    ) -> Result<Response<AffiliateUpdateResponse>, Status> {
+        self.admit(&request).await?;
+        let req = request.into_inner();
+        let ttl = limits::check_ttl(req.ttl.as_ref()).map_err(limit_status)?;
+        let update = Update {
+            data: req.affiliate_data.as_deref().unwrap_or_default(),
+            endpoints: &req.affiliate_endpoints,
+            ttl,
+        };
+        self.state
+            .update(&req.cluster_id, &req.affiliate_id, update, Instant::now())
+            .map_err(limit_status)?;
+        Ok(Response::new(AffiliateUpdateResponse {}))
+    }
+
+    async fn affiliate_delete(
+        &self,
+        request: Request<AffiliateDeleteRequest>,
+    ) -> Result<Response<AffiliateDeleteResponse>, Status> {
+        self.admit(&request).await?;
+        let req = request.into_inner();
+        self.state
+            .delete(&req.cluster_id, &req.affiliate_id)
+            .map_err(limit_status)?;
+        Ok(Response::new(AffiliateDeleteResponse {}))
+    }
+
+    async fn list(&self, request: Request<ListRequest>) -> Result<Response<ListResponse>, Status> {
+        self.admit(&request).await?;
+        let req = request.into_inner();
+        let affiliates = self
+            .state
+            .list(&req.cluster_id)
+            .map_err(limit_status)?
+            .iter()
+            .map(to_proto)
+            .collect();
+        Ok(Response::new(ListResponse { affiliates }))
+    }
+
+    type WatchStream = WatchStream;
+
+    async fn watch(&self, request: Request<WatchRequest>) -> Result<Response<WatchStream>, Status> {
+        self.admit(&request).await?;
+        let req = request.into_inner();
+        let subscription = self
+            .state
+            .subscribe(&req.cluster_id)
+            .map_err(|err| match err {
+                SubscribeError::Limit(err) => limit_status(err),
+                SubscribeError::Closed => Status::unavailable(err.to_string()),
+            })?;
+        // Snapshot first (even empty), then one message per change; the subscription is dropped
+        // (unsubscribing) when the client goes away and tonic drops the stream.
+        let stream = futures::stream::unfold(WatchPhase::Snapshot(subscription), |phase| async {
+            match phase {
+                WatchPhase::Snapshot(mut sub) => {
+                    let affiliates = sub.take_snapshot().iter().map(to_proto).collect();
+                    let first = WatchResponse {
+                        affiliates,
+                        deleted: false,
+                    };
+                    Some((Ok(first), WatchPhase::Changes(sub)))
+                }
+                WatchPhase::Changes(mut sub) => match sub.next().await {
+                    Ok(Some(event)) => Some((Ok(event_to_proto(&event)), WatchPhase::Changes(sub))),
+                    // The service is stopping: end the stream cleanly.
+                    Ok(None) => None,
+                    Err(LostUpdate) => Some((
+                        Err(Status::aborted("subscription canceled: lost update")),
+                        WatchPhase::Done,
+                    )),
+                },
+                WatchPhase::Done => None,
+            }
+        });
+        Ok(Response::new(Box::pin(stream)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tonic::metadata::MetadataValue;
+
+    fn md(pairs: &[(&'static str, &'static str)]) -> MetadataMap {
+        let mut m = MetadataMap::new();
+        for (k, v) in pairs {
+            m.insert(*k, MetadataValue::from_static(v));
+        }
+        m
+    }
+
+    const TRUST_ALL: Settings = Settings {
+        trust_x_real_ip: true,
+        trust_x_forwarded_for: true,
+        redirect_endpoint: None,
+    };
+
+    #[test]
+    fn client_ip_precedence_and_trust() {
+        let peer: Option<SocketAddr> = "[::ffff:10.0.0.9]:4000".parse().ok();
+        let both = md(&[
+            ("x-real-ip", "192.0.2.1"),
+            ("x-forwarded-for", "198.51.100.7, 10.0.0.1"),
+        ]);
+        let ip = |m: &MetadataMap, s: &Settings| client_ip(m, peer, s).map(|i| i.to_string());
+        assert_eq!(ip(&both, &TRUST_ALL).as_deref(), Some("192.0.2.1"));
+        let no_real = Settings {
+            trust_x_real_ip: false,
+            ..TRUST_ALL
+        };
+        assert_eq!(ip(&both, &no_real).as_deref(), Some("198.51.100.7"));
+        let none = Settings::default();
+        // The peer, IPv4-mapped on a dual-stack listener, is reported as IPv4.
+        assert_eq!(ip(&both, &none).as_deref(), Some("10.0.0.9"));
+        // A header that is not an IP is ignored.
+        let bad = md(&[
+            ("x-real-ip", "not-an-ip"),
+            ("x-forwarded-for", "2001:db8::1"),
+        ]);
+        assert_eq!(ip(&bad, &TRUST_ALL).as_deref(), Some("2001:db8::1"));
+        assert_eq!(client_ip(&md(&[]), None, &TRUST_ALL), None);
+    }
+
+    #[test]
+    fn grpc_timeout_units() {
+        let t = |v: &'static str| grpc_timeout(&md(&[("grpc-timeout", v)]));
+        assert_eq!(t("10S"), Some(Duration::from_secs(10)));
+        assert_eq!(t("2H"), Some(Duration::from_secs(7200)));
+        assert_eq!(t("3M"), Some(Duration::from_secs(180)));
+        assert_eq!(t("250m"), Some(Duration::from_millis(250)));
+        assert_eq!(t("7u"), Some(Duration::from_micros(7)));
+        assert_eq!(t("9n"), Some(Duration::from_nanos(9)));
+        assert_eq!(t("123456789S"), None, "at most 8 digits");
+        assert_eq!(t("S"), None);
+        assert_eq!(t("10x"), None);
+        assert_eq!(t("1.5S"), None);
+        assert_eq!(grpc_timeout(&md(&[])), None);
+    }
+
+    #[test]
+    fn events_on_the_wire() {
+        let deleted = event_to_proto(&Event::Deleted("a".into()));
+        assert!(deleted.deleted);
+        assert_eq!(deleted.affiliates.len(), 1);
+        assert_eq!(deleted.affiliates[0].id, "a");
+        assert!(deleted.affiliates[0].data.is_empty());
+    }
+}

@@ -1,0 +1,1179 @@
+//! The service's state: clusters of affiliates, their expirations, and the watchers of each
+//! cluster. Pure logic with no I/O and no clock of its own — every operation takes `now` — so the
+//! merge, expiry and notification rules (§6.2 of the reference, Sidero's `internal/state`) are
+//! unit-tested with made-up times.
+//!
+//! Concurrency: a read-mostly map of clusters, each cluster behind its own mutex, so requests for
+//! different clusters never contend. Lock order is always map → cluster. A cluster removed by the
+//! collector is marked `removed` under both locks; an operation that raced with the removal and
+//! still holds the old cluster sees the mark and looks the cluster up again.
+//!
+//! Watchers get a bounded channel each ([`WATCH_BUFFER`]); notifying never waits: a watcher whose
+//! buffer is full is dropped and its stream ends with "lost update".
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+
+use crate::limits::{
+    self, LimitError, MAX_AFFILIATES_PER_CLUSTER, MAX_ENDPOINT_LEN, MAX_ENDPOINTS_PER_AFFILIATE,
+    MAX_TTL, WATCH_BUFFER,
+};
+
+/// Milliseconds since the state's epoch: 8 bytes per expiration instead of an `Instant`'s 16,
+/// which matters at 100k affiliates with several endpoints each.
+type Millis = u64;
+
+/// An endpoint blob stored inline (no heap allocation per endpoint): at most
+/// [`MAX_ENDPOINT_LEN`] bytes, compared byte for byte.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct EndpointBlob {
+    len: u8,
+    buf: [u8; MAX_ENDPOINT_LEN],
+}
+
+impl EndpointBlob {
+    /// The blob, or `None` when it is longer than [`MAX_ENDPOINT_LEN`].
+    pub fn new(bytes: &[u8]) -> Option<EndpointBlob> {
+        if bytes.len() > MAX_ENDPOINT_LEN {
+            return None;
+        }
+        let mut buf = [0; MAX_ENDPOINT_LEN];
+        buf[..bytes.len()].copy_from_slice(bytes);
+        Some(EndpointBlob {
+            len: bytes.len() as u8,
+            buf,
+        })
+    }
+
+    /// The blob's bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..usize::from(self.len)]
+    }
+}
+
+impl std::fmt::Debug for EndpointBlob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Ciphertext: its length is all a log or a test failure needs.
+        write!(f, "EndpointBlob({} bytes)", self.len)
+    }
+}
+
+/// An affiliate as clients see it (List, Watch): id, data, endpoints. The data is shared, not
+/// copied, between the store and every notification.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AffiliateView {
+    pub id: Box<str>,
+    pub data: Arc<[u8]>,
+    pub endpoints: Vec<EndpointBlob>,
+}
+
+impl std::fmt::Debug for AffiliateView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AffiliateView")
+            .field("id", &self.id)
+            .field("data_len", &self.data.len())
+            .field("endpoints", &self.endpoints.len())
+            .finish()
+    }
+}
+
+/// A change in a cluster, sent to its watchers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// The affiliate was created or changed; its full current state.
+    Updated(AffiliateView),
+    /// The affiliate was deleted or expired — or, as in Sidero, some of its endpoints expired
+    /// (clients then drop it until its next update).
+    Deleted(Box<str>),
+}
+
+/// One AffiliateUpdate, already decoded.
+#[derive(Debug, Clone, Copy)]
+pub struct Update<'a> {
+    /// New data; empty means "keep the stored data".
+    pub data: &'a [u8],
+    /// Endpoints to merge with the stored ones.
+    pub endpoints: &'a [Vec<u8>],
+    /// Time to live of this update's data and endpoints.
+    pub ttl: Duration,
+}
+
+/// An affiliate read back from a snapshot: remaining times to live instead of absolute times.
+#[derive(Debug, Clone)]
+pub struct Restored {
+    pub id: String,
+    pub data: Vec<u8>,
+    pub ttl: Duration,
+    pub endpoints: Vec<(Vec<u8>, Duration)>,
+}
+
+/// A stored affiliate as the snapshot writer sees it: remaining times to live.
+#[derive(Debug, Clone)]
+pub struct StoredAffiliate {
+    pub id: Box<str>,
+    pub data: Arc<[u8]>,
+    pub ttl: Duration,
+    pub endpoints: Vec<(EndpointBlob, Duration)>,
+}
+
+/// One cluster as the snapshot writer sees it.
+#[derive(Debug, Clone)]
+pub struct StoredCluster {
+    pub id: Box<str>,
+    pub affiliates: Vec<StoredAffiliate>,
+}
+
+/// What one garbage collection removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GcReport {
+    pub affiliates: u64,
+    pub endpoints: u64,
+    pub clusters: u64,
+}
+
+/// Current sizes, for metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub clusters: u64,
+    pub affiliates: u64,
+    pub endpoints: u64,
+    pub subscribers: u64,
+}
+
+/// Why a watch could not start.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SubscribeError {
+    #[error(transparent)]
+    Limit(#[from] LimitError),
+    /// The service is shutting down.
+    #[error("the service is shutting down")]
+    Closed,
+}
+
+/// The watcher fell [`WATCH_BUFFER`] notifications behind and was dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("lost update")]
+pub struct LostUpdate;
+
+#[derive(Debug)]
+struct Endpoint {
+    blob: EndpointBlob,
+    expires: Millis,
+}
+
+#[derive(Debug)]
+struct Affiliate {
+    data: Arc<[u8]>,
+    endpoints: Vec<Endpoint>,
+    expires: Millis,
+}
+
+impl Affiliate {
+    fn view(&self, id: &str) -> AffiliateView {
+        AffiliateView {
+            id: id.into(),
+            data: self.data.clone(),
+            endpoints: self.endpoints.iter().map(|e| e.blob).collect(),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Subscriber {
+    id: u64,
+    tx: mpsc::Sender<Arc<Event>>,
+    lost: Arc<AtomicBool>,
+}
+
+#[derive(Debug, Default)]
+struct ClusterInner {
+    /// Set by the collector when it takes the cluster out of the map.
+    removed: bool,
+    affiliates: HashMap<Box<str>, Affiliate>,
+    subscribers: Vec<Subscriber>,
+}
+
+#[derive(Debug, Default)]
+struct Cluster {
+    inner: Mutex<ClusterInner>,
+}
+
+impl Cluster {
+    fn lock(&self) -> MutexGuard<'_, ClusterInner> {
+        // A panic while holding the lock leaves consistent data (every mutation is a few field
+        // writes), so a poisoned lock is used as is rather than taking the service down.
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[derive(Debug, Default)]
+struct Stats {
+    affiliates: AtomicU64,
+    endpoints: AtomicU64,
+    subscribers: AtomicU64,
+}
+
+#[derive(Debug)]
+struct Shared {
+    epoch: Instant,
+    clusters: RwLock<HashMap<Box<str>, Arc<Cluster>>>,
+    stats: Stats,
+    next_subscriber: AtomicU64,
+    closed: AtomicBool,
+}
+
+/// The discovery state. Cloning is cheap and shares it.
+#[derive(Debug, Clone)]
+pub struct State {
+    shared: Arc<Shared>,
+}
+
+impl State {
+    /// An empty state whose clock starts at `epoch` (any `now` passed later is at or after it).
+    pub fn new(epoch: Instant) -> State {
+        State {
+            shared: Arc::new(Shared {
+                epoch,
+                clusters: RwLock::default(),
+                stats: Stats::default(),
+                next_subscriber: AtomicU64::new(0),
+                closed: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    fn millis(&self, now: Instant) -> Millis {
+        now.saturating_duration_since(self.shared.epoch).as_millis() as Millis
+    }
+
+    /// The cluster, created if missing.
+    fn cluster(&self, id: &str) -> Arc<Cluster> {
+        if let Some(c) = self
+            .shared
+            .clusters
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(id)
+        {
+            return c.clone();
+        }
+        self.shared
+            .clusters
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(id.into())
+            .or_default()
+            .clone()
+    }
+
+    /// Runs `f` on the cluster's locked contents (creating the cluster if needed), retrying when
+    /// the collector removed the cluster between the lookup and the lock.
+    fn with_cluster<R>(&self, id: &str, mut f: impl FnMut(&mut ClusterInner) -> R) -> R {
+        loop {
+            let cluster = self.cluster(id);
+            let mut inner = cluster.lock();
+            if !inner.removed {
+                return f(&mut inner);
+            }
+        }
+    }
+
+    /// AffiliateUpdate: creates or updates an affiliate (§6.2). Data replaces the stored data when
+    /// non-empty and sets the affiliate's expiration (which may shorten it); endpoints are merged
+    /// (byte-equal ones keep the later expiration, new ones are appended); any update raises the
+    /// affiliate's expiration to at least `now + ttl`. All or nothing: a request that breaks a
+    /// limit changes nothing.
+    pub fn update(
+        &self,
+        cluster_id: &str,
+        affiliate_id: &str,
+        update: Update<'_>,
+        now: Instant,
+    ) -> Result<(), LimitError> {
+        limits::check_cluster_id(cluster_id)?;
+        limits::check_affiliate_id(affiliate_id)?;
+        limits::check_data(update.data)?;
+        limits::check_endpoints(update.endpoints)?;
+        if update.ttl > MAX_TTL {
+            return Err(LimitError::Invalid(format!(
+                "ttl {}s is longer than the {}s allowed",
+                update.ttl.as_secs(),
+                MAX_TTL.as_secs()
+            )));
+        }
+        let expires = self.millis(now) + update.ttl.as_millis() as Millis;
+        let mut blobs: Vec<EndpointBlob> =
+            Vec::with_capacity(update.endpoints.len().min(MAX_ENDPOINTS_PER_AFFILIATE));
+        for e in update.endpoints {
+            // Sizes were checked above, so `new` always succeeds.
+            if let Some(blob) = EndpointBlob::new(e)
+                && !blobs.contains(&blob)
+            {
+                // Stop at once: with at most 64 distinct blobs kept, deduplicating a request of
+                // thousands of tiny endpoints stays linear.
+                if blobs.len() == MAX_ENDPOINTS_PER_AFFILIATE {
+                    return Err(LimitError::Exhausted(format!(
+                        "request has more than {MAX_ENDPOINTS_PER_AFFILIATE} distinct endpoints"
+                    )));
+                }
+                blobs.push(blob);
+            }
+        }
+        let stats = &self.shared.stats;
+        self.with_cluster(cluster_id, |cluster| {
+            let created = !cluster.affiliates.contains_key(affiliate_id);
+            if created && cluster.affiliates.len() >= MAX_AFFILIATES_PER_CLUSTER {
+                return Err(LimitError::Exhausted(format!(
+                    "cluster has {MAX_AFFILIATES_PER_CLUSTER} affiliates, the most allowed"
+                )));
+            }
+            let existing: &[Endpoint] = cluster
+                .affiliates
+                .get(affiliate_id)
+                .map(|a| a.endpoints.as_slice())
+                .unwrap_or_default();
+            let added = blobs
+                .iter()
+                .filter(|b| !existing.iter().any(|e| e.blob == **b))
+                .count();
+            if existing.len() + added > MAX_ENDPOINTS_PER_AFFILIATE {
+                return Err(LimitError::Exhausted(format!(
+                    "affiliate would have {} endpoints, at most {MAX_ENDPOINTS_PER_AFFILIATE} allowed",
+                    existing.len() + added
+                )));
+            }
+            let affiliate = cluster
+                .affiliates
+                .entry(affiliate_id.into())
+                .or_insert_with(|| Affiliate {
+                    data: Arc::from(&[][..]),
+                    endpoints: Vec::new(),
+                    expires,
+                });
+            let mut changed = created;
+            if !update.data.is_empty() {
+                affiliate.data = Arc::from(update.data);
+                affiliate.expires = expires;
+                changed = true;
+            }
+            for blob in &blobs {
+                match affiliate.endpoints.iter_mut().find(|e| e.blob == *blob) {
+                    Some(e) => e.expires = e.expires.max(expires),
+                    None => {
+                        affiliate.endpoints.push(Endpoint {
+                            blob: *blob,
+                            expires,
+                        });
+                        changed = true;
+                    }
+                }
+            }
+            affiliate.expires = affiliate.expires.max(expires);
+            if created {
+                stats.affiliates.fetch_add(1, Ordering::Relaxed);
+            }
+            stats.endpoints.fetch_add(added as u64, Ordering::Relaxed);
+            if changed {
+                let event = Event::Updated(affiliate.view(affiliate_id));
+                notify(cluster, stats, event);
+            }
+            Ok(())
+        })
+    }
+
+    /// AffiliateDelete: removes the affiliate (if present) and tells the watchers.
+    pub fn delete(&self, cluster_id: &str, affiliate_id: &str) -> Result<(), LimitError> {
+        limits::check_cluster_id(cluster_id)?;
+        limits::check_affiliate_id(affiliate_id)?;
+        let stats = &self.shared.stats;
+        self.with_cluster(cluster_id, |cluster| {
+            if let Some(removed) = cluster.affiliates.remove(affiliate_id) {
+                stats.affiliates.fetch_sub(1, Ordering::Relaxed);
+                stats
+                    .endpoints
+                    .fetch_sub(removed.endpoints.len() as u64, Ordering::Relaxed);
+                notify(cluster, stats, Event::Deleted(affiliate_id.into()));
+            }
+        });
+        Ok(())
+    }
+
+    /// List: every affiliate of the cluster, in no particular order.
+    pub fn list(&self, cluster_id: &str) -> Result<Vec<AffiliateView>, LimitError> {
+        limits::check_cluster_id(cluster_id)?;
+        Ok(self.with_cluster(cluster_id, |cluster| {
+            cluster
+                .affiliates
+                .iter()
+                .map(|(id, a)| a.view(id))
+                .collect()
+        }))
+    }
+
+    /// Watch: the cluster's current affiliates and a subscription to its changes, taken under one
+    /// lock so no change is missed or seen twice.
+    pub fn subscribe(&self, cluster_id: &str) -> Result<Subscription, SubscribeError> {
+        limits::check_cluster_id(cluster_id)?;
+        if self.shared.closed.load(Ordering::Acquire) {
+            return Err(SubscribeError::Closed);
+        }
+        let (tx, rx) = mpsc::channel(WATCH_BUFFER);
+        let lost = Arc::new(AtomicBool::new(false));
+        let id = self.shared.next_subscriber.fetch_add(1, Ordering::Relaxed);
+        loop {
+            let cluster = self.cluster(cluster_id);
+            let mut inner = cluster.lock();
+            if inner.removed {
+                continue;
+            }
+            // Checked again under the cluster lock: `close` drains every cluster under its lock,
+            // so a watcher is either refused here or drained there, never left behind.
+            if self.shared.closed.load(Ordering::Acquire) {
+                return Err(SubscribeError::Closed);
+            }
+            let snapshot = inner.affiliates.iter().map(|(id, a)| a.view(id)).collect();
+            inner.subscribers.push(Subscriber {
+                id,
+                tx,
+                lost: lost.clone(),
+            });
+            self.shared
+                .stats
+                .subscribers
+                .fetch_add(1, Ordering::Relaxed);
+            drop(inner);
+            return Ok(Subscription {
+                snapshot: Some(snapshot),
+                rx,
+                lost,
+                id,
+                cluster,
+                shared: self.shared.clone(),
+            });
+        }
+    }
+
+    /// Removes expired affiliates (expiration before `now`) and endpoints (expiration at or before
+    /// `now`), tells the watchers (`Deleted` for both, as Sidero does), and removes clusters left
+    /// with no affiliates and no watchers.
+    pub fn gc(&self, now: Instant) -> GcReport {
+        let now = self.millis(now);
+        let stats = &self.shared.stats;
+        let mut report = GcReport::default();
+        let clusters: Vec<(Box<str>, Arc<Cluster>)> = self
+            .shared
+            .clusters
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|(id, c)| (id.clone(), c.clone()))
+            .collect();
+        let mut empty = Vec::new();
+        for (id, cluster) in clusters {
+            let mut inner = cluster.lock();
+            let mut events = Vec::new();
+            inner.affiliates.retain(|aid, a| {
+                if a.expires < now {
+                    report.affiliates += 1;
+                    report.endpoints += a.endpoints.len() as u64;
+                    events.push(Event::Deleted(aid.clone()));
+                    return false;
+                }
+                let before = a.endpoints.len();
+                a.endpoints.retain(|e| e.expires > now);
+                if a.endpoints.len() != before {
+                    report.endpoints += (before - a.endpoints.len()) as u64;
+                    // Give back the memory of a long endpoint list that shrank a lot.
+                    if a.endpoints.capacity() > 8 && a.endpoints.capacity() > 2 * a.endpoints.len()
+                    {
+                        a.endpoints.shrink_to_fit();
+                    }
+                    events.push(Event::Deleted(aid.clone()));
+                }
+                true
+            });
+            for event in events {
+                notify(&mut inner, stats, event);
+            }
+            if inner.affiliates.is_empty() && inner.subscribers.is_empty() {
+                empty.push(id);
+            }
+        }
+        stats
+            .affiliates
+            .fetch_sub(report.affiliates, Ordering::Relaxed);
+        stats
+            .endpoints
+            .fetch_sub(report.endpoints, Ordering::Relaxed);
+        if !empty.is_empty() {
+            let mut map = self
+                .shared
+                .clusters
+                .write()
+                .unwrap_or_else(PoisonError::into_inner);
+            for id in empty {
+                let Some(cluster) = map.get(&id).cloned() else {
+                    continue;
+                };
+                let mut inner = cluster.lock();
+                // Re-checked: a request may have used the cluster since the first pass.
+                if inner.affiliates.is_empty() && inner.subscribers.is_empty() {
+                    inner.removed = true;
+                    map.remove(&id);
+                    report.clusters += 1;
+                }
+            }
+            if map.capacity() > 64 && map.capacity() > 4 * map.len() {
+                map.shrink_to_fit();
+            }
+        }
+        report
+    }
+
+    /// Ends every watch cleanly (their streams end without error) and refuses new ones: the
+    /// first step of shutting down, since the gRPC server waits for open streams to finish.
+    pub fn close(&self) {
+        self.shared.closed.store(true, Ordering::Release);
+        for cluster in self.clusters() {
+            let mut inner = cluster.lock();
+            let n = inner.subscribers.len() as u64;
+            inner.subscribers.clear();
+            self.shared
+                .stats
+                .subscribers
+                .fetch_sub(n, Ordering::Relaxed);
+        }
+    }
+
+    fn clusters(&self) -> Vec<Arc<Cluster>> {
+        self.shared
+            .clusters
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// Current sizes.
+    pub fn counts(&self) -> Counts {
+        let stats = &self.shared.stats;
+        Counts {
+            clusters: self
+                .shared
+                .clusters
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .len() as u64,
+            affiliates: stats.affiliates.load(Ordering::Relaxed),
+            endpoints: stats.endpoints.load(Ordering::Relaxed),
+            subscribers: stats.subscribers.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Every non-empty cluster with remaining times to live, one cluster locked at a time, for
+    /// the snapshot writer. Clusters are visited one by one so the caller can encode and write
+    /// each without holding the whole state twice; `visit` runs with no lock held.
+    pub fn export<E>(
+        &self,
+        now: Instant,
+        mut visit: impl FnMut(StoredCluster) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let now = self.millis(now);
+        let remaining = |expires: Millis| Duration::from_millis(expires.saturating_sub(now));
+        let clusters: Vec<(Box<str>, Arc<Cluster>)> = self
+            .shared
+            .clusters
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|(id, c)| (id.clone(), c.clone()))
+            .collect();
+        for (id, cluster) in clusters {
+            let affiliates: Vec<StoredAffiliate> = {
+                let inner = cluster.lock();
+                if inner.removed {
+                    continue;
+                }
+                inner
+                    .affiliates
+                    .iter()
+                    .map(|(aid, a)| StoredAffiliate {
+                        id: aid.clone(),
+                        data: a.data.clone(),
+                        ttl: remaining(a.expires),
+                        endpoints: a
+                            .endpoints
+                            .iter()
+                            .map(|e| (e.blob, remaining(e.expires)))
+                            .collect(),
+                    })
+                    .collect()
+            };
+            if !affiliates.is_empty() {
+                visit(StoredCluster { id, affiliates })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Puts an affiliate read from a snapshot back, with expirations `now + ttl`. The limits of
+    /// a live update apply (a snapshot may come from a service with other limits); no watcher
+    /// exists yet, so nobody is notified.
+    pub fn restore(
+        &self,
+        cluster_id: &str,
+        affiliate: Restored,
+        now: Instant,
+    ) -> Result<(), LimitError> {
+        limits::check_cluster_id(cluster_id)?;
+        limits::check_affiliate_id(&affiliate.id)?;
+        limits::check_data(&affiliate.data)?;
+        let now = self.millis(now);
+        let clamp = |ttl: Duration| now + ttl.min(MAX_TTL).as_millis() as Millis;
+        let mut endpoints: Vec<Endpoint> = Vec::with_capacity(affiliate.endpoints.len());
+        for (bytes, ttl) in &affiliate.endpoints {
+            let blob = EndpointBlob::new(bytes).ok_or_else(|| {
+                LimitError::Invalid(format!(
+                    "affiliate endpoint is {} bytes, at most {MAX_ENDPOINT_LEN} allowed",
+                    bytes.len()
+                ))
+            })?;
+            if !endpoints.iter().any(|e| e.blob == blob) {
+                endpoints.push(Endpoint {
+                    blob,
+                    expires: clamp(*ttl),
+                });
+            }
+        }
+        if endpoints.len() > MAX_ENDPOINTS_PER_AFFILIATE {
+            return Err(LimitError::Exhausted(format!(
+                "affiliate has {} endpoints, at most {MAX_ENDPOINTS_PER_AFFILIATE} allowed",
+                endpoints.len()
+            )));
+        }
+        let stats = &self.shared.stats;
+        self.with_cluster(cluster_id, |cluster| {
+            if cluster.affiliates.len() >= MAX_AFFILIATES_PER_CLUSTER
+                && !cluster.affiliates.contains_key(affiliate.id.as_str())
+            {
+                return Err(LimitError::Exhausted(format!(
+                    "cluster has {MAX_AFFILIATES_PER_CLUSTER} affiliates, the most allowed"
+                )));
+            }
+            let n = endpoints.len() as u64;
+            let old = cluster.affiliates.insert(
+                affiliate.id.as_str().into(),
+                Affiliate {
+                    data: Arc::from(affiliate.data.as_slice()),
+                    endpoints: std::mem::take(&mut endpoints),
+                    expires: clamp(affiliate.ttl),
+                },
+            );
+            match old {
+                Some(old) => {
+                    stats
+                        .endpoints
+                        .fetch_sub(old.endpoints.len() as u64, Ordering::Relaxed);
+                }
+                None => {
+                    stats.affiliates.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            stats.endpoints.fetch_add(n, Ordering::Relaxed);
+            Ok(())
+        })
+    }
+}
+
+/// Sends `event` to every watcher of the cluster without waiting: a watcher whose buffer is full
+/// is marked lost and dropped; one whose stream is gone is dropped.
+fn notify(cluster: &mut ClusterInner, stats: &Stats, event: Event) {
+    if cluster.subscribers.is_empty() {
+        return;
+    }
+    let event = Arc::new(event);
+    let before = cluster.subscribers.len();
+    cluster
+        .subscribers
+        .retain(|s| match s.tx.try_send(event.clone()) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                s.lost.store(true, Ordering::Release);
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        });
+    let dropped = (before - cluster.subscribers.len()) as u64;
+    stats.subscribers.fetch_sub(dropped, Ordering::Relaxed);
+}
+
+/// A watcher: the snapshot taken when it started, then the cluster's changes. Dropping it
+/// unsubscribes.
+#[derive(Debug)]
+pub struct Subscription {
+    snapshot: Option<Vec<AffiliateView>>,
+    rx: mpsc::Receiver<Arc<Event>>,
+    lost: Arc<AtomicBool>,
+    id: u64,
+    cluster: Arc<Cluster>,
+    shared: Arc<Shared>,
+}
+
+impl Subscription {
+    /// The affiliates at the time the watch started (once; empty afterwards).
+    pub fn take_snapshot(&mut self) -> Vec<AffiliateView> {
+        self.snapshot.take().unwrap_or_default()
+    }
+
+    /// The next change; `Ok(None)` when the service is closing; `Err` when this watcher fell
+    /// behind and was dropped — reported before any change still buffered, since the client must
+    /// start over anyway.
+    pub async fn next(&mut self) -> Result<Option<Arc<Event>>, LostUpdate> {
+        if self.lost.load(Ordering::Acquire) {
+            return Err(LostUpdate);
+        }
+        match self.rx.recv().await {
+            Some(event) => Ok(Some(event)),
+            None if self.lost.load(Ordering::Acquire) => Err(LostUpdate),
+            None => Ok(None),
+        }
+    }
+
+    /// The next change if one is buffered (for tests).
+    pub fn try_next(&mut self) -> Result<Option<Arc<Event>>, LostUpdate> {
+        if self.lost.load(Ordering::Acquire) {
+            return Err(LostUpdate);
+        }
+        Ok(self.rx.try_recv().ok())
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        let mut inner = self.cluster.lock();
+        let before = inner.subscribers.len();
+        inner.subscribers.retain(|s| s.id != self.id);
+        let removed = (before - inner.subscribers.len()) as u64;
+        self.shared
+            .stats
+            .subscribers
+            .fetch_sub(removed, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const C: &str = "cluster-1";
+    const T: Duration = Duration::from_secs(60);
+
+    fn secs(s: u64) -> Duration {
+        Duration::from_secs(s)
+    }
+
+    fn upd<'a>(data: &'a [u8], endpoints: &'a [Vec<u8>], ttl: Duration) -> Update<'a> {
+        Update {
+            data,
+            endpoints,
+            ttl,
+        }
+    }
+
+    fn eps(view: &AffiliateView) -> Vec<Vec<u8>> {
+        view.endpoints
+            .iter()
+            .map(|e| e.as_bytes().to_vec())
+            .collect()
+    }
+
+    fn get(state: &State, id: &str) -> Option<AffiliateView> {
+        state
+            .list(C)
+            .expect("list")
+            .into_iter()
+            .find(|a| &*a.id == id)
+    }
+
+    fn updated(event: Option<Arc<Event>>) -> AffiliateView {
+        match event.as_deref() {
+            Some(Event::Updated(v)) => v.clone(),
+            other => panic!("expected Updated, got {other:?}"),
+        }
+    }
+
+    fn deleted(event: Option<Arc<Event>>) -> String {
+        match event.as_deref() {
+            Some(Event::Deleted(id)) => id.to_string(),
+            other => panic!("expected Deleted, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn data_is_replaced_only_when_present_and_endpoints_merge() {
+        let t0 = Instant::now();
+        let state = State::new(t0);
+        let e1 = vec![1u8; 16];
+        let e2 = vec![2u8; 32];
+        state
+            .update(C, "a", upd(b"v1", std::slice::from_ref(&e1), T), t0)
+            .expect("update");
+        // Endpoint-only update keeps the data; a known endpoint is not repeated; order kept.
+        state
+            .update(
+                C,
+                "a",
+                upd(b"", &[e2.clone(), e1.clone(), e2.clone()], T),
+                t0,
+            )
+            .expect("update");
+        let a = get(&state, "a").expect("a");
+        assert_eq!(&*a.data, b"v1");
+        assert_eq!(eps(&a), vec![e1.clone(), e2.clone()]);
+        // Data replaced; endpoints kept.
+        state
+            .update(C, "a", upd(b"v2", &[], T), t0)
+            .expect("update");
+        let a = get(&state, "a").expect("a");
+        assert_eq!(&*a.data, b"v2");
+        assert_eq!(eps(&a), vec![e1, e2]);
+        assert_eq!(
+            state.counts(),
+            Counts {
+                clusters: 1,
+                affiliates: 1,
+                endpoints: 2,
+                subscribers: 0
+            }
+        );
+    }
+
+    #[test]
+    fn endpoint_only_update_creates_an_affiliate_with_empty_data() {
+        let t0 = Instant::now();
+        let state = State::new(t0);
+        let mut w = state.subscribe(C).expect("watch");
+        assert!(w.take_snapshot().is_empty());
+        state
+            .update(C, "a", upd(b"", &[vec![7; 16]], T), t0)
+            .expect("update");
+        let a = updated(w.try_next().expect("not lost"));
+        assert_eq!(&*a.id, "a");
+        assert!(a.data.is_empty());
+        assert_eq!(eps(&a), vec![vec![7; 16]]);
+        // Even an empty update creates (and announces) the affiliate.
+        state.update(C, "b", upd(b"", &[], T), t0).expect("update");
+        assert_eq!(&*updated(w.try_next().expect("ok")).id, "b");
+    }
+
+    #[test]
+    fn expirations_follow_the_merge_rules() {
+        let t0 = Instant::now();
+        let state = State::new(t0);
+        let e1 = vec![1u8; 16];
+        let e2 = vec![2u8; 16];
+        // a: data with a long TTL, then data with a short TTL shortens the affiliate.
+        state
+            .update(C, "a", upd(b"x", &[], secs(600)), t0)
+            .expect("u");
+        state
+            .update(C, "a", upd(b"y", &[], secs(60)), t0)
+            .expect("u");
+        // b: data with a short TTL, then an endpoint-only update with a long TTL raises it.
+        state
+            .update(C, "b", upd(b"x", &[], secs(60)), t0)
+            .expect("u");
+        state
+            .update(C, "b", upd(b"", std::slice::from_ref(&e1), secs(600)), t0)
+            .expect("u");
+        // c: an endpoint refreshed with a shorter TTL keeps the longer expiration; e2 is short.
+        state
+            .update(C, "c", upd(b"x", std::slice::from_ref(&e1), secs(600)), t0)
+            .expect("u");
+        state
+            .update(C, "c", upd(b"", &[e1.clone(), e2.clone()], secs(60)), t0)
+            .expect("u");
+
+        assert_eq!(state.gc(t0 + secs(59)), GcReport::default());
+        // At exactly 60 s the affiliate is not yet expired (strictly before now) but an endpoint
+        // expiring at 60 s is (at or before now).
+        let r = state.gc(t0 + secs(60));
+        assert_eq!(
+            r,
+            GcReport {
+                affiliates: 0,
+                endpoints: 1,
+                clusters: 0
+            }
+        );
+        assert_eq!(eps(&get(&state, "c").expect("c")), vec![e1.clone()]);
+        let r = state.gc(t0 + secs(61));
+        assert_eq!(r.affiliates, 1, "a expired");
+        assert!(get(&state, "a").is_none());
+        assert!(get(&state, "b").is_some());
+        assert!(get(&state, "c").is_some());
+        let r = state.gc(t0 + secs(601));
+        assert_eq!(
+            r,
+            GcReport {
+                affiliates: 2,
+                endpoints: 2,
+                clusters: 1
+            }
+        );
+        assert_eq!(state.counts(), Counts::default());
+    }
+
+    #[test]
+    fn gc_notifies_deleted_for_expired_affiliates_and_endpoints() {
+        let t0 = Instant::now();
+        let state = State::new(t0);
+        state
+            .update(C, "keep", upd(b"x", &[vec![1; 16]], secs(600)), t0)
+            .expect("u");
+        state
+            .update(C, "keep", upd(b"", &[vec![2; 16]], secs(30)), t0)
+            .expect("u");
+        state
+            .update(C, "gone", upd(b"x", &[], secs(30)), t0)
+            .expect("u");
+        let mut w = state.subscribe(C).expect("watch");
+        assert_eq!(w.take_snapshot().len(), 2);
+        state.gc(t0 + secs(31));
+        let mut ids = vec![
+            deleted(w.try_next().expect("ok")),
+            deleted(w.try_next().expect("ok")),
+        ];
+        ids.sort();
+        assert_eq!(ids, ["gone", "keep"]);
+        assert!(w.try_next().expect("ok").is_none());
+        assert_eq!(eps(&get(&state, "keep").expect("keep")), vec![vec![1; 16]]);
+        // The cluster has a watcher, so it stays even when it has no affiliates.
+        state.delete(C, "keep").expect("delete");
+        assert_eq!(deleted(w.try_next().expect("ok")), "keep");
+        assert_eq!(state.gc(t0 + secs(3600)).clusters, 0);
+        assert_eq!(state.counts().clusters, 1);
+        drop(w);
+        assert_eq!(state.counts().subscribers, 0);
+        assert_eq!(state.gc(t0 + secs(3600)).clusters, 1);
+        assert_eq!(state.counts().clusters, 0);
+    }
+
+    #[test]
+    fn clusters_are_created_by_list_watch_update_delete_and_collected() {
+        let t0 = Instant::now();
+        let state = State::new(t0);
+        state.list("l").expect("list");
+        state.delete("d", "x").expect("delete");
+        drop(state.subscribe("w").expect("watch"));
+        state.update("u", "x", upd(b"", &[], T), t0).expect("u");
+        assert_eq!(state.counts().clusters, 4);
+        assert_eq!(state.gc(t0).clusters, 3);
+        assert_eq!(state.counts().clusters, 1);
+        // A cluster removed by the collector is recreated by the next request.
+        assert_eq!(state.gc(t0 + secs(61)).clusters, 1);
+        state.update("u", "x", upd(b"d", &[], T), t0).expect("u");
+        assert_eq!(state.list("u").expect("list").len(), 1);
+    }
+
+    #[test]
+    fn watch_gets_snapshot_then_changes_in_order() {
+        let t0 = Instant::now();
+        let state = State::new(t0);
+        state.update(C, "a", upd(b"1", &[], T), t0).expect("u");
+        let mut w = state.subscribe(C).expect("watch");
+        let snap = w.take_snapshot();
+        assert_eq!(snap.len(), 1);
+        assert_eq!(&*snap[0].data, b"1");
+        assert!(w.take_snapshot().is_empty(), "snapshot is given once");
+        state.update(C, "b", upd(b"2", &[], T), t0).expect("u");
+        state.update(C, "a", upd(b"3", &[], T), t0).expect("u");
+        // Refreshing a known endpoint without data changes nothing: no notification.
+        state
+            .update(C, "a", upd(b"", &[vec![1; 16]], T), t0)
+            .expect("u");
+        state
+            .update(C, "a", upd(b"", &[vec![1; 16]], T), t0)
+            .expect("u");
+        state.delete(C, "b").expect("d");
+        state.delete(C, "nobody").expect("d");
+        let b = updated(w.try_next().expect("ok"));
+        assert_eq!((&*b.id, &*b.data), ("b", &b"2"[..]));
+        assert_eq!(&*updated(w.try_next().expect("ok")).data, b"3");
+        assert_eq!(eps(&updated(w.try_next().expect("ok"))), vec![vec![1; 16]]);
+        assert_eq!(deleted(w.try_next().expect("ok")), "b");
+        assert!(w.try_next().expect("ok").is_none());
+        // Other clusters' changes are not seen.
+        state
+            .update("other", "z", upd(b"z", &[], T), t0)
+            .expect("u");
+        assert!(w.try_next().expect("ok").is_none());
+    }
+
+    #[test]
+    fn slow_watcher_is_dropped_and_writers_never_wait() {
+        let t0 = Instant::now();
+        let state = State::new(t0);
+        let mut slow = state.subscribe(C).expect("watch");
+        let mut fast = state.subscribe(C).expect("watch");
+        assert_eq!(state.counts().subscribers, 2);
+        for i in 0..WATCH_BUFFER {
+            state
+                .update(C, "a", upd(format!("{i}").as_bytes(), &[], T), t0)
+                .expect("u");
+            assert!(fast.try_next().expect("ok").is_some());
+        }
+        assert_eq!(
+            state.counts().subscribers,
+            2,
+            "a full buffer is not yet a loss"
+        );
+        // One more: the slow watcher's buffer overflows; the update itself succeeds at once.
+        state.update(C, "a", upd(b"over", &[], T), t0).expect("u");
+        assert_eq!(state.counts().subscribers, 1);
+        assert_eq!(slow.try_next(), Err(LostUpdate));
+        assert_eq!(&*updated(fast.try_next().expect("ok")).data, b"over");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        assert_eq!(rt.block_on(slow.next()), Err(LostUpdate));
+    }
+
+    #[tokio::test]
+    async fn close_ends_watches_cleanly_and_refuses_new_ones() {
+        let t0 = Instant::now();
+        let state = State::new(t0);
+        let mut w = state.subscribe(C).expect("watch");
+        state.update(C, "a", upd(b"1", &[], T), t0).expect("u");
+        state.close();
+        assert_eq!(state.counts().subscribers, 0);
+        // What was buffered is still delivered, then the stream ends without error.
+        assert!(w.next().await.expect("ok").is_some());
+        assert_eq!(w.next().await, Ok(None));
+        assert_eq!(state.subscribe(C).map(|_| ()), Err(SubscribeError::Closed));
+    }
+
+    #[test]
+    fn every_limit_with_its_kind() {
+        let t0 = Instant::now();
+        let state = State::new(t0);
+        let invalid = |r: Result<(), LimitError>| {
+            assert!(matches!(r, Err(LimitError::Invalid(_))), "{r:?}");
+        };
+        let exhausted = |r: Result<(), LimitError>| {
+            assert!(matches!(r, Err(LimitError::Exhausted(_))), "{r:?}");
+        };
+        let long = "x".repeat(257);
+        invalid(state.update("", "a", upd(b"", &[], T), t0));
+        invalid(state.update(&long, "a", upd(b"", &[], T), t0));
+        invalid(state.update(C, "", upd(b"", &[], T), t0));
+        invalid(state.update(C, &long, upd(b"", &[], T), t0));
+        invalid(state.update(C, "a", upd(&[0; 2049], &[], T), t0));
+        invalid(state.update(C, "a", upd(b"", &[vec![0; 33]], T), t0));
+        invalid(state.update(C, "a", upd(b"", &[], MAX_TTL + secs(1)), t0));
+        invalid(state.delete("", "a"));
+        invalid(state.delete(C, &long));
+        invalid(state.list(&long).map(|_| ()));
+        assert!(matches!(
+            state.subscribe("").map(|_| ()),
+            Err(SubscribeError::Limit(LimitError::Invalid(_)))
+        ));
+        assert_eq!(
+            state.counts().affiliates,
+            0,
+            "nothing stored by invalid requests"
+        );
+
+        // The boundaries themselves are accepted.
+        let at_limit = state.update(
+            &"c".repeat(256),
+            &"a".repeat(256),
+            upd(&[0; 2048], &[vec![0; 32]], MAX_TTL),
+            t0,
+        );
+        assert_eq!(at_limit, Ok(()));
+
+        for i in 0..MAX_AFFILIATES_PER_CLUSTER {
+            state
+                .update(C, &format!("a{i}"), upd(b"", &[], T), t0)
+                .expect("within the limit");
+        }
+        exhausted(state.update(C, "one-more", upd(b"", &[], T), t0));
+        // Existing affiliates can still be updated.
+        state
+            .update(C, "a0", upd(b"d", &[], T), t0)
+            .expect("update");
+
+        let many: Vec<Vec<u8>> = (0..MAX_ENDPOINTS_PER_AFFILIATE as u8)
+            .map(|i| vec![i; 16])
+            .collect();
+        state
+            .update(C, "a1", upd(b"", &many, T), t0)
+            .expect("64 endpoints");
+        // Known endpoints can be refreshed; one new one is too many and changes nothing.
+        state
+            .update(C, "a1", upd(b"", &many[..3], T), t0)
+            .expect("refresh");
+        exhausted(state.update(C, "a1", upd(b"new", &[vec![99; 16]], T), t0));
+        let a1 = get(&state, "a1").expect("a1");
+        assert!(a1.data.is_empty(), "all or nothing");
+        assert_eq!(a1.endpoints.len(), MAX_ENDPOINTS_PER_AFFILIATE);
+        // A single request with too many distinct endpoints.
+        let too_many: Vec<Vec<u8>> = (0..=MAX_ENDPOINTS_PER_AFFILIATE as u8)
+            .map(|i| vec![i; 8])
+            .collect();
+        exhausted(state.update(C, "a2", upd(b"", &too_many, T), t0));
+    }
+
+    #[test]
+    fn export_and_restore_keep_remaining_ttls() {
+        let t0 = Instant::now();
+        let state = State::new(t0);
+        state
+            .update(C, "a", upd(b"data", &[vec![1; 16]], secs(600)), t0)
+            .expect("u");
+        state
+            .update(C, "a", upd(b"", &[vec![2; 32]], secs(100)), t0)
+            .expect("u");
+        state.list("empty").expect("list");
+        let mut exported = Vec::new();
+        state
+            .export(t0 + secs(50), |c| {
+                exported.push(c);
+                Ok::<(), ()>(())
+            })
+            .expect("export");
+        assert_eq!(exported.len(), 1, "empty clusters are not exported");
+        let a = &exported[0].affiliates[0];
+        assert_eq!(a.ttl, secs(550));
+        assert_eq!(a.endpoints[0].1, secs(550));
+        assert_eq!(a.endpoints[1].1, secs(50));
+
+        let t1 = Instant::now();
+        let restored = State::new(t1);
+        for c in exported {
+            for a in c.affiliates {
+                let r = Restored {
+                    id: a.id.to_string(),
+                    data: a.data.to_vec(),
+                    ttl: a.ttl,
+                    endpoints: a
+                        .endpoints
+                        .iter()
+                        .map(|(b, ttl)| (b.as_bytes().to_vec(), *ttl))
+                        .collect(),
+                };
+                restored.restore(&c.id, r, t1).expect("restore");
+            }
+        }
+        assert_eq!(restored.list(C), state.list(C));
+        assert_eq!(restored.counts().endpoints, 2);
+        assert_eq!(restored.gc(t1 + secs(51)).endpoints, 1);
+        assert_eq!(restored.gc(t1 + secs(551)).affiliates, 1);
+    }
+}
