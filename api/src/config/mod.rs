@@ -33,6 +33,8 @@ pub const MIN_MTU: u32 = 1280;
 pub const MAX_MTU: u32 = 65535 - 80;
 /// Default WireGuard listen port.
 pub const DEFAULT_WIREGUARD_PORT: u16 = 51820;
+/// Default WireGuard link name.
+pub const DEFAULT_INTERFACE: &str = "kubespan";
 /// Default node API port.
 pub const DEFAULT_API_PORT: u16 = 50000;
 /// Default node API listen address (all addresses, both families).

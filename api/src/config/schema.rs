@@ -14,7 +14,7 @@
 //!         kubespan:
 //!             enabled, advertiseKubernetesNetworks, allowDownPeerBypass, harvestExtraEndpoints, mtu,
 //!             filters: {endpoints, excludeAdvertisedNetworks},
-//!             listenPort, backend, extraAnnouncedEndpoints   # +
+//!             listenPort, backend, extraAnnouncedEndpoints, interface   # +
 //! cluster:
 //!     id, secret, controlPlane: {endpoint}, clusterName,
 //!     discovery: {enabled, registries: {kubernetes: {disabled}, service: {disabled, endpoint, extraEndpoints+}}}
@@ -95,6 +95,10 @@ pub struct KubeSpan {
     pub backend: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extra_announced_endpoints: Option<Vec<String>>,
+    /// WireGuard link name (default `kubespan`); nodes sharing a host need distinct names, since
+    /// the UAPI socket directory is shared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interface: Option<String>,
 }
 
 /// `machine.network.kubespan.filters`.
@@ -200,6 +204,7 @@ const KUBESPAN: &[Key] = &[
     Key::new("listenPort", Kind::UInt),
     Key::new("backend", Kind::Str),
     Key::new("extraAnnouncedEndpoints", Kind::StrList),
+    Key::new("interface", Kind::Str),
 ];
 const NETWORK: &[Key] = &[
     Key::new("hostname", Kind::Str),
@@ -286,6 +291,7 @@ mod tests {
                         listen_port: Some(1),
                         backend: Some("auto".into()),
                         extra_announced_endpoints: list.clone(),
+                        interface: Some("kubespan".into()),
                     }),
                 }),
             },

@@ -183,6 +183,8 @@ pub struct KubeSpanSettings {
     pub endpoint_filters: Vec<IpFilter>,
     pub exclude_advertised_networks: Vec<IpNet>,
     pub extra_announced_endpoints: Vec<SocketAddr>,
+    /// WireGuard link name.
+    pub interface: String,
 }
 
 /// Resolved `cluster`.
@@ -419,6 +421,19 @@ pub fn parse_discovery_endpoint(s: &str) -> Result<Url, String> {
         return Err(format!("{} has no host", quote(s)));
     }
     Ok(url)
+}
+
+/// Linux's limit on link names (IFNAMSIZ - 1).
+pub const MAX_LINK_NAME_LEN: usize = 15;
+
+fn is_link_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_LINK_NAME_LEN
+        && name != "."
+        && name != ".."
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 /// Longest hostname (DNS name) accepted.
@@ -661,7 +676,21 @@ fn resolve_kubespan(ks: schema::KubeSpan, c: &mut Checker<'_>) -> KubeSpanSettin
             })
         },
     );
+    let interface = ks
+        .interface
+        .clone()
+        .unwrap_or_else(|| DEFAULT_INTERFACE.to_owned());
+    if !is_link_name(&interface) {
+        c.push(
+            &format!("{P}.interface"),
+            format!(
+                "{} is not a link name, expected 1 to 15 letters, digits, '-', '_' or '.'",
+                quote(&interface)
+            ),
+        );
+    }
     KubeSpanSettings {
+        interface,
         enabled: ks.enabled.unwrap_or(false),
         advertise_kubernetes_networks: ks.advertise_kubernetes_networks.unwrap_or(false),
         allow_down_peer_bypass: ks.allow_down_peer_bypass.unwrap_or(false),

@@ -343,6 +343,7 @@ mod tests {
             extra_endpoints: extra.iter().map(|s| (*s).to_owned()).collect(),
             listen_port: 51821,
             backend: "auto".into(),
+            interface: "kubespan".into(),
         }
     }
 

@@ -165,6 +165,7 @@ pub(crate) mod tests {
             extra_endpoints: vec![],
             listen_port: 51820,
             backend: "auto".into(),
+            interface: "kubespan".into(),
         };
         upsert(
             state,

@@ -31,6 +31,8 @@ pub struct KubeSpanConfigSpec {
     pub extra_endpoints: Vec<String>,
     pub listen_port: u16,
     pub backend: String,
+    /// WireGuard link name.
+    pub interface: String,
 }
 
 /// Pure: the spec for `settings` and the secret as written in the config.
@@ -61,6 +63,7 @@ pub fn spec(settings: &Settings, secret_text: &str) -> KubeSpanConfigSpec {
             .collect(),
         listen_port: ks.listen_port,
         backend: ks.backend.as_str().to_owned(),
+        interface: ks.interface.clone(),
     }
 }
 

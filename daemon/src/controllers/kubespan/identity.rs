@@ -168,6 +168,7 @@ mod tests {
             extra_endpoints: vec![],
             listen_port: 51820,
             backend: "auto".into(),
+            interface: "kubespan".into(),
         };
         let ptr = Pointer {
             namespace: NAMESPACE_CONFIG.into(),
