@@ -40,6 +40,7 @@ Register-ArgumentCompleter -Native -CommandName 'weftctl' -ScriptBlock {
             [CompletionResult]::new('g', 'g', [CompletionResultType]::ParameterValue, 'Get a specific resource or list of resources')
             [CompletionResult]::new('apply-config', 'apply-config', [CompletionResultType]::ParameterValue, 'Apply a new machine config to nodes, immediately (no restart)')
             [CompletionResult]::new('config', 'config', [CompletionResultType]::ParameterValue, 'Manage the client config (contexts, credentials)')
+            [CompletionResult]::new('cluster', 'cluster', [CompletionResultType]::ParameterValue, 'Create or destroy a local mesh of nodes in network namespaces (needs root)')
             [CompletionResult]::new('leave', 'leave', [CompletionResultType]::ParameterValue, 'Withdraw nodes from the cluster''s discovery services (needs os:admin)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -325,6 +326,72 @@ Register-ArgumentCompleter -Native -CommandName 'weftctl' -ScriptBlock {
         'weftctl;config;help;help' {
             break
         }
+        'weftctl;cluster' {
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly')
+            [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated')
+            [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context to use instead of the client config''s current one')
+            [CompletionResult]::new('--weftconfig', '--weftconfig', [CompletionResultType]::ParameterName, 'Client config file [default: ~/.weft/config]')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Connection and request timeout')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Build a local mesh: a network namespace per node on a bridge, a discovery service, weftd on every node; wait until every node sees every peer up; print the peer statuses')
+            [CompletionResult]::new('destroy', 'destroy', [CompletionResultType]::ParameterValue, 'Remove a local mesh: processes, namespaces, links and files (also after a crash)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'weftctl;cluster;create' {
+            [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'Cluster name (also the client context''s name)')
+            [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Number of nodes (the first is the control plane)')
+            [CompletionResult]::new('--discovery', '--discovery', [CompletionResultType]::ParameterName, 'Discovery service: `embedded` (a weft-discovery started for the cluster) or a URL')
+            [CompletionResult]::new('--cidr', '--cidr', [CompletionResultType]::ParameterName, 'IPv4 network for the nodes; the host side takes the first address')
+            [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'Where cluster state lives [default: ~/.weft/clusters]')
+            [CompletionResult]::new('--wait-timeout', '--wait-timeout', [CompletionResultType]::ParameterName, 'How long to wait for every peer to be up')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated')
+            [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context to use instead of the client config''s current one')
+            [CompletionResult]::new('--weftconfig', '--weftconfig', [CompletionResultType]::ParameterName, 'Client config file [default: ~/.weft/config]')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Connection and request timeout')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'weftctl;cluster;destroy' {
+            [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'Cluster name')
+            [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'Where cluster state lives [default: ~/.weft/clusters]')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly')
+            [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated')
+            [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context to use instead of the client config''s current one')
+            [CompletionResult]::new('--weftconfig', '--weftconfig', [CompletionResultType]::ParameterName, 'Client config file [default: ~/.weft/config]')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Connection and request timeout')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'weftctl;cluster;help' {
+            [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Build a local mesh: a network namespace per node on a bridge, a discovery service, weftd on every node; wait until every node sees every peer up; print the peer statuses')
+            [CompletionResult]::new('destroy', 'destroy', [CompletionResultType]::ParameterValue, 'Remove a local mesh: processes, namespaces, links and files (also after a crash)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'weftctl;cluster;help;create' {
+            break
+        }
+        'weftctl;cluster;help;destroy' {
+            break
+        }
+        'weftctl;cluster;help;help' {
+            break
+        }
         'weftctl;leave' {
             [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly')
             [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly')
@@ -347,6 +414,7 @@ Register-ArgumentCompleter -Native -CommandName 'weftctl' -ScriptBlock {
             [CompletionResult]::new('get', 'get', [CompletionResultType]::ParameterValue, 'Get a specific resource or list of resources')
             [CompletionResult]::new('apply-config', 'apply-config', [CompletionResultType]::ParameterValue, 'Apply a new machine config to nodes, immediately (no restart)')
             [CompletionResult]::new('config', 'config', [CompletionResultType]::ParameterValue, 'Manage the client config (contexts, credentials)')
+            [CompletionResult]::new('cluster', 'cluster', [CompletionResultType]::ParameterValue, 'Create or destroy a local mesh of nodes in network namespaces (needs root)')
             [CompletionResult]::new('leave', 'leave', [CompletionResultType]::ParameterValue, 'Withdraw nodes from the cluster''s discovery services (needs os:admin)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -394,6 +462,17 @@ Register-ArgumentCompleter -Native -CommandName 'weftctl' -ScriptBlock {
             break
         }
         'weftctl;help;config;merge' {
+            break
+        }
+        'weftctl;help;cluster' {
+            [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Build a local mesh: a network namespace per node on a bridge, a discovery service, weftd on every node; wait until every node sees every peer up; print the peer statuses')
+            [CompletionResult]::new('destroy', 'destroy', [CompletionResultType]::ParameterValue, 'Remove a local mesh: processes, namespaces, links and files (also after a crash)')
+            break
+        }
+        'weftctl;help;cluster;create' {
+            break
+        }
+        'weftctl;help;cluster;destroy' {
             break
         }
         'weftctl;help;leave' {

@@ -19,6 +19,9 @@ _weftctl() {
             weftctl,apply-config)
                 cmd="weftctl__subcmd__apply__subcmd__config"
                 ;;
+            weftctl,cluster)
+                cmd="weftctl__subcmd__cluster"
+                ;;
             weftctl,completion)
                 cmd="weftctl__subcmd__completion"
                 ;;
@@ -45,6 +48,24 @@ _weftctl() {
                 ;;
             weftctl,version)
                 cmd="weftctl__subcmd__version"
+                ;;
+            weftctl__subcmd__cluster,create)
+                cmd="weftctl__subcmd__cluster__subcmd__create"
+                ;;
+            weftctl__subcmd__cluster,destroy)
+                cmd="weftctl__subcmd__cluster__subcmd__destroy"
+                ;;
+            weftctl__subcmd__cluster,help)
+                cmd="weftctl__subcmd__cluster__subcmd__help"
+                ;;
+            weftctl__subcmd__cluster__subcmd__help,create)
+                cmd="weftctl__subcmd__cluster__subcmd__help__subcmd__create"
+                ;;
+            weftctl__subcmd__cluster__subcmd__help,destroy)
+                cmd="weftctl__subcmd__cluster__subcmd__help__subcmd__destroy"
+                ;;
+            weftctl__subcmd__cluster__subcmd__help,help)
+                cmd="weftctl__subcmd__cluster__subcmd__help__subcmd__help"
                 ;;
             weftctl__subcmd__config,contexts)
                 cmd="weftctl__subcmd__config__subcmd__contexts"
@@ -97,6 +118,9 @@ _weftctl() {
             weftctl__subcmd__help,apply-config)
                 cmd="weftctl__subcmd__help__subcmd__apply__subcmd__config"
                 ;;
+            weftctl__subcmd__help,cluster)
+                cmd="weftctl__subcmd__help__subcmd__cluster"
+                ;;
             weftctl__subcmd__help,completion)
                 cmd="weftctl__subcmd__help__subcmd__completion"
                 ;;
@@ -120,6 +144,12 @@ _weftctl() {
                 ;;
             weftctl__subcmd__help,version)
                 cmd="weftctl__subcmd__help__subcmd__version"
+                ;;
+            weftctl__subcmd__help__subcmd__cluster,create)
+                cmd="weftctl__subcmd__help__subcmd__cluster__subcmd__create"
+                ;;
+            weftctl__subcmd__help__subcmd__cluster,destroy)
+                cmd="weftctl__subcmd__help__subcmd__cluster__subcmd__destroy"
                 ;;
             weftctl__subcmd__help__subcmd__config,contexts)
                 cmd="weftctl__subcmd__help__subcmd__config__subcmd__contexts"
@@ -146,7 +176,7 @@ _weftctl() {
 
     case "${cmd}" in
         weftctl)
-            opts="-n -e -h -V --nodes --endpoints --context --weftconfig --timeout --help --version gen validate version completion get g apply-config config leave help"
+            opts="-n -e -h -V --nodes --endpoints --context --weftconfig --timeout --help --version gen validate version completion get g apply-config config cluster leave help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -230,6 +260,212 @@ _weftctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        weftctl__subcmd__cluster)
+            opts="-n -e -h -V --nodes --endpoints --context --weftconfig --timeout --help --version create destroy help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --nodes)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --endpoints)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -e)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --weftconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        weftctl__subcmd__cluster__subcmd__create)
+            opts="-e -h -V --name --nodes --discovery --cidr --state --wait-timeout --endpoints --context --weftconfig --timeout --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --nodes)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --discovery)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cidr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --endpoints)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -e)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --weftconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        weftctl__subcmd__cluster__subcmd__destroy)
+            opts="-n -e -h -V --name --state --nodes --endpoints --context --weftconfig --timeout --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --nodes)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --endpoints)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -e)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --weftconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        weftctl__subcmd__cluster__subcmd__help)
+            opts="create destroy help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        weftctl__subcmd__cluster__subcmd__help__subcmd__create)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        weftctl__subcmd__cluster__subcmd__help__subcmd__destroy)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        weftctl__subcmd__cluster__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;
@@ -866,7 +1102,7 @@ _weftctl() {
             return 0
             ;;
         weftctl__subcmd__help)
-            opts="gen validate version completion get apply-config config leave help"
+            opts="gen validate version completion get apply-config config cluster leave help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -882,6 +1118,48 @@ _weftctl() {
         weftctl__subcmd__help__subcmd__apply__subcmd__config)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        weftctl__subcmd__help__subcmd__cluster)
+            opts="create destroy"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        weftctl__subcmd__help__subcmd__cluster__subcmd__create)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        weftctl__subcmd__help__subcmd__cluster__subcmd__destroy)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

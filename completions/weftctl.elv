@@ -37,6 +37,7 @@ set edit:completion:arg-completer[weftctl] = {|@words|
             cand g 'Get a specific resource or list of resources'
             cand apply-config 'Apply a new machine config to nodes, immediately (no restart)'
             cand config 'Manage the client config (contexts, credentials)'
+            cand cluster 'Create or destroy a local mesh of nodes in network namespaces (needs root)'
             cand leave 'Withdraw nodes from the cluster''s discovery services (needs os:admin)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -297,6 +298,65 @@ set edit:completion:arg-completer[weftctl] = {|@words|
         }
         &'weftctl;config;help;help'= {
         }
+        &'weftctl;cluster'= {
+            cand -n 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly'
+            cand --nodes 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly'
+            cand -e 'Endpoints to use when no nodes are given, comma-separated'
+            cand --endpoints 'Endpoints to use when no nodes are given, comma-separated'
+            cand --context 'Context to use instead of the client config''s current one'
+            cand --weftconfig 'Client config file [default: ~/.weft/config]'
+            cand --timeout 'Connection and request timeout'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand create 'Build a local mesh: a network namespace per node on a bridge, a discovery service, weftd on every node; wait until every node sees every peer up; print the peer statuses'
+            cand destroy 'Remove a local mesh: processes, namespaces, links and files (also after a crash)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'weftctl;cluster;create'= {
+            cand --name 'Cluster name (also the client context''s name)'
+            cand --nodes 'Number of nodes (the first is the control plane)'
+            cand --discovery 'Discovery service: `embedded` (a weft-discovery started for the cluster) or a URL'
+            cand --cidr 'IPv4 network for the nodes; the host side takes the first address'
+            cand --state 'Where cluster state lives [default: ~/.weft/clusters]'
+            cand --wait-timeout 'How long to wait for every peer to be up'
+            cand -e 'Endpoints to use when no nodes are given, comma-separated'
+            cand --endpoints 'Endpoints to use when no nodes are given, comma-separated'
+            cand --context 'Context to use instead of the client config''s current one'
+            cand --weftconfig 'Client config file [default: ~/.weft/config]'
+            cand --timeout 'Connection and request timeout'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'weftctl;cluster;destroy'= {
+            cand --name 'Cluster name'
+            cand --state 'Where cluster state lives [default: ~/.weft/clusters]'
+            cand -n 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly'
+            cand --nodes 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly'
+            cand -e 'Endpoints to use when no nodes are given, comma-separated'
+            cand --endpoints 'Endpoints to use when no nodes are given, comma-separated'
+            cand --context 'Context to use instead of the client config''s current one'
+            cand --weftconfig 'Client config file [default: ~/.weft/config]'
+            cand --timeout 'Connection and request timeout'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'weftctl;cluster;help'= {
+            cand create 'Build a local mesh: a network namespace per node on a bridge, a discovery service, weftd on every node; wait until every node sees every peer up; print the peer statuses'
+            cand destroy 'Remove a local mesh: processes, namespaces, links and files (also after a crash)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'weftctl;cluster;help;create'= {
+        }
+        &'weftctl;cluster;help;destroy'= {
+        }
+        &'weftctl;cluster;help;help'= {
+        }
         &'weftctl;leave'= {
             cand -n 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly'
             cand --nodes 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly'
@@ -318,6 +378,7 @@ set edit:completion:arg-completer[weftctl] = {|@words|
             cand get 'Get a specific resource or list of resources'
             cand apply-config 'Apply a new machine config to nodes, immediately (no restart)'
             cand config 'Manage the client config (contexts, credentials)'
+            cand cluster 'Create or destroy a local mesh of nodes in network namespaces (needs root)'
             cand leave 'Withdraw nodes from the cluster''s discovery services (needs os:admin)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -352,6 +413,14 @@ set edit:completion:arg-completer[weftctl] = {|@words|
         &'weftctl;help;config;use-context'= {
         }
         &'weftctl;help;config;merge'= {
+        }
+        &'weftctl;help;cluster'= {
+            cand create 'Build a local mesh: a network namespace per node on a bridge, a discovery service, weftd on every node; wait until every node sees every peer up; print the peer statuses'
+            cand destroy 'Remove a local mesh: processes, namespaces, links and files (also after a crash)'
+        }
+        &'weftctl;help;cluster;create'= {
+        }
+        &'weftctl;help;cluster;destroy'= {
         }
         &'weftctl;help;leave'= {
         }

@@ -39,6 +39,7 @@ complete -c weftctl -n "__fish_weftctl_needs_command" -f -a "get" -d 'Get a spec
 complete -c weftctl -n "__fish_weftctl_needs_command" -f -a "g" -d 'Get a specific resource or list of resources'
 complete -c weftctl -n "__fish_weftctl_needs_command" -f -a "apply-config" -d 'Apply a new machine config to nodes, immediately (no restart)'
 complete -c weftctl -n "__fish_weftctl_needs_command" -f -a "config" -d 'Manage the client config (contexts, credentials)'
+complete -c weftctl -n "__fish_weftctl_needs_command" -f -a "cluster" -d 'Create or destroy a local mesh of nodes in network namespaces (needs root)'
 complete -c weftctl -n "__fish_weftctl_needs_command" -f -a "leave" -d 'Withdraw nodes from the cluster\'s discovery services (needs os:admin)'
 complete -c weftctl -n "__fish_weftctl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c weftctl -n "__fish_weftctl_using_subcommand gen; and not __fish_seen_subcommand_from secrets config help" -s n -l nodes -d 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly' -r
@@ -184,6 +185,40 @@ complete -c weftctl -n "__fish_weftctl_using_subcommand config; and __fish_seen_
 complete -c weftctl -n "__fish_weftctl_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "use-context" -d 'Make a context the current one'
 complete -c weftctl -n "__fish_weftctl_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "merge" -d 'Merge a client config (e.g. from gen config) into the default one'
 complete -c weftctl -n "__fish_weftctl_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and not __fish_seen_subcommand_from create destroy help" -s n -l nodes -d 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and not __fish_seen_subcommand_from create destroy help" -s e -l endpoints -d 'Endpoints to use when no nodes are given, comma-separated' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and not __fish_seen_subcommand_from create destroy help" -l context -d 'Context to use instead of the client config\'s current one' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and not __fish_seen_subcommand_from create destroy help" -l weftconfig -d 'Client config file [default: ~/.weft/config]' -r -F
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and not __fish_seen_subcommand_from create destroy help" -l timeout -d 'Connection and request timeout' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and not __fish_seen_subcommand_from create destroy help" -s h -l help -d 'Print help'
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and not __fish_seen_subcommand_from create destroy help" -s V -l version -d 'Print version'
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and not __fish_seen_subcommand_from create destroy help" -f -a "create" -d 'Build a local mesh: a network namespace per node on a bridge, a discovery service, weftd on every node; wait until every node sees every peer up; print the peer statuses'
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and not __fish_seen_subcommand_from create destroy help" -f -a "destroy" -d 'Remove a local mesh: processes, namespaces, links and files (also after a crash)'
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and not __fish_seen_subcommand_from create destroy help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from create" -l name -d 'Cluster name (also the client context\'s name)' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from create" -l nodes -d 'Number of nodes (the first is the control plane)' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from create" -l discovery -d 'Discovery service: `embedded` (a weft-discovery started for the cluster) or a URL' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from create" -l cidr -d 'IPv4 network for the nodes; the host side takes the first address' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from create" -l state -d 'Where cluster state lives [default: ~/.weft/clusters]' -r -F
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from create" -l wait-timeout -d 'How long to wait for every peer to be up' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from create" -s e -l endpoints -d 'Endpoints to use when no nodes are given, comma-separated' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from create" -l context -d 'Context to use instead of the client config\'s current one' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from create" -l weftconfig -d 'Client config file [default: ~/.weft/config]' -r -F
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from create" -l timeout -d 'Connection and request timeout' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help'
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from create" -s V -l version -d 'Print version'
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from destroy" -l name -d 'Cluster name' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from destroy" -l state -d 'Where cluster state lives [default: ~/.weft/clusters]' -r -F
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from destroy" -s n -l nodes -d 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from destroy" -s e -l endpoints -d 'Endpoints to use when no nodes are given, comma-separated' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from destroy" -l context -d 'Context to use instead of the client config\'s current one' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from destroy" -l weftconfig -d 'Client config file [default: ~/.weft/config]' -r -F
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from destroy" -l timeout -d 'Connection and request timeout' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from destroy" -s h -l help -d 'Print help'
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from destroy" -s V -l version -d 'Print version'
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from help" -f -a "create" -d 'Build a local mesh: a network namespace per node on a bridge, a discovery service, weftd on every node; wait until every node sees every peer up; print the peer statuses'
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from help" -f -a "destroy" -d 'Remove a local mesh: processes, namespaces, links and files (also after a crash)'
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c weftctl -n "__fish_weftctl_using_subcommand leave" -s n -l nodes -d 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly' -r
 complete -c weftctl -n "__fish_weftctl_using_subcommand leave" -s e -l endpoints -d 'Endpoints to use when no nodes are given, comma-separated' -r
 complete -c weftctl -n "__fish_weftctl_using_subcommand leave" -l context -d 'Context to use instead of the client config\'s current one' -r
@@ -191,18 +226,21 @@ complete -c weftctl -n "__fish_weftctl_using_subcommand leave" -l weftconfig -d 
 complete -c weftctl -n "__fish_weftctl_using_subcommand leave" -l timeout -d 'Connection and request timeout' -r
 complete -c weftctl -n "__fish_weftctl_using_subcommand leave" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c weftctl -n "__fish_weftctl_using_subcommand leave" -s V -l version -d 'Print version'
-complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion get apply-config config leave help" -f -a "gen" -d 'Generate secrets and configuration files'
-complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion get apply-config config leave help" -f -a "validate" -d 'Validate a machine config'
-complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion get apply-config config leave help" -f -a "version" -d 'Print the version'
-complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion get apply-config config leave help" -f -a "completion" -d 'Output shell completion code for the given shell'
-complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion get apply-config config leave help" -f -a "get" -d 'Get a specific resource or list of resources'
-complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion get apply-config config leave help" -f -a "apply-config" -d 'Apply a new machine config to nodes, immediately (no restart)'
-complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion get apply-config config leave help" -f -a "config" -d 'Manage the client config (contexts, credentials)'
-complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion get apply-config config leave help" -f -a "leave" -d 'Withdraw nodes from the cluster\'s discovery services (needs os:admin)'
-complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion get apply-config config leave help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion get apply-config config cluster leave help" -f -a "gen" -d 'Generate secrets and configuration files'
+complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion get apply-config config cluster leave help" -f -a "validate" -d 'Validate a machine config'
+complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion get apply-config config cluster leave help" -f -a "version" -d 'Print the version'
+complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion get apply-config config cluster leave help" -f -a "completion" -d 'Output shell completion code for the given shell'
+complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion get apply-config config cluster leave help" -f -a "get" -d 'Get a specific resource or list of resources'
+complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion get apply-config config cluster leave help" -f -a "apply-config" -d 'Apply a new machine config to nodes, immediately (no restart)'
+complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion get apply-config config cluster leave help" -f -a "config" -d 'Manage the client config (contexts, credentials)'
+complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion get apply-config config cluster leave help" -f -a "cluster" -d 'Create or destroy a local mesh of nodes in network namespaces (needs root)'
+complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion get apply-config config cluster leave help" -f -a "leave" -d 'Withdraw nodes from the cluster\'s discovery services (needs os:admin)'
+complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion get apply-config config cluster leave help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c weftctl -n "__fish_weftctl_using_subcommand help; and __fish_seen_subcommand_from gen" -f -a "secrets" -d 'Generate a secrets bundle: cluster id and secret, and the node API CA'
 complete -c weftctl -n "__fish_weftctl_using_subcommand help; and __fish_seen_subcommand_from gen" -f -a "config" -d 'Generate machine configs and a client config for a new cluster'
 complete -c weftctl -n "__fish_weftctl_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "new" -d 'Issue a client certificate on a node and write a client config around it (needs os:admin)'
 complete -c weftctl -n "__fish_weftctl_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "contexts" -d 'List the contexts of the client config'
 complete -c weftctl -n "__fish_weftctl_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "use-context" -d 'Make a context the current one'
 complete -c weftctl -n "__fish_weftctl_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "merge" -d 'Merge a client config (e.g. from gen config) into the default one'
+complete -c weftctl -n "__fish_weftctl_using_subcommand help; and __fish_seen_subcommand_from cluster" -f -a "create" -d 'Build a local mesh: a network namespace per node on a bridge, a discovery service, weftd on every node; wait until every node sees every peer up; print the peer statuses'
+complete -c weftctl -n "__fish_weftctl_using_subcommand help; and __fish_seen_subcommand_from cluster" -f -a "destroy" -d 'Remove a local mesh: processes, namespaces, links and files (also after a crash)'

@@ -78,6 +78,8 @@ pub enum Command {
     ApplyConfig(ApplyConfigArgs),
     /// Manage the client config (contexts, credentials)
     Config(ConfigArgs),
+    /// Create or destroy a local mesh of nodes in network namespaces (needs root)
+    Cluster(ClusterArgs),
     /// Withdraw nodes from the cluster's discovery services (needs os:admin)
     #[command(
         long_about = "Withdraw nodes from the cluster's discovery services (needs os:admin).\n\nEach node deletes its affiliate from every configured discovery service and stops announcing\nitself, so the other nodes drop it as a peer. It keeps running, and announces itself again\nwhen weftd restarts.",
@@ -278,4 +280,51 @@ pub struct CompletionArgs {
     /// The shell
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ClusterArgs {
+    #[command(subcommand)]
+    pub command: ClusterCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// Build a local mesh: a network namespace per node on a bridge, a discovery service, weftd on
+    /// every node; wait until every node sees every peer up; print the peer statuses
+    Create(ClusterCreateArgs),
+    /// Remove a local mesh: processes, namespaces, links and files (also after a crash)
+    Destroy(ClusterDestroyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ClusterCreateArgs {
+    /// Cluster name (also the client context's name)
+    #[arg(long, default_value = "weft-default")]
+    pub name: String,
+    /// Number of nodes (the first is the control plane)
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=32))]
+    pub nodes: u8,
+    /// Discovery service: `embedded` (a weft-discovery started for the cluster) or a URL
+    #[arg(long, default_value = "embedded", value_name = "embedded|URL")]
+    pub discovery: String,
+    /// IPv4 network for the nodes; the host side takes the first address
+    #[arg(long, default_value = "10.5.0.0/24")]
+    pub cidr: String,
+    /// Where cluster state lives [default: ~/.weft/clusters]
+    #[arg(long, value_name = "DIR")]
+    pub state: Option<PathBuf>,
+    /// How long to wait for every peer to be up
+    #[arg(long, default_value = "120s", value_parser = parse_duration, value_name = "DURATION")]
+    pub wait_timeout: Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct ClusterDestroyArgs {
+    /// Cluster name
+    #[arg(long, default_value = "weft-default")]
+    pub name: String,
+    /// Where cluster state lives [default: ~/.weft/clusters]
+    #[arg(long, value_name = "DIR")]
+    pub state: Option<PathBuf>,
 }

@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-/// Deadline for a daemon to come up or a condition to hold.
-pub const DEADLINE: Duration = Duration::from_secs(30);
+/// Deadline for a daemon to come up or a condition to hold. Generous: it only bounds how long a
+/// failing test takes; the timing promises themselves are tested with paused time in unit tests.
+pub const DEADLINE: Duration = Duration::from_secs(60);
 /// Pause between two checks of a condition.
 const POLL: Duration = Duration::from_millis(50);
 
@@ -517,6 +518,18 @@ impl Lab {
         fs::write(&node.config, cfg).expect("write node config");
         node.api = format!("{addr}:{}", node.port);
         node.netns = Some(ns);
+    }
+}
+
+impl Lab {
+    /// The WireGuard link name of node `i` in this lab.
+    pub fn link_name(&self, i: u8) -> String {
+        format!("wg{}k{i}", self.tag)
+    }
+
+    /// The namespace of node `i`.
+    pub fn netns(&self, i: u8) -> String {
+        format!("wft{}n{i}", self.tag)
     }
 }
 

@@ -1,8 +1,9 @@
 //! One module per leaf command; [`run`] dispatches.
 
-use crate::args::{Cli, Command, ConfigCommand, GenCommand};
+use crate::args::{Cli, ClusterCommand, Command, ConfigCommand, GenCommand};
 
 pub mod apply_config;
+pub mod cluster;
 pub mod completion;
 pub mod config;
 pub mod gen_config;
@@ -32,6 +33,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Get(args) => runtime()?.block_on(get::run(&cli.global, &args)),
         Command::ApplyConfig(args) => runtime()?.block_on(apply_config::run(&cli.global, &args)),
         Command::Leave => runtime()?.block_on(leave::run(&cli.global)),
+        Command::Cluster(args) => match &args.command {
+            ClusterCommand::Create(a) => runtime()?.block_on(cluster::create(&cli.global, a)),
+            ClusterCommand::Destroy(a) => cluster::destroy(a),
+        },
         Command::Config(args) => match &args.command {
             ConfigCommand::New(a) => runtime()?.block_on(config::new(&cli.global, a)),
             ConfigCommand::Contexts => config::contexts(&cli.global),
