@@ -359,7 +359,7 @@ async fn build(
             &ns,
             "addr",
             "add",
-            &format!("{}/{prefix}", hosts[i]),
+            &format!("{host}/{prefix}"),
             "dev",
             "eth0",
         ])?;
