@@ -25,6 +25,8 @@ use crate::controllers::cluster::discovery_service::DiscoveryServiceController;
 use crate::controllers::cluster::local_affiliate::{LocalAffiliateController, OsHostname};
 use crate::controllers::cluster::member::MemberController;
 use crate::controllers::cluster::node_address::NodeAddressController;
+use crate::controllers::kubespan::endpoint::EndpointController;
+use crate::controllers::kubespan::manager::ManagerController;
 use crate::controllers::kubespan::peer_spec::PeerSpecController;
 use crate::controllers::kubespan::{config::ConfigController, identity};
 use crate::discovery::GrpcDialer;
@@ -32,6 +34,9 @@ use crate::os::addresses::OsAddresses;
 use crate::runtime::engine::Engine;
 use crate::runtime::state::State;
 use crate::server;
+use crate::wg::DataPlane as _;
+use crate::wg::userspace::{PolicyRouting, Routing, UserspaceDataPlane, UserspaceOptions};
+use weft_api::config::validate::Backend;
 
 /// How long shutdown waits for the API and controllers to stop.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -169,6 +174,13 @@ pub async fn run(options: Options) -> Result<(), AppError> {
         ))
         .map_err(anyhow::Error::from)?;
     add_discovery_controllers(&mut engine, &state)?;
+    let data_plane = Arc::new(data_plane(settings.kubespan.backend)?);
+    engine
+        .add(ManagerController::new(Arc::clone(&data_plane)))
+        .map_err(anyhow::Error::from)?;
+    engine
+        .add(EndpointController)
+        .map_err(anyhow::Error::from)?;
 
     let hostname = gethostname::gethostname().to_string_lossy().into_owned();
     let serving = server::tls::issue(&settings.ca, &hostname, &server::tls::local_addresses())?;
@@ -204,8 +216,31 @@ pub async fn run(options: Options) -> Result<(), AppError> {
             .context("the node API did not stop in time")?,
     };
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, engine_task).await;
+    // The userspace device dies with the process anyway; removing it here also removes its routes,
+    // rules and UAPI socket, and reports what could not be removed.
+    match tokio::time::timeout(SHUTDOWN_GRACE, data_plane.remove()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => tracing::warn!(%err, "removing the WireGuard interface"),
+        Err(_) => tracing::warn!("removing the WireGuard interface took too long"),
+    }
     server_result.context("node API task")??;
     Ok(())
+}
+
+/// The data plane for `backend`: the embedded userspace WireGuard, with Talos's policy routing
+/// (table 180, rule priority 32500, tunnel packets marked 0x20) so that peers' node addresses —
+/// which are also their endpoints — are routed through the tunnel without looping.
+fn data_plane(backend: Backend) -> anyhow::Result<UserspaceDataPlane> {
+    if backend == Backend::Kernel {
+        anyhow::bail!(
+            "machine.network.kubespan.backend: kernel is not available in this build (no kernel WireGuard to test it against); use auto or userspace"
+        );
+    }
+    UserspaceDataPlane::new(UserspaceOptions {
+        routing: Routing::Policy(PolicyRouting::KUBESPAN),
+        ..UserspaceOptions::default()
+    })
+    .context("starting the WireGuard data plane")
 }
 
 async fn wait_for_signal() -> &'static str {

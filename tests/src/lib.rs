@@ -507,15 +507,19 @@ impl Lab {
         (ns, addr)
     }
 
-    /// Puts `node` into a new namespace of this lab, its API on the lab address.
+    /// Puts `node` into a new namespace of this lab: its API on the lab address, and its WireGuard
+    /// link named uniquely (the UAPI socket directory is shared by every namespace, so two nodes of
+    /// one host cannot both have a `kubespan` link).
     pub fn place(&mut self, node: &mut Node, i: u8) {
         let (ns, addr) = self.add_host(i);
-        let mut cfg: String = fs::read_to_string(&node.config).expect("read node config");
-        cfg = cfg.replace(
-            &format!("127.0.0.1:{}", node.port),
-            &format!("0.0.0.0:{}", node.port),
-        );
-        fs::write(&node.config, cfg).expect("write node config");
+        let text = fs::read_to_string(&node.config).expect("read node config");
+        let mut cfg: yaml_serde::Value = yaml_serde::from_str(&text).expect("node config");
+        cfg["machine"]["api"]["listenAddress"] = format!("0.0.0.0:{}", node.port).into();
+        if cfg["machine"]["network"]["kubespan"].is_mapping() {
+            cfg["machine"]["network"]["kubespan"]["interface"] = self.link_name(i).into();
+        }
+        let text = yaml_serde::to_string(&cfg).expect("yaml");
+        fs::write(&node.config, text).expect("write node config");
         node.api = format!("{addr}:{}", node.port);
         node.netns = Some(ns);
     }

@@ -2,10 +2,11 @@
 //!
 //! This is COSI's controller runtime, reduced to what Weft needs. A controller declares the kinds it
 //! reads and the types it writes; the engine reconciles it once at start, again whenever any input
-//! kind changes, and on its ticker, and retries it with exponential backoff when it fails:
+//! kind changes (or its optional wake signal fires, for events that are not resources), and on its
+//! ticker, and retries it with exponential backoff when it fails:
 //!
 //! ```text
-//!  start ──► reconcile ──ok──► wait for: input change │ tick due │ shutdown ──► reconcile …
+//!  start ──► reconcile ──ok──► wait for: input change │ wake │ tick due │ shutdown ──► reconcile …
 //!                 │
 //!                 └─err──► log, wait 100ms, 200ms, 400ms … 30s (reset by a success) ──► reconcile …
 //! ```
@@ -52,6 +53,14 @@ pub trait Controller: Send + 'static {
     /// How long after a reconcile to reconcile again when no input has changed, for work driven by
     /// time (expiring peers, refreshing announcements). `None`: only inputs trigger it.
     fn tick_interval(&self) -> Option<Duration> {
+        None
+    }
+
+    /// A signal from outside the state that should also trigger a reconcile — a data plane's
+    /// "a peer changed" notifications, which are not resources. Taken once, when the controller
+    /// is added; it is a flag like the inputs' (a burst is one reconcile). `None`: only input
+    /// changes and the ticker do.
+    fn wake_signal(&self) -> Option<watch::Receiver<()>> {
         None
     }
 
@@ -260,11 +269,12 @@ impl Engine {
             }
         }
         let changes = self.state.subscribe_changes(&inputs)?;
+        let wake = controller.wake_signal();
         let state = self.state.clone();
         self.names.insert(name.clone());
         self.controllers.push((
             name,
-            Box::new(move |stop| Box::pin(run_controller(controller, state, changes, stop))),
+            Box::new(move |stop| Box::pin(run_controller(controller, state, changes, wake, stop))),
         ));
         Ok(())
     }
@@ -311,6 +321,7 @@ async fn run_controller<C: Controller>(
     mut controller: C,
     state: State,
     mut changes: watch::Receiver<()>,
+    mut wake: Option<watch::Receiver<()>>,
     stop: CancellationToken,
 ) {
     let mut ctx = ReconcileContext::new(&state, &controller);
@@ -321,6 +332,9 @@ async fn run_controller<C: Controller>(
     loop {
         // Clear the flag before reading inputs: a change from here on earns another reconcile.
         changes.mark_unchanged();
+        if let Some(wake) = wake.as_mut() {
+            wake.mark_unchanged();
+        }
         let result = tokio::select! {
             biased;
             () = stop.cancelled() => return,
@@ -343,6 +357,7 @@ async fn run_controller<C: Controller>(
                         }
                     }
                     () = sleep_until(tick_at) => {}
+                    () = woken(&mut wake) => {}
                 }
             }
             Err(err) => {
@@ -364,6 +379,18 @@ async fn run_controller<C: Controller>(
             }
         }
     }
+}
+
+/// Returns when the wake signal is raised. A signal whose sender is gone is dropped (and never
+/// fires again) rather than ending the controller: its inputs and ticker still drive it.
+async fn woken(wake: &mut Option<watch::Receiver<()>>) {
+    if let Some(rx) = wake.as_mut() {
+        if rx.changed().await.is_ok() {
+            return;
+        }
+        *wake = None;
+    }
+    std::future::pending().await
 }
 
 async fn sleep_until(at: Option<Instant>) {
@@ -418,6 +445,7 @@ mod tests {
         tick: Option<Duration>,
         fail: Arc<Mutex<usize>>,
         reconciles: mpsc::UnboundedSender<Instant>,
+        wake: Option<watch::Receiver<()>>,
     }
 
     fn mirror(name: &str) -> (Mirror, mpsc::UnboundedReceiver<Instant>) {
@@ -427,6 +455,7 @@ mod tests {
             tick: None,
             fail: Arc::default(),
             reconciles: tx,
+            wake: None,
         };
         (m, rx)
     }
@@ -443,6 +472,9 @@ mod tests {
         }
         fn tick_interval(&self) -> Option<Duration> {
             self.tick
+        }
+        fn wake_signal(&self) -> Option<watch::Receiver<()>> {
+            self.wake.clone()
         }
         async fn reconcile(&mut self, ctx: &mut ReconcileContext) -> anyhow::Result<()> {
             let _ = self.reconciles.send(Instant::now());
@@ -594,6 +626,37 @@ mod tests {
             next_reconcile(&mut reconciles).await - t0,
             Duration::from_secs(35)
         );
+        stop(shutdown, handle).await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_wake_signal_reconciles_at_once() {
+        let s = state();
+        let (mut m, mut reconciles) = mirror("mirror");
+        let (wake, rx) = watch::channel(());
+        m.wake = Some(rx);
+        m.tick = Some(Duration::from_secs(600));
+        let mut engine = Engine::new(s.clone());
+        engine.add(m).unwrap();
+        let (shutdown, handle) = start(engine);
+        let t0 = next_reconcile(&mut reconciles).await;
+
+        // A burst of signals is one reconcile, at once (not at the next tick).
+        for _ in 0..3 {
+            wake.send_replace(());
+        }
+        assert_eq!(next_reconcile(&mut reconciles).await, t0);
+        let next = next_reconcile(&mut reconciles).await;
+        assert_eq!(next - t0, Duration::from_secs(600), "then only the ticker");
+
+        // A signal whose sender is gone neither spins nor stops the controller: inputs and the
+        // ticker still drive it.
+        drop(wake);
+        let tick = next_reconcile(&mut reconciles).await;
+        assert_eq!(tick - next, Duration::from_secs(600));
+        s.create(res(INPUTS, "a", "user", 0)).unwrap();
+        assert_eq!(next_reconcile(&mut reconciles).await, tick);
+        assert_resource(&s, &pointer(NS, OUTPUTS, "a"), |_| Ok(())).await;
         stop(shutdown, handle).await;
     }
 
