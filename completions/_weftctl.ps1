@@ -345,11 +345,13 @@ Register-ArgumentCompleter -Native -CommandName 'weftctl' -ScriptBlock {
         }
         'weftctl;cluster;create' {
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'Cluster name (also the client context''s name)')
-            [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Number of nodes (the first is the control plane)')
+            [CompletionResult]::new('--workers', '--workers', [CompletionResultType]::ParameterName, 'Number of worker nodes besides the control-plane node (as talosctl''s `--workers`); the global `--nodes N` sets the total number of nodes instead')
             [CompletionResult]::new('--discovery', '--discovery', [CompletionResultType]::ParameterName, 'Discovery service: `embedded` (a weft-discovery started for the cluster) or a URL')
             [CompletionResult]::new('--cidr', '--cidr', [CompletionResultType]::ParameterName, 'IPv4 network for the nodes; the host side takes the first address')
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'Where cluster state lives [default: ~/.weft/clusters]')
             [CompletionResult]::new('--wait-timeout', '--wait-timeout', [CompletionResultType]::ParameterName, 'How long to wait for every peer to be up')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly')
+            [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly')
             [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated')
             [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated')
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context to use instead of the client config''s current one')

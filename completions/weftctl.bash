@@ -310,7 +310,7 @@ _weftctl() {
             return 0
             ;;
         weftctl__subcmd__cluster__subcmd__create)
-            opts="-e -h -V --name --nodes --discovery --cidr --state --wait-timeout --endpoints --context --weftconfig --timeout --help --version"
+            opts="-n -e -h -V --name --workers --discovery --cidr --state --wait-timeout --nodes --endpoints --context --weftconfig --timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -320,7 +320,7 @@ _weftctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --nodes)
+                --workers)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -337,6 +337,14 @@ _weftctl() {
                     return 0
                     ;;
                 --wait-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --nodes)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

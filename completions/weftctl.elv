@@ -316,11 +316,13 @@ set edit:completion:arg-completer[weftctl] = {|@words|
         }
         &'weftctl;cluster;create'= {
             cand --name 'Cluster name (also the client context''s name)'
-            cand --nodes 'Number of nodes (the first is the control plane)'
+            cand --workers 'Number of worker nodes besides the control-plane node (as talosctl''s `--workers`); the global `--nodes N` sets the total number of nodes instead'
             cand --discovery 'Discovery service: `embedded` (a weft-discovery started for the cluster) or a URL'
             cand --cidr 'IPv4 network for the nodes; the host side takes the first address'
             cand --state 'Where cluster state lives [default: ~/.weft/clusters]'
             cand --wait-timeout 'How long to wait for every peer to be up'
+            cand -n 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly'
+            cand --nodes 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly'
             cand -e 'Endpoints to use when no nodes are given, comma-separated'
             cand --endpoints 'Endpoints to use when no nodes are given, comma-separated'
             cand --context 'Context to use instead of the client config''s current one'

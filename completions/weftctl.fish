@@ -196,11 +196,12 @@ complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and not __fish_
 complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and not __fish_seen_subcommand_from create destroy help" -f -a "destroy" -d 'Remove a local mesh: processes, namespaces, links and files (also after a crash)'
 complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and not __fish_seen_subcommand_from create destroy help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from create" -l name -d 'Cluster name (also the client context\'s name)' -r
-complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from create" -l nodes -d 'Number of nodes (the first is the control plane)' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from create" -l workers -d 'Number of worker nodes besides the control-plane node (as talosctl\'s `--workers`); the global `--nodes N` sets the total number of nodes instead' -r
 complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from create" -l discovery -d 'Discovery service: `embedded` (a weft-discovery started for the cluster) or a URL' -r
 complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from create" -l cidr -d 'IPv4 network for the nodes; the host side takes the first address' -r
 complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from create" -l state -d 'Where cluster state lives [default: ~/.weft/clusters]' -r -F
 complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from create" -l wait-timeout -d 'How long to wait for every peer to be up' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from create" -s n -l nodes -d 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly' -r
 complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from create" -s e -l endpoints -d 'Endpoints to use when no nodes are given, comma-separated' -r
 complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from create" -l context -d 'Context to use instead of the client config\'s current one' -r
 complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from create" -l weftconfig -d 'Client config file [default: ~/.weft/config]' -r -F

@@ -302,9 +302,10 @@ pub struct ClusterCreateArgs {
     /// Cluster name (also the client context's name)
     #[arg(long, default_value = "weft-default")]
     pub name: String,
-    /// Number of nodes (the first is the control plane)
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=32))]
-    pub nodes: u8,
+    /// Number of worker nodes besides the control-plane node (as talosctl's `--workers`); the
+    /// global `--nodes N` sets the total number of nodes instead
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(0..=31))]
+    pub workers: u8,
     /// Discovery service: `embedded` (a weft-discovery started for the cluster) or a URL
     #[arg(long, default_value = "embedded", value_name = "embedded|URL")]
     pub discovery: String,

@@ -545,8 +545,13 @@ impl Default for Lab {
 
 impl Drop for Lab {
     fn drop(&mut self) {
-        for ns in &self.namespaces {
+        for (i, ns) in self.namespaces.iter().enumerate() {
             let _ = Command::new("ip").args(["netns", "del", ns]).output();
+            // A daemon killed with -9 cannot remove its UAPI socket (the directory is shared).
+            let link = u8::try_from(i)
+                .map(|i| self.link_name(i))
+                .unwrap_or_default();
+            let _ = fs::remove_file(format!("/var/run/wireguard/{link}.sock"));
         }
         let _ = Command::new("ip")
             .args(["link", "del", &self.bridge])

@@ -251,3 +251,84 @@ fn three_node_mesh_carries_traffic_and_tracks_peers() {
         });
     }
 }
+
+/// `weftctl cluster create` builds a working mesh and prints every node's peers up;
+/// `weftctl cluster destroy` removes every namespace, link, process and file.
+#[test]
+fn cluster_create_and_destroy() {
+    if !privileged("cluster_create_and_destroy") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path().join("clusters");
+    let cfg = dir.path().join("weftconfig");
+    let name = format!("e2e{}", std::process::id() % 100_000);
+    let weftctl = |args: &[&str]| {
+        Command::new(weft_e2e::bin("weftctl"))
+            .args(args)
+            .env("WEFTCONFIG", &cfg)
+            .stdin(Stdio::null())
+            .output()
+            .expect("weftctl")
+    };
+    let state_arg = state.to_str().expect("utf8");
+    let out = weftctl(&[
+        "cluster",
+        "create",
+        "--name",
+        &name,
+        "--workers",
+        "2",
+        "--cidr",
+        "10.202.77.0/24",
+        "--state",
+        state_arg,
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    // Destroy whatever happens next, so a failure leaves nothing behind.
+    let destroy = || weftctl(&["cluster", "destroy", "--name", &name, "--state", state_arg]);
+    if !out.status.success() {
+        let _ = destroy();
+        panic!("cluster create failed: {stderr}\n{stdout}");
+    }
+    let rows: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.contains("KubeSpanPeerStatus"))
+        .collect();
+    let ups = rows
+        .iter()
+        .filter(|l| l.split_whitespace().nth(7) == Some("up"))
+        .count();
+    let listed = weftctl(&["get", "members"]);
+    let destroyed = destroy();
+    assert_eq!(rows.len(), 6, "{stdout}");
+    assert_eq!(ups, 6, "{stdout}");
+    assert!(
+        stderr.contains(&format!("merged context \"{name}\"")),
+        "{stderr}"
+    );
+    assert!(
+        listed.status.success(),
+        "the merged context works: {}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&listed.stdout).lines().count(),
+        1 + 9
+    );
+
+    assert!(
+        destroyed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&destroyed.stderr)
+    );
+    let namespaces = Command::new("ip")
+        .args(["netns", "list"])
+        .output()
+        .expect("ip netns");
+    assert!(!String::from_utf8_lossy(&namespaces.stdout).contains(&format!("weft-{name}-")));
+    assert!(!state.join(&name).exists());
+    let again = destroy();
+    assert_eq!(again.status.code(), Some(1), "nothing left to destroy");
+}

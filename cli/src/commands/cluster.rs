@@ -226,8 +226,26 @@ fn hostname(cluster: &str, i: usize) -> String {
     }
 }
 
+/// Most nodes a local cluster may have (addresses, links and CPU of one machine).
+pub const MAX_NODES: usize = 32;
+
+/// The number of nodes: the global `--nodes N` when given (one number), else 1 + `--workers`.
+fn node_count(global: &GlobalArgs, args: &ClusterCreateArgs) -> anyhow::Result<u8> {
+    match global.nodes.as_slice() {
+        [] => Ok(1 + args.workers),
+        [one] => match one.parse::<u8>() {
+            Ok(n) if (1..=MAX_NODES).contains(&usize::from(n)) => Ok(n),
+            _ => bail!("--nodes: {one:?} is not a number of nodes from 1 to {MAX_NODES}"),
+        },
+        _ => bail!(
+            "--nodes: cluster create takes one number (the total number of nodes), not a list"
+        ),
+    }
+}
+
 pub async fn create(global: &GlobalArgs, args: &ClusterCreateArgs) -> anyhow::Result<()> {
     check_name(&args.name)?;
+    let nodes = node_count(global, args)?;
     if !is_root() {
         bail!(
             "weftctl cluster create needs root: it creates network namespaces, veth links and a bridge (run it with sudo)"
@@ -244,12 +262,12 @@ pub async fn create(global: &GlobalArgs, args: &ClusterCreateArgs) -> anyhow::Re
             args.cidr
         )
     })?;
-    let hosts: Vec<Ipv4Addr> = cidr.hosts().take(usize::from(args.nodes) + 1).collect();
-    if hosts.len() < usize::from(args.nodes) + 1 {
+    let hosts: Vec<Ipv4Addr> = cidr.hosts().take(usize::from(nodes) + 1).collect();
+    if hosts.len() < usize::from(nodes) + 1 {
         bail!(
             "--cidr: {cidr} has room for {} nodes, not {}",
             hosts.len().saturating_sub(1),
-            args.nodes
+            nodes
         );
     }
     let weftd = find_binary("weftd")?;
