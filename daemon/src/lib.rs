@@ -1,6 +1,7 @@
 //! weftd — the Weft node daemon.
 //!
 //! - [`adapters`]: pure logic on specs (affiliate merge, peer specs, IP sets), table-tested.
+//! - [`args`]: the command line (clap types).
 //! - [`app`]: the daemon's life — config, state directory, identities, engine, API, signals.
 //! - [`runtime`]: the resource runtime Weft's controllers run on — the versioned, watchable
 //!   in-memory state store, the controller engine, and the test helpers controller tests use.
@@ -13,6 +14,7 @@
 
 pub mod adapters;
 pub mod app;
+pub mod args;
 pub mod config_store;
 pub mod controllers;
 pub mod discovery;

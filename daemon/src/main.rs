@@ -1,24 +1,9 @@
 //! weftd: parse, run, map the error to an exit code (2: invalid config, 1: anything else).
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-
-/// weftd — the Weft node daemon.
-#[derive(Debug, Parser)]
-#[command(name = "weftd", version)]
-struct Args {
-    /// The machine config
-    #[arg(short, long, value_name = "FILE")]
-    config: PathBuf,
-    /// State directory (identities) [default: machine.stateDir, /var/lib/weft]
-    #[arg(long, value_name = "DIR")]
-    state_dir: Option<PathBuf>,
-    /// Generate a new KubeSpan key pair, replacing the stored one (changes the node's public key)
-    #[arg(long)]
-    reset_identity: bool,
-}
+use weftd::args::Args;
 
 fn main() -> ExitCode {
     let args = Args::parse();
