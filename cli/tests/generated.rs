@@ -33,6 +33,10 @@ fn check(dir: &Path, files: Vec<(String, Vec<u8>)>) {
             .file_name()
             .to_string_lossy()
             .into_owned();
+        // Other binaries' pages (weftd.8, weft-discovery.8) are checked by their own crates.
+        if !name.starts_with("weftctl") && !name.starts_with("_weftctl") {
+            continue;
+        }
         if !expected.contains(&&name) {
             if update {
                 fs::remove_file(dir.join(&name)).expect("remove stale file");
