@@ -42,6 +42,7 @@ Register-ArgumentCompleter -Native -CommandName 'weftctl' -ScriptBlock {
             [CompletionResult]::new('config', 'config', [CompletionResultType]::ParameterValue, 'Manage the client config (contexts, credentials)')
             [CompletionResult]::new('cluster', 'cluster', [CompletionResultType]::ParameterValue, 'Create or destroy a local mesh of nodes in network namespaces (needs root)')
             [CompletionResult]::new('leave', 'leave', [CompletionResultType]::ParameterValue, 'Withdraw nodes from the cluster''s discovery services (needs os:admin)')
+            [CompletionResult]::new('external-peer', 'external-peer', [CompletionResultType]::ParameterValue, 'Publish WireGuard devices that run no weftd as cluster members (needs os:admin)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -408,6 +409,69 @@ Register-ArgumentCompleter -Native -CommandName 'weftctl' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'weftctl;external-peer' {
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly')
+            [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated')
+            [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context to use instead of the client config''s current one')
+            [CompletionResult]::new('--weftconfig', '--weftconfig', [CompletionResultType]::ParameterName, 'Client config file [default: ~/.weft/config]')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Connection and request timeout')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Publish a WireGuard device as a member (adding an existing name replaces it)')
+            [CompletionResult]::new('remove', 'remove', [CompletionResultType]::ParameterValue, 'Stop publishing an external peer; every node drops it')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'weftctl;external-peer;add' {
+            [CompletionResult]::new('--public-key', '--public-key', [CompletionResultType]::ParameterName, 'Its WireGuard public key (as `wg pubkey` prints it)')
+            [CompletionResult]::new('--endpoint', '--endpoint', [CompletionResultType]::ParameterName, 'Where it listens; without one it must call the nodes first')
+            [CompletionResult]::new('--address', '--address', [CompletionResultType]::ParameterName, 'Address or network routed to it, its tunnel address included (repeatable or comma-separated); a single address in the KubeSpan subnet becomes its KubeSpan address')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly')
+            [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated')
+            [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context to use instead of the client config''s current one')
+            [CompletionResult]::new('--weftconfig', '--weftconfig', [CompletionResultType]::ParameterName, 'Client config file [default: ~/.weft/config]')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Connection and request timeout')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'weftctl;external-peer;remove' {
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly')
+            [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated')
+            [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context to use instead of the client config''s current one')
+            [CompletionResult]::new('--weftconfig', '--weftconfig', [CompletionResultType]::ParameterName, 'Client config file [default: ~/.weft/config]')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Connection and request timeout')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'weftctl;external-peer;help' {
+            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Publish a WireGuard device as a member (adding an existing name replaces it)')
+            [CompletionResult]::new('remove', 'remove', [CompletionResultType]::ParameterValue, 'Stop publishing an external peer; every node drops it')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'weftctl;external-peer;help;add' {
+            break
+        }
+        'weftctl;external-peer;help;remove' {
+            break
+        }
+        'weftctl;external-peer;help;help' {
+            break
+        }
         'weftctl;help' {
             [CompletionResult]::new('gen', 'gen', [CompletionResultType]::ParameterValue, 'Generate secrets and configuration files')
             [CompletionResult]::new('validate', 'validate', [CompletionResultType]::ParameterValue, 'Validate a machine config')
@@ -418,6 +482,7 @@ Register-ArgumentCompleter -Native -CommandName 'weftctl' -ScriptBlock {
             [CompletionResult]::new('config', 'config', [CompletionResultType]::ParameterValue, 'Manage the client config (contexts, credentials)')
             [CompletionResult]::new('cluster', 'cluster', [CompletionResultType]::ParameterValue, 'Create or destroy a local mesh of nodes in network namespaces (needs root)')
             [CompletionResult]::new('leave', 'leave', [CompletionResultType]::ParameterValue, 'Withdraw nodes from the cluster''s discovery services (needs os:admin)')
+            [CompletionResult]::new('external-peer', 'external-peer', [CompletionResultType]::ParameterValue, 'Publish WireGuard devices that run no weftd as cluster members (needs os:admin)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -478,6 +543,17 @@ Register-ArgumentCompleter -Native -CommandName 'weftctl' -ScriptBlock {
             break
         }
         'weftctl;help;leave' {
+            break
+        }
+        'weftctl;help;external-peer' {
+            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Publish a WireGuard device as a member (adding an existing name replaces it)')
+            [CompletionResult]::new('remove', 'remove', [CompletionResultType]::ParameterValue, 'Stop publishing an external peer; every node drops it')
+            break
+        }
+        'weftctl;help;external-peer;add' {
+            break
+        }
+        'weftctl;help;external-peer;remove' {
             break
         }
         'weftctl;help;help' {

@@ -28,6 +28,9 @@ _weftctl() {
             weftctl,config)
                 cmd="weftctl__subcmd__config"
                 ;;
+            weftctl,external-peer)
+                cmd="weftctl__subcmd__external__subcmd__peer"
+                ;;
             weftctl,g)
                 cmd="weftctl__subcmd__get"
                 ;;
@@ -97,6 +100,24 @@ _weftctl() {
             weftctl__subcmd__config__subcmd__help,use-context)
                 cmd="weftctl__subcmd__config__subcmd__help__subcmd__use__subcmd__context"
                 ;;
+            weftctl__subcmd__external__subcmd__peer,add)
+                cmd="weftctl__subcmd__external__subcmd__peer__subcmd__add"
+                ;;
+            weftctl__subcmd__external__subcmd__peer,help)
+                cmd="weftctl__subcmd__external__subcmd__peer__subcmd__help"
+                ;;
+            weftctl__subcmd__external__subcmd__peer,remove)
+                cmd="weftctl__subcmd__external__subcmd__peer__subcmd__remove"
+                ;;
+            weftctl__subcmd__external__subcmd__peer__subcmd__help,add)
+                cmd="weftctl__subcmd__external__subcmd__peer__subcmd__help__subcmd__add"
+                ;;
+            weftctl__subcmd__external__subcmd__peer__subcmd__help,help)
+                cmd="weftctl__subcmd__external__subcmd__peer__subcmd__help__subcmd__help"
+                ;;
+            weftctl__subcmd__external__subcmd__peer__subcmd__help,remove)
+                cmd="weftctl__subcmd__external__subcmd__peer__subcmd__help__subcmd__remove"
+                ;;
             weftctl__subcmd__gen,config)
                 cmd="weftctl__subcmd__gen__subcmd__config"
                 ;;
@@ -126,6 +147,9 @@ _weftctl() {
                 ;;
             weftctl__subcmd__help,config)
                 cmd="weftctl__subcmd__help__subcmd__config"
+                ;;
+            weftctl__subcmd__help,external-peer)
+                cmd="weftctl__subcmd__help__subcmd__external__subcmd__peer"
                 ;;
             weftctl__subcmd__help,gen)
                 cmd="weftctl__subcmd__help__subcmd__gen"
@@ -163,6 +187,12 @@ _weftctl() {
             weftctl__subcmd__help__subcmd__config,use-context)
                 cmd="weftctl__subcmd__help__subcmd__config__subcmd__use__subcmd__context"
                 ;;
+            weftctl__subcmd__help__subcmd__external__subcmd__peer,add)
+                cmd="weftctl__subcmd__help__subcmd__external__subcmd__peer__subcmd__add"
+                ;;
+            weftctl__subcmd__help__subcmd__external__subcmd__peer,remove)
+                cmd="weftctl__subcmd__help__subcmd__external__subcmd__peer__subcmd__remove"
+                ;;
             weftctl__subcmd__help__subcmd__gen,config)
                 cmd="weftctl__subcmd__help__subcmd__gen__subcmd__config"
                 ;;
@@ -176,7 +206,7 @@ _weftctl() {
 
     case "${cmd}" in
         weftctl)
-            opts="-n -e -h -V --nodes --endpoints --context --weftconfig --timeout --help --version gen validate version completion get g apply-config config cluster leave help"
+            opts="-n -e -h -V --nodes --endpoints --context --weftconfig --timeout --help --version gen validate version completion get g apply-config config cluster leave external-peer help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -825,6 +855,200 @@ _weftctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        weftctl__subcmd__external__subcmd__peer)
+            opts="-n -e -h -V --nodes --endpoints --context --weftconfig --timeout --help --version add remove help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --nodes)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --endpoints)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -e)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --weftconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        weftctl__subcmd__external__subcmd__peer__subcmd__add)
+            opts="-n -e -h -V --public-key --endpoint --address --nodes --endpoints --context --weftconfig --timeout --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --public-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --endpoint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --address)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --nodes)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --endpoints)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -e)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --weftconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        weftctl__subcmd__external__subcmd__peer__subcmd__help)
+            opts="add remove help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        weftctl__subcmd__external__subcmd__peer__subcmd__help__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        weftctl__subcmd__external__subcmd__peer__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        weftctl__subcmd__external__subcmd__peer__subcmd__help__subcmd__remove)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        weftctl__subcmd__external__subcmd__peer__subcmd__remove)
+            opts="-n -e -h -V --nodes --endpoints --context --weftconfig --timeout --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --nodes)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --endpoints)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -e)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --weftconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         weftctl__subcmd__gen)
             opts="-f -n -e -h -V --force --nodes --endpoints --context --weftconfig --timeout --help --version secrets config help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -1110,7 +1334,7 @@ _weftctl() {
             return 0
             ;;
         weftctl__subcmd__help)
-            opts="gen validate version completion get apply-config config cluster leave help"
+            opts="gen validate version completion get apply-config config cluster leave external-peer help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1250,6 +1474,48 @@ _weftctl() {
             return 0
             ;;
         weftctl__subcmd__help__subcmd__config__subcmd__use__subcmd__context)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        weftctl__subcmd__help__subcmd__external__subcmd__peer)
+            opts="add remove"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        weftctl__subcmd__help__subcmd__external__subcmd__peer__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        weftctl__subcmd__help__subcmd__external__subcmd__peer__subcmd__remove)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

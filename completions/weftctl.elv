@@ -39,6 +39,7 @@ set edit:completion:arg-completer[weftctl] = {|@words|
             cand config 'Manage the client config (contexts, credentials)'
             cand cluster 'Create or destroy a local mesh of nodes in network namespaces (needs root)'
             cand leave 'Withdraw nodes from the cluster''s discovery services (needs os:admin)'
+            cand external-peer 'Publish WireGuard devices that run no weftd as cluster members (needs os:admin)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'weftctl;gen'= {
@@ -372,6 +373,62 @@ set edit:completion:arg-completer[weftctl] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'weftctl;external-peer'= {
+            cand -n 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly'
+            cand --nodes 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly'
+            cand -e 'Endpoints to use when no nodes are given, comma-separated'
+            cand --endpoints 'Endpoints to use when no nodes are given, comma-separated'
+            cand --context 'Context to use instead of the client config''s current one'
+            cand --weftconfig 'Client config file [default: ~/.weft/config]'
+            cand --timeout 'Connection and request timeout'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand add 'Publish a WireGuard device as a member (adding an existing name replaces it)'
+            cand remove 'Stop publishing an external peer; every node drops it'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'weftctl;external-peer;add'= {
+            cand --public-key 'Its WireGuard public key (as `wg pubkey` prints it)'
+            cand --endpoint 'Where it listens; without one it must call the nodes first'
+            cand --address 'Address or network routed to it, its tunnel address included (repeatable or comma-separated); a single address in the KubeSpan subnet becomes its KubeSpan address'
+            cand -n 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly'
+            cand --nodes 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly'
+            cand -e 'Endpoints to use when no nodes are given, comma-separated'
+            cand --endpoints 'Endpoints to use when no nodes are given, comma-separated'
+            cand --context 'Context to use instead of the client config''s current one'
+            cand --weftconfig 'Client config file [default: ~/.weft/config]'
+            cand --timeout 'Connection and request timeout'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'weftctl;external-peer;remove'= {
+            cand -n 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly'
+            cand --nodes 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly'
+            cand -e 'Endpoints to use when no nodes are given, comma-separated'
+            cand --endpoints 'Endpoints to use when no nodes are given, comma-separated'
+            cand --context 'Context to use instead of the client config''s current one'
+            cand --weftconfig 'Client config file [default: ~/.weft/config]'
+            cand --timeout 'Connection and request timeout'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'weftctl;external-peer;help'= {
+            cand add 'Publish a WireGuard device as a member (adding an existing name replaces it)'
+            cand remove 'Stop publishing an external peer; every node drops it'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'weftctl;external-peer;help;add'= {
+        }
+        &'weftctl;external-peer;help;remove'= {
+        }
+        &'weftctl;external-peer;help;help'= {
+        }
         &'weftctl;help'= {
             cand gen 'Generate secrets and configuration files'
             cand validate 'Validate a machine config'
@@ -382,6 +439,7 @@ set edit:completion:arg-completer[weftctl] = {|@words|
             cand config 'Manage the client config (contexts, credentials)'
             cand cluster 'Create or destroy a local mesh of nodes in network namespaces (needs root)'
             cand leave 'Withdraw nodes from the cluster''s discovery services (needs os:admin)'
+            cand external-peer 'Publish WireGuard devices that run no weftd as cluster members (needs os:admin)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'weftctl;help;gen'= {
@@ -425,6 +483,14 @@ set edit:completion:arg-completer[weftctl] = {|@words|
         &'weftctl;help;cluster;destroy'= {
         }
         &'weftctl;help;leave'= {
+        }
+        &'weftctl;help;external-peer'= {
+            cand add 'Publish a WireGuard device as a member (adding an existing name replaces it)'
+            cand remove 'Stop publishing an external peer; every node drops it'
+        }
+        &'weftctl;help;external-peer;add'= {
+        }
+        &'weftctl;help;external-peer;remove'= {
         }
         &'weftctl;help;help'= {
         }

@@ -1,11 +1,14 @@
 //! The command line, as clap types only. Flags and names follow talosctl's so scripts carry over.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+use ipnet::IpNet;
 
 use crate::client::parse_duration;
+use crate::commands::external_peer::{parse_address, parse_endpoint, parse_name, parse_public_key};
 
 /// weftctl — full-mesh WireGuard networking for clusters that span the edge, the datacenter and the
 /// cloud.
@@ -86,6 +89,59 @@ pub enum Command {
         after_help = "Examples:\n  weftctl -n 10.5.0.3 leave"
     )]
     Leave,
+    /// Publish WireGuard devices that run no weftd as cluster members (needs os:admin)
+    #[command(
+        long_about = "Publish WireGuard devices that run no weftd as cluster members (needs os:admin).\n\nA router or an appliance running plain WireGuard joins the mesh: the target node publishes\nit to its discovery services as an affiliate (external-NAME), encrypted with the cluster\nsecret like its own, and keeps it fresh until it is removed, also across restarts. Every node\nthen peers with it. List them with `weftctl get externalpeers`.\n\nThe device is configured by hand: its key and listen port, an address routed to it here, and\nevery node as a peer (public key and ULA from `weftctl get kubespanidentities`, the node's\nendpoint, the cluster secret as preshared key)."
+    )]
+    ExternalPeer(ExternalPeerArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExternalPeerArgs {
+    #[command(subcommand)]
+    pub command: ExternalPeerCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExternalPeerCommand {
+    /// Publish a WireGuard device as a member (adding an existing name replaces it)
+    #[command(
+        after_help = "Examples:\n  weftctl -n 10.5.0.2 external-peer add router --public-key $(wg pubkey < router.key) \\\n      --endpoint 192.0.2.7:51820 --address fd7f:175a:b97c:5602::ee --address 192.168.50.0/24"
+    )]
+    Add(ExternalPeerAddArgs),
+    /// Stop publishing an external peer; every node drops it
+    #[command(after_help = "Examples:\n  weftctl -n 10.5.0.2 external-peer remove router")]
+    Remove(ExternalPeerRemoveArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExternalPeerAddArgs {
+    /// Its name, a DNS label: its hostname and node name (affiliate id external-NAME)
+    #[arg(value_parser = parse_name)]
+    pub name: String,
+    /// Its WireGuard public key (as `wg pubkey` prints it)
+    #[arg(long, value_name = "KEY", value_parser = parse_public_key)]
+    pub public_key: String,
+    /// Where it listens; without one it must call the nodes first
+    #[arg(long, value_name = "IP:PORT", value_parser = parse_endpoint)]
+    pub endpoint: Option<SocketAddr>,
+    /// Address or network routed to it, its tunnel address included (repeatable or
+    /// comma-separated); a single address in the KubeSpan subnet becomes its KubeSpan address
+    #[arg(
+        long = "address",
+        value_name = "ADDR",
+        required = true,
+        value_delimiter = ',',
+        value_parser = parse_address
+    )]
+    pub addresses: Vec<IpNet>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExternalPeerRemoveArgs {
+    /// Its name
+    #[arg(value_parser = parse_name)]
+    pub name: String,
 }
 
 #[derive(Debug, Args)]

@@ -22,6 +22,7 @@ use weft_api::resources::{
 use crate::config_store::ConfigStore;
 use crate::controllers::cluster::affiliate_merge::AffiliateMergeController;
 use crate::controllers::cluster::discovery_service::DiscoveryServiceController;
+use crate::controllers::cluster::external_peer::ExternalPeerController;
 use crate::controllers::cluster::local_affiliate::{LocalAffiliateController, OsHostname};
 use crate::controllers::cluster::member::MemberController;
 use crate::controllers::cluster::node_address::NodeAddressController;
@@ -174,6 +175,9 @@ pub async fn run(options: Options) -> Result<(), AppError> {
         ))
         .map_err(anyhow::Error::from)?;
     add_discovery_controllers(&mut engine, &state)?;
+    engine
+        .add(ExternalPeerController::load(&state_dir, &state)?)
+        .map_err(anyhow::Error::from)?;
     let data_plane = Arc::new(data_plane(settings.kubespan.backend)?);
     engine
         .add(ManagerController::new(Arc::clone(&data_plane)))

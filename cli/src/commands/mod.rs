@@ -1,11 +1,12 @@
 //! One module per leaf command; [`run`] dispatches.
 
-use crate::args::{Cli, ClusterCommand, Command, ConfigCommand, GenCommand};
+use crate::args::{Cli, ClusterCommand, Command, ConfigCommand, ExternalPeerCommand, GenCommand};
 
 pub mod apply_config;
 pub mod cluster;
 pub mod completion;
 pub mod config;
+pub mod external_peer;
 pub mod gen_config;
 pub mod gen_secrets;
 pub mod get;
@@ -33,6 +34,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Get(args) => runtime()?.block_on(get::run(&cli.global, &args)),
         Command::ApplyConfig(args) => runtime()?.block_on(apply_config::run(&cli.global, &args)),
         Command::Leave => runtime()?.block_on(leave::run(&cli.global)),
+        Command::ExternalPeer(args) => match &args.command {
+            ExternalPeerCommand::Add(a) => runtime()?.block_on(external_peer::add(&cli.global, a)),
+            ExternalPeerCommand::Remove(a) => {
+                runtime()?.block_on(external_peer::remove(&cli.global, a))
+            }
+        },
         Command::Cluster(args) => match &args.command {
             ClusterCommand::Create(a) => runtime()?.block_on(cluster::create(&cli.global, a)),
             ClusterCommand::Destroy(a) => cluster::destroy(a),

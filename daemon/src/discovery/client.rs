@@ -12,6 +12,13 @@
 //!            apply it        push if it differs     push again
 //! ```
 //!
+//! Besides its own, the client keeps the affiliates this node publishes on behalf of others
+//! published — external peers ([`ClientHandle::publish_extras`], by affiliate id): each pushed on
+//! every (re)connect, when it changes and when its own refresh is due, and deleted
+//! (AffiliateDelete) once it is no longer asked for, also after a reconnect if the service may
+//! still hold it. A leave does not touch them (it withdraws this node only); a retiring client
+//! deletes them with its own.
+//!
 //! - The first watch message is a snapshot and replaces what was known; this node's own id is
 //!   skipped; `deleted` removes; an affiliate without data is not known yet; one that does not
 //!   decrypt or decode is logged and skipped — it never stops the others.
@@ -24,7 +31,7 @@
 //!   with its TTL: the node is expected back. Retiring (the service was removed from the config)
 //!   and withdrawing (`weftctl leave`) delete it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -64,6 +71,9 @@ pub const MAX_DISCOVERED_AFFILIATES: usize = 1024;
 pub const MAX_ERROR_LEN: usize = 512;
 /// What this client calls itself in Hello (`client_version`, a metrics label on the service).
 pub const CLIENT_VERSION: &str = concat!("weftd v", env!("CARGO_PKG_VERSION"));
+
+/// Affiliates this node publishes on behalf of others (external peers), by affiliate id.
+pub type Extras = BTreeMap<String, AffiliateSpec>;
 
 /// What the client should do about this node's own affiliate.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -136,6 +146,7 @@ impl Reporter {
 pub struct ClientHandle {
     report: Arc<Mutex<ClientReport>>,
     announce: watch::Sender<Announcement>,
+    extras: watch::Sender<Extras>,
     stop: CancellationToken,
     retire: CancellationToken,
     retired: bool,
@@ -151,12 +162,15 @@ impl ClientHandle {
     ) -> ClientHandle {
         let report = Arc::new(Mutex::new(ClientReport::default()));
         let (announce, announce_rx) = watch::channel(announcement);
+        let (extras, extras_rx) = watch::channel(Extras::new());
         let stop = CancellationToken::new();
         let retire = CancellationToken::new();
         let client = Client {
             dialer,
             params,
             announce: announce_rx,
+            extras: extras_rx,
+            held: BTreeSet::new(),
             reporter: Reporter {
                 report: report.clone(),
                 news,
@@ -168,6 +182,7 @@ impl ClientHandle {
         ClientHandle {
             report,
             announce,
+            extras,
             stop,
             retire,
             retired: false,
@@ -181,6 +196,19 @@ impl ClientHandle {
                 false
             } else {
                 current.clone_from(announcement);
+                true
+            }
+        });
+    }
+
+    /// Changes the affiliates published on behalf of others (no-op when unchanged). Their ids
+    /// must differ from this node's.
+    pub fn publish_extras(&self, extras: &Extras) {
+        self.extras.send_if_modified(|current| {
+            if current == extras {
+                false
+            } else {
+                current.clone_from(extras);
                 true
             }
         });
@@ -222,6 +250,10 @@ struct Client<D: Dialer> {
     dialer: Arc<D>,
     params: ClientParams,
     announce: watch::Receiver<Announcement>,
+    extras: watch::Receiver<Extras>,
+    /// Ids of extras the service may hold: pushed, and not deleted since. Kept across sessions so
+    /// one removed while disconnected is deleted after the reconnect.
+    held: BTreeSet<String>,
     reporter: Reporter,
     stop: CancellationToken,
     retire: CancellationToken,
@@ -404,13 +436,15 @@ impl<D: Dialer> Client<D> {
         let mut refresh_at: Option<Instant> = None;
         let mut withdrawn = false;
         let mut refreshed = false;
+        // Extras pushed in this session: what, and when their refresh is due.
+        let mut extras_pushed: BTreeMap<String, (AffiliateSpec, Instant)> = BTreeMap::new();
         loop {
             let current = self.announce.borrow_and_update().clone();
             match current {
                 Announcement::Announce(spec) => {
                     let due = refresh_at.is_none_or(|t| Instant::now() >= t);
                     if pushed.as_ref() != Some(&*spec) || due {
-                        match self.push(&mut conn, &spec).await {
+                        match self.push(&mut conn, &self.params.node_id, &spec).await {
                             Ok(()) => {
                                 refreshed = true;
                                 self.reporter.update(|r| {
@@ -432,7 +466,7 @@ impl<D: Dialer> Client<D> {
                 }
                 Announcement::Withdraw => {
                     if !withdrawn {
-                        if let Err(error) = self.delete(&mut conn).await {
+                        if let Err(error) = self.delete(&mut conn, &self.params.node_id).await {
                             return Ended::Failed { error, refreshed };
                         }
                         withdrawn = true;
@@ -450,6 +484,17 @@ impl<D: Dialer> Client<D> {
                     refresh_at = None;
                 }
             }
+            let extras = self.extras.borrow_and_update().clone();
+            if let Err(error) = self
+                .sync_extras(&mut conn, &extras, &mut extras_pushed)
+                .await
+            {
+                return Ended::Failed { error, refreshed };
+            }
+            let next_refresh = refresh_at
+                .into_iter()
+                .chain(extras_pushed.values().map(|(_, due)| *due))
+                .min();
 
             tokio::select! {
                 biased;
@@ -460,7 +505,12 @@ impl<D: Dialer> Client<D> {
                         return Ended::Stopped;
                     }
                 }
-                () = tokio::time::sleep_until(refresh_at.unwrap_or_else(Instant::now)), if refresh_at.is_some() => {}
+                changed = self.extras.changed() => {
+                    if changed.is_err() {
+                        return Ended::Stopped;
+                    }
+                }
+                () = tokio::time::sleep_until(next_refresh.unwrap_or_else(Instant::now)), if next_refresh.is_some() => {}
                 message = stream.next() => match message {
                     Some(Ok(response)) => {
                         self.apply(response, snapshot);
@@ -535,12 +585,60 @@ impl<D: Dialer> Client<D> {
         }
     }
 
-    async fn push(&self, conn: &mut D::Conn, spec: &AffiliateSpec) -> Result<(), Push> {
+    /// Pushes the extras that are new, changed or due for a refresh, and deletes the ones the
+    /// service may hold that are no longer asked for. An error is a failed call: reconnect.
+    async fn sync_extras(
+        &mut self,
+        conn: &mut D::Conn,
+        extras: &Extras,
+        pushed: &mut BTreeMap<String, (AffiliateSpec, Instant)>,
+    ) -> Result<(), String> {
+        let now = Instant::now();
+        for (id, spec) in extras {
+            let due = pushed
+                .get(id)
+                .is_none_or(|(last, refresh)| last != spec || now >= *refresh);
+            if !due {
+                continue;
+            }
+            match self.push(conn, id, spec).await {
+                Ok(()) => {
+                    self.held.insert(id.clone());
+                }
+                // As for this node's own: retrying the same data cannot help.
+                Err(Push::Invalid(error)) => {
+                    tracing::error!(service = %self.params.target, affiliate = %id, error = %error, "not publishing an external peer's affiliate");
+                }
+                Err(Push::Failed(error)) => return Err(error),
+            }
+            pushed.insert(id.clone(), (spec.clone(), now + REFRESH_INTERVAL));
+        }
+        pushed.retain(|id, _| extras.contains_key(id));
+        let gone: Vec<String> = self
+            .held
+            .iter()
+            .filter(|id| !extras.contains_key(*id))
+            .cloned()
+            .collect();
+        for id in gone {
+            self.delete(conn, &id).await?;
+            self.held.remove(&id);
+            tracing::info!(service = %self.params.target, affiliate = %id, "deleted an external peer's affiliate");
+        }
+        Ok(())
+    }
+
+    async fn push(
+        &self,
+        conn: &mut D::Conn,
+        affiliate_id: &str,
+        spec: &AffiliateSpec,
+    ) -> Result<(), Push> {
         let sealed =
             seal_affiliate(&self.params.cipher, spec).map_err(|e| Push::Invalid(e.to_string()))?;
         let request = AffiliateUpdateRequest {
             cluster_id: self.params.cluster_id.clone(),
-            affiliate_id: self.params.node_id.clone(),
+            affiliate_id: affiliate_id.to_owned(),
             affiliate_data: Some(sealed.data),
             affiliate_endpoints: sealed.endpoints,
             ttl: Some(prost_types::Duration {
@@ -550,7 +648,7 @@ impl<D: Dialer> Client<D> {
         };
         match tokio::time::timeout(PUSH_TIMEOUT, conn.affiliate_update(request)).await {
             Ok(Ok(())) => {
-                tracing::debug!(service = %self.params.target, "published this node's affiliate");
+                tracing::debug!(service = %self.params.target, affiliate = %affiliate_id, "published an affiliate");
                 Ok(())
             }
             Ok(Err(status)) => Err(Push::Failed(status_text("affiliate update", &status))),
@@ -558,10 +656,10 @@ impl<D: Dialer> Client<D> {
         }
     }
 
-    async fn delete(&self, conn: &mut D::Conn) -> Result<(), String> {
+    async fn delete(&self, conn: &mut D::Conn, affiliate_id: &str) -> Result<(), String> {
         let request = AffiliateDeleteRequest {
             cluster_id: self.params.cluster_id.clone(),
-            affiliate_id: self.params.node_id.clone(),
+            affiliate_id: affiliate_id.to_owned(),
         };
         match tokio::time::timeout(PUSH_TIMEOUT, conn.affiliate_delete(request)).await {
             Ok(Ok(())) => Ok(()),
@@ -570,10 +668,12 @@ impl<D: Dialer> Client<D> {
         }
     }
 
-    /// Deletes the affiliate before the client ends, on `conn` or a new connection, if the service
-    /// may hold it; gives up after [`GOODBYE_TIMEOUT`] (the affiliate then expires with its TTL).
+    /// Deletes the affiliate, and the extras, before the client ends, on `conn` or a new
+    /// connection, if the service may hold them; gives up after [`GOODBYE_TIMEOUT`] (they then
+    /// expire with their TTL).
     async fn goodbye(&self, conn: Option<D::Conn>) {
-        if !lock(&self.reporter.report).announced {
+        let own = lock(&self.reporter.report).announced;
+        if !own && self.held.is_empty() {
             return;
         }
         let attempt = async {
@@ -585,7 +685,13 @@ impl<D: Dialer> Client<D> {
                     .await
                     .map_err(|e| error_text(&e))?,
             };
-            self.delete(&mut conn).await
+            if own {
+                self.delete(&mut conn, &self.params.node_id).await?;
+            }
+            for id in &self.held {
+                self.delete(&mut conn, id).await?;
+            }
+            Ok::<(), String>(())
         };
         match tokio::time::timeout(GOODBYE_TIMEOUT, attempt).await {
             Ok(Ok(())) => {
@@ -933,6 +1039,66 @@ mod tests {
             None,
             "b said goodbye"
         );
+    }
+
+    /// Extras (external peers): published next to the node's own, never echoed back into a push,
+    /// refreshed with their own TTL, kept across a leave, deleted when no longer asked for — also
+    /// when that happened while disconnected — and deleted by a retiring client.
+    #[tokio::test(start_paused = true)]
+    async fn extras_are_published_refreshed_and_deleted() {
+        const X: &str = "external-x";
+        let service = FakeService::new("127.0.0.1");
+        let dialer = FakeDialer::new([("disco", service.clone())]);
+        let mut a = start(
+            &dialer,
+            "a",
+            "disco",
+            Announcement::Announce(Box::new(affiliate("a", 1))),
+        );
+        let x = affiliate(X, 7);
+        a.handle
+            .publish_extras(&Extras::from([(X.to_owned(), x.clone())]));
+        service.wait_updates(X, 1).await;
+        assert_eq!(service.stored(CLUSTER, X, &cipher()), Some(x.clone()));
+        // It comes back through the client's own watch like any affiliate: reported, not pushed.
+        until(&mut a, "sees x", |r| r.affiliates.contains_key(X)).await;
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        assert_eq!(service.updates_of(X), 1);
+        let published_at = Instant::now() - Duration::from_secs(60);
+        service.wait_updates(X, 2).await;
+        let refresh = Instant::now() - published_at;
+        assert!(
+            refresh >= REFRESH_INTERVAL && refresh < REFRESH_INTERVAL + Duration::from_secs(2),
+            "{refresh:?}"
+        );
+
+        // A leave withdraws this node only.
+        a.handle.announce(&Announcement::Withdraw);
+        until(&mut a, "left", |r| r.left).await;
+        assert_eq!(service.stored(CLUSTER, X, &cipher()), Some(x.clone()));
+        assert_eq!(service.deletes_of(X), 0);
+
+        // Removed while the service is away: deleted once it is back.
+        service.fail_hellos(3);
+        service.break_watches();
+        until(&mut a, "disconnected", |r| !r.connected).await;
+        a.handle.publish_extras(&Extras::new());
+        until(&mut a, "reconnected", |r| r.connected).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(service.stored(CLUSTER, X, &cipher()), None);
+        assert_eq!(service.deletes_of(X), 1);
+
+        // A retiring client deletes the extras it published.
+        let mut b = start(&dialer, "b", "disco", Announcement::Nothing);
+        let y = affiliate("external-y", 8);
+        b.handle
+            .publish_extras(&Extras::from([("external-y".to_owned(), y)]));
+        service.wait_updates("external-y", 1).await;
+        until(&mut b, "connected", |r| r.connected).await;
+        b.handle.retire();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(service.stored(CLUSTER, "external-y", &cipher()), None);
+        drop(a);
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! `weft.machine.v1alpha1.MachineService`: configuration, client credentials and leaving the
-//! cluster. Admin only (except `Version`).
+//! `weft.machine.v1alpha1.MachineService`: configuration, client credentials, leaving the
+//! cluster and external peers. Admin only (except `Version`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,18 +7,30 @@ use std::time::Duration;
 use tonic::{Request, Response, Status};
 use weft_api::pki::{self, Role};
 use weft_api::proto::machine::{
-    self as pb, ApplyConfigurationRequest, ApplyConfigurationResponse,
-    GenerateClientConfigurationRequest, GenerateClientConfigurationResponse, LeaveRequest,
-    LeaveResponse, LeaveResult, VersionRequest, VersionResponse,
+    self as pb, AddExternalPeerRequest, AddExternalPeerResponse, ApplyConfigurationRequest,
+    ApplyConfigurationResponse, GenerateClientConfigurationRequest,
+    GenerateClientConfigurationResponse, LeaveRequest, LeaveResponse, LeaveResult,
+    RemoveExternalPeerRequest, RemoveExternalPeerResponse, VersionRequest, VersionResponse,
 };
 
 use super::auth;
 use crate::config_store::{ApplyError, ConfigStore};
+use crate::controllers::cluster::external_peer::{self, ChangeError, ExternalPeerRequest};
 use crate::discovery::leave;
 use crate::runtime::state::State;
 
 /// Longest validity `config new --crt-ttl` may ask for (the CA's own lifetime is ten years).
 pub const MAX_CLIENT_CERT_TTL: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+
+/// The status for an external peer change that failed.
+fn change_status(err: ChangeError) -> Status {
+    match err {
+        ChangeError::Invalid(e) => Status::invalid_argument(e.to_string()),
+        ChangeError::NotFound(_) => Status::not_found(err.to_string()),
+        ChangeError::NotConfirmed => Status::unavailable(err.to_string()),
+        ChangeError::State(_) => Status::internal(err.to_string()),
+    }
+}
 
 /// The machine service.
 #[derive(Debug)]
@@ -122,6 +134,45 @@ impl pb::machine_service_server::MachineService for MachineApi {
                 })
                 .collect(),
         }))
+    }
+
+    async fn add_external_peer(
+        &self,
+        request: Request<AddExternalPeerRequest>,
+    ) -> Result<Response<AddExternalPeerResponse>, Status> {
+        auth::require_admin(&request, "adding external peers")?;
+        let req = request.into_inner();
+        let added = external_peer::add(
+            &self.state,
+            &ExternalPeerRequest {
+                name: req.name,
+                public_key: req.public_key,
+                endpoint: req.endpoint,
+                addresses: req.addresses,
+            },
+        )
+        .await
+        .map_err(change_status)?;
+        Ok(Response::new(AddExternalPeerResponse {
+            affiliate_id: added.affiliate_id,
+            created: added.created,
+            kubespan_address: added
+                .kubespan_address
+                .map(|a| a.to_string())
+                .unwrap_or_default(),
+        }))
+    }
+
+    async fn remove_external_peer(
+        &self,
+        request: Request<RemoveExternalPeerRequest>,
+    ) -> Result<Response<RemoveExternalPeerResponse>, Status> {
+        auth::require_admin(&request, "removing external peers")?;
+        let name = request.into_inner().name;
+        let affiliate_id = external_peer::remove(&self.state, &name)
+            .await
+            .map_err(change_status)?;
+        Ok(Response::new(RemoveExternalPeerResponse { affiliate_id }))
     }
 
     async fn version(

@@ -6,14 +6,17 @@ use std::net::{IpAddr, SocketAddr};
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
+use crate::resources::fields::empty_as_none;
 use crate::resources::{KUBESPAN_PEER_SPEC_TYPE, NAMESPACE_KUBESPAN, TypedSpec};
 
 /// A desired WireGuard peer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PeerSpec {
-    /// The peer's KubeSpan address.
-    pub address: IpAddr,
+    /// The peer's KubeSpan address; renders `""` for a peer without one (an external WireGuard
+    /// device that routes only its announced networks).
+    #[serde(with = "empty_as_none", default)]
+    pub address: Option<IpAddr>,
     /// What is routed to the peer: the minimal sorted prefix cover of its addresses, after
     /// exclusions and overlap resolution.
     #[serde(rename = "allowedIPs", default)]
@@ -38,9 +41,11 @@ mod tests {
     #[test]
     fn yaml_keys_as_talos() {
         let spec = PeerSpec {
-            address: "fd7f:175a:b97c:5602:2c1a:b6ff:fe53:8169"
-                .parse()
-                .expect("ip"),
+            address: Some(
+                "fd7f:175a:b97c:5602:2c1a:b6ff:fe53:8169"
+                    .parse()
+                    .expect("ip"),
+            ),
             allowed_ips: vec![
                 "10.244.1.0/24".parse().expect("net"),
                 "172.20.0.3/32".parse().expect("net"),
@@ -59,6 +64,16 @@ mod tests {
         assert_eq!(
             yaml_serde::from_str::<PeerSpec>(&yaml).expect("parse"),
             spec
+        );
+        let external = PeerSpec {
+            address: None,
+            ..spec
+        };
+        let yaml = yaml_serde::to_string(&external).expect("yaml");
+        assert!(yaml.starts_with("address: ''\n"), "{yaml}");
+        assert_eq!(
+            yaml_serde::from_str::<PeerSpec>(&yaml).expect("parse"),
+            external
         );
     }
 }

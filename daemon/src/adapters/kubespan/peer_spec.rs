@@ -3,10 +3,13 @@
 //!
 //! For each affiliate in sorted node-id order:
 //!
-//! 1. skip this node, affiliates without a public key or KubeSpan address, and (Weft's addition) a
+//! 1. skip this node, affiliates without a public key, those with neither a KubeSpan address nor
+//!    additional networks (nothing of theirs goes through the tunnel), and (Weft's addition) a
 //!    public key already taken — by this node or an earlier affiliate — since it is the peer id;
 //! 2. its addresses = additional addresses ∪ addresses (hosts) − excluded networks, then ∪ its
-//!    KubeSpan address (so the ULA survives any exclusion);
+//!    KubeSpan address if any (so the ULA survives any exclusion). An external WireGuard device
+//!    (`weftctl external-peer`) may have no address in the KubeSpan subnet: its announced
+//!    networks, as additional addresses, are what is routed to it;
 //! 3. subtract what earlier peers already claimed (first come wins, each overlap reported; a peer
 //!    left with nothing is still a peer — its endpoints may still work once the overlap goes);
 //! 4. allowed IPs = the minimal sorted prefix cover; endpoints as the affiliate lists them; label =
@@ -26,7 +29,7 @@ pub enum Skip {
     Own,
     /// No KubeSpan public key: the node runs without KubeSpan.
     NoPublicKey,
-    /// A public key but no KubeSpan address: nothing to route to.
+    /// A public key but neither a KubeSpan address nor additional networks: nothing to route to.
     NoAddress,
     /// This node's public key.
     OwnPublicKey,
@@ -70,7 +73,7 @@ pub fn peer_specs(
             Some(Skip::Own)
         } else if ks.public_key.is_empty() {
             Some(Skip::NoPublicKey)
-        } else if ks.address.is_none() {
+        } else if ks.address.is_none() && ks.additional_addresses.is_empty() {
             Some(Skip::NoAddress)
         } else if ks.public_key == local_public_key {
             Some(Skip::OwnPublicKey)
@@ -88,7 +91,6 @@ pub fn peer_specs(
             out.skipped.push((affiliate.node_id.clone(), skip));
             continue;
         }
-        let Some(address) = ks.address else { continue };
 
         let mut set = IpSet::new();
         for net in &ks.additional_addresses {
@@ -100,7 +102,9 @@ pub fn peer_specs(
         for net in &ks.exclude_advertised_networks {
             set.remove_net(*net);
         }
-        set.add_ip(address);
+        if let Some(address) = ks.address {
+            set.add_ip(address);
+        }
         for (earlier, _, claimed) in &accepted {
             if set.overlaps(claimed) {
                 set.remove_set(claimed);
@@ -113,7 +117,7 @@ pub fn peer_specs(
         out.peers.push((
             ks.public_key.clone(),
             PeerSpec {
-                address,
+                address: ks.address,
                 allowed_ips: set.prefixes(),
                 endpoints: ks.endpoints.clone(),
                 label: affiliate.nodename.clone(),
@@ -231,6 +235,27 @@ mod tests {
                     ("noaddr", Skip::NoAddress),
                     ("nokey", Skip::NoPublicKey),
                 ],
+                overlaps: vec![],
+            },
+            Case {
+                name: "an external device: no KubeSpan address, its announced networks routed",
+                affiliates: vec![{
+                    let mut x = aff(
+                        "external-router",
+                        6,
+                        &[],
+                        &["10.99.0.1/32", "192.168.50.0/24"],
+                        &[],
+                        &["198.51.100.6:51820"],
+                    );
+                    x.kubespan.address = None;
+                    x
+                }],
+                want: vec![(
+                    "external-router",
+                    allowed(&["10.99.0.1/32", "192.168.50.0/24"]),
+                )],
+                skipped: vec![],
                 overlaps: vec![],
             },
             Case {
@@ -367,7 +392,7 @@ mod tests {
         let got = peer_specs(LOCAL, LOCAL_KEY, std::slice::from_ref(&a));
         let (id, peer) = &got.peers[0];
         assert_eq!(id, &key(1));
-        assert_eq!(peer.address, "fd00::1".parse::<IpAddr>().expect("ip"));
+        assert_eq!(peer.address, Some("fd00::1".parse::<IpAddr>().expect("ip")));
         let want: Vec<SocketAddr> = eps.iter().map(|s| s.parse().expect("ep")).collect();
         assert_eq!(peer.endpoints, want);
         assert_eq!(peer.label, "a");

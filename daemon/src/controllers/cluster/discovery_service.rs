@@ -9,7 +9,9 @@
 //! - one `DiscoveryServiceStatuses` per service.
 //!
 //! Inputs: the machine config (cluster id, secret, endpoints), the node id, this node's affiliate
-//! (what the clients announce) and the leave request (then they withdraw).
+//! (what the clients announce), the leave request (then they withdraw), and the affiliates of the
+//! external peers this node publishes (ns `cluster-external`, see `external_peer`), which every
+//! client publishes too — a leave does not withdraw those.
 //!
 //! Unlike the other controllers its reconcile is long-running: after applying its inputs it keeps
 //! writing whatever the clients report, and returns only when an input changes, so the engine runs
@@ -36,10 +38,11 @@ use weft_api::resources::{
 
 use super::resources::{
     DISCOVERED_ID, DISCOVERY_SERVICE_STATUS_TYPE, DiscoveryServiceStatusSpec, LEAVE_REQUEST_TYPE,
-    NODE_ADDRESS_TYPE, NodeAddressSpec,
+    NAMESPACE_CLUSTER_EXTERNAL, NODE_ADDRESS_TYPE, NodeAddressSpec,
 };
 use super::{node_id, ptr, typed};
 use crate::adapters::cluster::merge::merge_into;
+use crate::discovery::client::Extras;
 use crate::discovery::{Announcement, ClientHandle, ClientParams, ClientReport, Dialer, Target};
 use crate::runtime::engine::{Controller, ReconcileContext};
 use crate::runtime::state::{Kind, State, StateError};
@@ -96,6 +99,7 @@ fn input_kinds() -> Vec<Kind> {
         Kind::new(NAMESPACE_CLUSTER, IDENTITY_TYPE),
         Kind::new(NAMESPACE_CLUSTER, AFFILIATE_TYPE),
         Kind::new(NAMESPACE_CLUSTER, LEAVE_REQUEST_TYPE),
+        Kind::new(NAMESPACE_CLUSTER_EXTERNAL, AFFILIATE_TYPE),
     ]
 }
 
@@ -321,10 +325,19 @@ impl<D: Dialer> Controller for DiscoveryServiceController<D> {
             (false, Some(spec)) => Announcement::Announce(Box::new(spec)),
             (false, None) => Announcement::Nothing,
         };
+        let mut extras = Extras::new();
+        for r in ctx.list(NAMESPACE_CLUSTER_EXTERNAL, AFFILIATE_TYPE) {
+            let spec: AffiliateSpec = r.typed_spec()?;
+            // Never under this node's own id (external ids are not base62 node ids anyway).
+            if own_id.as_ref() != Some(&spec.node_id) {
+                extras.insert(spec.node_id.clone(), spec);
+            }
+        }
         self.reconfigure(desired, &announcement);
         for (_, service) in &self.services {
             if let Service::Running { handle, .. } = service {
                 handle.announce(&announcement);
+                handle.publish_extras(&extras);
             }
         }
         loop {
@@ -358,6 +371,9 @@ mod tests {
     use super::*;
     use crate::config_store::ConfigStore;
     use crate::controllers::cluster::affiliate_merge::AffiliateMergeController;
+    use crate::controllers::cluster::external_peer::{
+        self, ExternalPeerController, ExternalPeerRequest,
+    };
     use crate::controllers::cluster::local_affiliate::{HostnameSource, LocalAffiliateController};
     use crate::controllers::cluster::member::MemberController;
     use crate::controllers::cluster::node_address::NodeAddressController;
@@ -450,6 +466,9 @@ mod tests {
             .expect("add");
         engine
             .add(DiscoveryServiceController::new(&state, dialer.clone()).expect("new"))
+            .expect("add");
+        engine
+            .add(ExternalPeerController::load(dir.path(), &state).expect("load"))
             .expect("add");
         engine.add(AffiliateMergeController).expect("add");
         engine.add(MemberController).expect("add");
@@ -612,6 +631,82 @@ mod tests {
         );
         assert_eq!(service.deletes_of("nodeA"), 1);
         other.wait_updates("nodeA", 1).await;
+        a.shutdown.cancel();
+        b.shutdown.cancel();
+    }
+
+    /// An external peer added on one node becomes a peer of every node (without a KubeSpan address:
+    /// its announced networks are what is routed to it) and a member; it is refreshed with the
+    /// TTL, survives the node's leave, and disappears everywhere when removed.
+    #[tokio::test(start_paused = true)]
+    async fn an_external_peer_reaches_every_node_until_removed() {
+        let bundle = SecretsBundle::generate().expect("bundle");
+        let service = FakeService::new("203.0.113.1");
+        let dialer = FakeDialer::new([("disco", service.clone())]);
+        let a = node(&bundle, &dialer, "nodeA", 1).await;
+        let b = node(&bundle, &dialer, "nodeB", 2).await;
+        assert_resource(
+            &a.state,
+            &pointer(NAMESPACE_KUBESPAN, KUBESPAN_PEER_SPEC_TYPE, &b.public_key),
+            |_| Ok(()),
+        )
+        .await;
+
+        let router_key = crate::controllers::cluster::tests::key(42);
+        let request = ExternalPeerRequest {
+            name: "router".into(),
+            public_key: router_key.clone(),
+            endpoint: "198.51.100.42:51820".into(),
+            addresses: vec!["10.99.0.1".into(), "192.168.50.0/24".into()],
+        };
+        let added = external_peer::add(&a.state, &request).await.expect("add");
+        assert_eq!(added.affiliate_id, "external-router");
+        let spec_ptr = pointer(NAMESPACE_KUBESPAN, KUBESPAN_PEER_SPEC_TYPE, &router_key);
+        for n in [&a, &b] {
+            assert_resource(&n.state, &spec_ptr, |r| {
+                let spec: PeerSpec = r.typed_spec()?;
+                anyhow::ensure!(spec.label == "router", "label {}", spec.label);
+                anyhow::ensure!(spec.address.is_none(), "address {:?}", spec.address);
+                let allowed: Vec<String> =
+                    spec.allowed_ips.iter().map(ToString::to_string).collect();
+                anyhow::ensure!(
+                    allowed == ["10.99.0.1/32", "192.168.50.0/24"],
+                    "allowed {allowed:?}"
+                );
+                let eps: Vec<String> = spec.endpoints.iter().map(ToString::to_string).collect();
+                anyhow::ensure!(eps == ["198.51.100.42:51820"], "endpoints {eps:?}");
+                Ok(())
+            })
+            .await;
+        }
+        assert_resource(
+            &b.state,
+            &pointer(NAMESPACE_CLUSTER, MEMBER_TYPE, "router"),
+            |_| Ok(()),
+        )
+        .await;
+
+        // Kept fresh like the node's own affiliate, also after the node leaves.
+        leave(&a.state, &[ENDPOINT.to_owned()], Duration::from_secs(15))
+            .await
+            .expect("leave");
+        let before = service.updates_of("external-router");
+        tokio::time::sleep(
+            crate::discovery::client::REFRESH_INTERVAL * 2 + Duration::from_secs(60),
+        )
+        .await;
+        let after = service.updates_of("external-router");
+        assert!(after >= before + 2, "{before} -> {after}");
+        assert_resource(&b.state, &spec_ptr, |_| Ok(())).await;
+
+        external_peer::remove(&a.state, "router")
+            .await
+            .expect("remove");
+        for n in [&a, &b] {
+            assert_no_resource(&n.state, &spec_ptr).await;
+        }
+        assert_no_resource(&b.state, &pointer(NAMESPACE_CLUSTER, MEMBER_TYPE, "router")).await;
+        assert_eq!(service.deletes_of("external-router"), 1);
         a.shutdown.cancel();
         b.shutdown.cancel();
     }

@@ -12,14 +12,20 @@
 //!                                  ▼
 //!                              Affiliates cluster/<id> ─► MemberController ─► Members
 //!                                  └─► kubespan::PeerSpecController ─► KubeSpanPeerSpecs
+//!
+//! ExternalPeers cluster/<name> ─► ExternalPeerController ─► Affiliates cluster-external/…
+//!                                   (persisted first)          └─► DiscoveryServiceController
 //! ```
 //!
 //! - [`resources`]: the daemon-side resource types these controllers use.
 //! - [`node_address`], [`local_affiliate`], [`discovery_service`], [`affiliate_merge`],
 //!   [`member`]: one controller each.
+//! - [`external_peer`]: WireGuard devices without weftd that this node publishes as members
+//!   (`weftctl external-peer`): their validation, file, affiliates, and controller.
 
 pub mod affiliate_merge;
 pub mod discovery_service;
+pub mod external_peer;
 pub mod local_affiliate;
 pub mod member;
 pub mod node_address;

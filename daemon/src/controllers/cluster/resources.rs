@@ -9,8 +9,12 @@
 //!   of each configured discovery service.
 //! - `LeaveRequests.cluster.weft.dev`: id `local` — present once `weftctl leave` asked this node to
 //!   withdraw from the discovery services; it stops announcing itself until weftd restarts.
+//! - `ExternalPeers.cluster.weft.dev`: id = the peer's name — a plain WireGuard device (no weftd)
+//!   this node publishes as a member (`weftctl external-peer add`), persisted in the state
+//!   directory. The affiliate published for it lives in ns `cluster-external`, id
+//!   `external-<name>` (see `external_peer`).
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
@@ -31,6 +35,11 @@ pub const DISCOVERED_ID: &str = "service";
 pub const DISCOVERY_SERVICE_STATUS_TYPE: &str = "DiscoveryServiceStatuses.cluster.weft.dev";
 /// `LeaveRequests.cluster.weft.dev`.
 pub const LEAVE_REQUEST_TYPE: &str = "LeaveRequests.cluster.weft.dev";
+/// `ExternalPeers.cluster.weft.dev`.
+pub const EXTERNAL_PEER_TYPE: &str = "ExternalPeers.cluster.weft.dev";
+/// Namespace of the affiliates this node publishes on behalf of external peers (kept apart from
+/// ns `cluster`, where the merged affiliates — these among them, once discovered — live).
+pub const NAMESPACE_CLUSTER_EXTERNAL: &str = "cluster-external";
 
 /// Addresses of this node, sorted and deduplicated.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -84,6 +93,25 @@ impl TypedSpec for LeaveRequestSpec {
     const NAMESPACE: &'static str = NAMESPACE_CLUSTER;
 }
 
+/// A WireGuard device that runs no weftd, published by this node as a member of the cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExternalPeerSpec {
+    /// Its WireGuard public key.
+    pub public_key: String,
+    /// Where it listens; `""` when it calls in (then peers learn its endpoint from its handshake).
+    #[serde(with = "empty_as_none", default)]
+    pub endpoint: Option<SocketAddr>,
+    /// What is routed to it: its tunnel address and the networks behind it.
+    #[serde(default)]
+    pub addresses: Vec<IpNet>,
+}
+
+impl TypedSpec for ExternalPeerSpec {
+    const TYPE: &'static str = EXTERNAL_PEER_TYPE;
+    const NAMESPACE: &'static str = NAMESPACE_CLUSTER;
+}
+
 /// The definitions of these types, for weftd to register next to `weft_api::resources`'.
 pub fn definitions() -> Vec<ResourceDefinition> {
     // Built as `…net.weft.dev`, like Talos's `NodeAddresses.net.talos.dev`, but living in the
@@ -104,6 +132,10 @@ pub fn definitions() -> Vec<ResourceDefinition> {
         .column("PUBLIC IP", "{.publicIP}"),
         ResourceDefinition::new("LeaveRequests", "LeaveRequest", NAMESPACE_CLUSTER)
             .column("REQUESTED", "{.requested}"),
+        ResourceDefinition::new("ExternalPeers", "ExternalPeer", NAMESPACE_CLUSTER)
+            .column("PUBLICKEY", "{.publicKey}")
+            .column("ENDPOINT", "{.endpoint}")
+            .column("ADDRESSES", "{.addresses}"),
     ]
 }
 
@@ -120,7 +152,8 @@ mod tests {
             [
                 NODE_ADDRESS_TYPE,
                 DISCOVERY_SERVICE_STATUS_TYPE,
-                LEAVE_REQUEST_TYPE
+                LEAVE_REQUEST_TYPE,
+                EXTERNAL_PEER_TYPE
             ]
         );
         assert_eq!(defs[0].default_namespace, NAMESPACE_NETWORK);
@@ -135,6 +168,7 @@ mod tests {
             }
         }
         assert!(defs[0].matches("na") && defs[1].matches("dss") && defs[2].matches("lr"));
+        assert!(defs[3].matches("externalpeers") && defs[3].matches("eps"));
     }
 
     #[test]

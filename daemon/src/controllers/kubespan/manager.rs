@@ -445,7 +445,7 @@ mod tests {
     /// Peer `n`: key `[n; 32]`, address fd00::n, allowed IPs its ULA and 10.0.0.n.
     fn set_peer(state: &State, n: u8, endpoints: &[&str]) {
         let spec = PeerSpec {
-            address: format!("fd00::{n:x}").parse().expect("ip"),
+            address: Some(format!("fd00::{n:x}").parse().expect("ip")),
             allowed_ips: vec![
                 format!("10.0.0.{n}/32").parse().expect("net"),
                 format!("fd00::{n:x}/128").parse().expect("net"),
