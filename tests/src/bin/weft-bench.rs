@@ -5,11 +5,26 @@
 //! user runs it (process start, TLS handshake, request, output) — and, for comparison in the same
 //! run, the cost of starting a trivial process (`true`) and of the bare API call over one warm
 //! connection, plus weftd's resident memory.
+//!
+//! Data plane, as root (network namespaces, veth links, TUN devices):
+//! - `weft-bench converge [--nodes 10] [--runs 3]`: a real weft-discovery and N real weftd, each in
+//!   its own network namespace, from starting the daemons until every node reports every peer
+//!   `up`; the floor measured in the same run is until every node's API answers; weftd's RSS.
+//! - `weft-bench throughput [--seconds 10]`: one iperf3 TCP stream between two namespaces over the
+//!   plain link, through Weft's tunnel and through wireguard-go (the reference), with the CPU time
+//!   of every process involved. Needs iperf3, wireguard-go, wireguard-tools, iputils-ping.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use weft_e2e::{Cluster, bin};
+
+#[path = "weft_bench/common.rs"]
+mod common;
+#[path = "weft_bench/converge.rs"]
+mod converge;
+#[path = "weft_bench/throughput.rs"]
+mod throughput;
 
 /// Calls per measurement (the issue asks for at least 200).
 const CALLS: usize = 300;
@@ -160,12 +175,103 @@ fn node_pid(node: &weft_e2e::Node) -> Option<u32> {
     node.pid()
 }
 
+const USAGE: &str = "usage: weft-bench get
+       weft-bench converge [--nodes N (2-32, default 10)] [--runs R (1-20, default 3)]
+       weft-bench throughput [--seconds S (1-120, default 10)]";
+
+/// `--flag N` and `--flag=N` pairs of `args`, each flag one of `known`.
+fn flags(args: &[String], known: &[&str]) -> Result<Vec<(String, String)>, String> {
+    let mut pairs = Vec::new();
+    let mut words = args.iter();
+    while let Some(arg) = words.next() {
+        let (name, inline) = match arg.split_once('=') {
+            Some((n, v)) => (n, Some(v.to_owned())),
+            None => (arg.as_str(), None),
+        };
+        if !known.contains(&name) {
+            return Err(format!("unexpected argument {arg:?}"));
+        }
+        let value = match inline {
+            Some(v) => v,
+            None => words.next().ok_or(format!("{name} needs a value"))?.clone(),
+        };
+        pairs.push((name.to_owned(), value));
+    }
+    Ok(pairs)
+}
+
+/// The number given to `name` (the last one wins), within `range`; `default` when absent.
+fn number<T>(
+    pairs: &[(String, String)],
+    name: &str,
+    default: T,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<T, String>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display,
+{
+    let Some((_, text)) = pairs.iter().rev().find(|(n, _)| n == name) else {
+        return Ok(default);
+    };
+    match text.parse::<T>() {
+        Ok(v) if range.contains(&v) => Ok(v),
+        _ => Err(format!(
+            "{name}: {text:?} is not a number from {} to {}",
+            range.start(),
+            range.end()
+        )),
+    }
+}
+
+/// Why `main` stops early.
+#[derive(Debug)]
+enum Stop {
+    /// The command line is wrong (exit code 2, with the usage).
+    Usage(String),
+    /// The benchmark failed (exit code 1).
+    Failed(String),
+}
+
 fn main() {
-    let which = std::env::args().nth(1).unwrap_or_default();
-    match which.as_str() {
-        "get" => bench_get(),
-        _ => {
-            eprintln!("usage: weft-bench get");
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let which = args.first().cloned().unwrap_or_default();
+    let rest = args.get(1..).unwrap_or_default();
+    let result: Result<(), Stop> = match which.as_str() {
+        "get" => {
+            bench_get();
+            Ok(())
+        }
+        "converge" => flags(rest, &["--nodes", "--runs"])
+            .and_then(|f| {
+                Ok(converge::Options {
+                    nodes: number(&f, "--nodes", 10u8, 2..=32)?,
+                    runs: number(&f, "--runs", 3usize, 1..=20)?,
+                })
+            })
+            .map_err(Stop::Usage)
+            .and_then(|opts| converge::run(opts).map_err(|e| Stop::Failed(e.to_string()))),
+        "throughput" => flags(rest, &["--seconds"])
+            .and_then(|f| {
+                Ok(throughput::Options {
+                    seconds: number(&f, "--seconds", 10u32, 1..=120)?,
+                })
+            })
+            .map_err(Stop::Usage)
+            .and_then(|opts| throughput::run_bench(opts).map_err(|e| Stop::Failed(e.to_string()))),
+        "" => Err(Stop::Usage(String::new())),
+        other => Err(Stop::Usage(format!("unknown benchmark {other:?}"))),
+    };
+    match result {
+        Ok(()) => {}
+        Err(Stop::Failed(message)) => {
+            eprintln!("error: {message}");
+            std::process::exit(1);
+        }
+        Err(Stop::Usage(message)) => {
+            if !message.is_empty() {
+                eprintln!("weft-bench: {message}");
+            }
+            eprintln!("{USAGE}");
             std::process::exit(2);
         }
     }
