@@ -558,3 +558,41 @@ impl Drop for Lab {
             .output();
     }
 }
+
+/// Parses `weftctl get -o yaml` output: documents separated by `---`.
+pub fn yaml_docs(text: &str) -> Vec<yaml_serde::Value> {
+    text.split("\n---\n")
+        .filter(|d| !d.trim().is_empty())
+        .map(|d| yaml_serde::from_str(d).expect("weftctl printed valid YAML"))
+        .collect()
+}
+
+/// Runs `args` in network namespace `ns`, bounded to 20 s.
+pub fn in_ns(ns: &str, args: &[&str]) -> Output {
+    Command::new("timeout")
+        .args(["20", "ip", "netns", "exec", ns])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("ip netns exec")
+}
+
+/// Whether every `(tool, Debian package)` is on PATH. A missing one fails the test under
+/// `CI=true` (CI installs them) and otherwise skips it with the reason, like [`privileged`].
+pub fn tools_present(test: &str, tools: &[(&str, &str)]) -> bool {
+    for (tool, package) in tools {
+        let found = Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !found {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "{test}: {tool} is missing (apt-get install -y {package})"
+            );
+            eprintln!("skipping {test}: {tool} is missing (apt-get install -y {package})");
+            return false;
+        }
+    }
+    true
+}

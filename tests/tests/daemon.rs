@@ -8,16 +8,8 @@ use weft_api::config::client::{ClientConfig, Context};
 use weft_api::config::secrets::SecretsBundle;
 use weft_api::resources::kubespan::address::{ULA_PURPOSE_KUBESPAN, ula_prefix};
 use weft_api::resources::kubespan::identity::IdentityFile;
-use weft_e2e::{Cluster, ok, stderr, wait_until};
+use weft_e2e::{Cluster, ok, stderr, wait_until, yaml_docs};
 use yaml_serde::Value;
-
-/// Parses `weftctl get -o yaml` output (documents separated by `---`).
-fn yaml_docs(text: &str) -> Vec<Value> {
-    text.split("\n---\n")
-        .filter(|d| !d.trim().is_empty())
-        .map(|d| yaml_serde::from_str(d).expect("weftctl printed valid YAML"))
-        .collect()
-}
 
 fn spec_str(doc: &Value, key: &str) -> String {
     doc["spec"][key].as_str().unwrap_or_default().to_owned()

@@ -14,18 +14,14 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
-use weft_e2e::{Cluster, DiscoveryService, Lab, Node, ok, privileged, stderr, wait_until};
+use weft_e2e::{
+    Cluster, DiscoveryService, Lab, Node, in_ns, ok, privileged, stderr, tools_present, wait_until,
+    yaml_docs,
+};
 use yaml_serde::Value;
 
 /// A valid WireGuard public key (not any node's).
 const KEY: &str = "Oak2fBEWngBhwslBxDVgnRNHXs88OAp4kjroSX0uqUE=";
-
-fn yaml_docs(text: &str) -> Vec<Value> {
-    text.split("\n---\n")
-        .filter(|d| !d.trim().is_empty())
-        .map(|d| yaml_serde::from_str(d).expect("weftctl printed valid YAML"))
-        .collect()
-}
 
 /// `weftctl get TYPE -o yaml` on `node` (with extra arguments); empty if the call fails.
 fn get(cluster: &Cluster, node: &Node, ty: &str, extra: &[&str]) -> Vec<Value> {
@@ -216,16 +212,6 @@ fn external_peers_are_checked_persisted_and_removed() {
     );
 }
 
-/// Runs `args` in namespace `ns`, bounded by `timeout` (20 s).
-fn in_ns(ns: &str, args: &[&str]) -> Output {
-    Command::new("timeout")
-        .args(["20", "ip", "netns", "exec", ns])
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("ip netns exec")
-}
-
 fn must(out: Output, what: &str) -> String {
     assert!(
         out.status.success(),
@@ -234,30 +220,6 @@ fn must(out: Output, what: &str) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
-/// Whether the tools of the privileged test are here; without them it fails under `CI=true`,
-/// else it is skipped with the reason.
-fn tools_present(test: &str) -> bool {
-    for (tool, package) in [
-        ("wireguard-go", "wireguard-go"),
-        ("wg", "wireguard-tools"),
-        ("ping", "iputils-ping"),
-    ] {
-        let found = Command::new("sh")
-            .args(["-c", &format!("command -v {tool}")])
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if !found {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "{test}: {tool} is missing (apt-get install -y {package})"
-            );
-            eprintln!("skipping {test}: {tool} is missing (apt-get install -y {package})");
-            return false;
-        }
-    }
-    true
 }
 
 /// Debian's wireguard-go on interface `link` in namespace `ns`, run in the foreground so this
@@ -358,7 +320,16 @@ fn has_peer_spec(cluster: &Cluster, node: &Node, key: &str) -> bool {
 #[test]
 fn a_wireguard_go_device_joins_the_mesh_as_an_external_peer() {
     const TEST: &str = "a_wireguard_go_device_joins_the_mesh_as_an_external_peer";
-    if !privileged(TEST) || !tools_present(TEST) {
+    if !privileged(TEST)
+        || !tools_present(
+            TEST,
+            &[
+                ("wireguard-go", "wireguard-go"),
+                ("wg", "wireguard-tools"),
+                ("ping", "iputils-ping"),
+            ],
+        )
+    {
         return;
     }
     let cluster = Cluster::new();

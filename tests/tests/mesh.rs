@@ -7,15 +7,11 @@ use std::fs;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use weft_e2e::{Cluster, DiscoveryService, Lab, Node, ok, privileged, wait_until};
+use weft_e2e::{
+    Cluster, DiscoveryService, Lab, Node, in_ns, ok, privileged, tools_present, wait_until,
+    yaml_docs,
+};
 use yaml_serde::Value;
-
-fn yaml_docs(text: &str) -> Vec<Value> {
-    text.split("\n---\n")
-        .filter(|d| !d.trim().is_empty())
-        .map(|d| yaml_serde::from_str(d).expect("weftctl printed valid YAML"))
-        .collect()
-}
 
 fn get(cluster: &Cluster, node: &Node, ty: &str) -> Vec<Value> {
     let out = cluster.weftctl(&["-n", &node.addr(), "get", ty, "-o", "yaml"]);
@@ -56,15 +52,6 @@ fn identity(cluster: &Cluster, node: &Node) -> (String, String) {
     )
 }
 
-fn in_ns(ns: &str, args: &[&str]) -> std::process::Output {
-    Command::new("timeout")
-        .args(["20", "ip", "netns", "exec", ns])
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("ip netns exec")
-}
-
 fn node_with_discovery(
     cluster: &Cluster,
     lab: &mut Lab,
@@ -87,19 +74,11 @@ fn three_node_mesh_carries_traffic_and_tracks_peers() {
     if !privileged("three_node_mesh_carries_traffic_and_tracks_peers") {
         return;
     }
-    for tool in ["ping", "wg"] {
-        let found = Command::new("sh")
-            .args(["-c", &format!("command -v {tool}")])
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if !found {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "{tool} is missing (install iputils-ping, wireguard-tools)"
-            );
-            eprintln!("skipping: {tool} is missing");
-            return;
-        }
+    if !tools_present(
+        "three_node_mesh_carries_traffic_and_tracks_peers",
+        &[("ping", "iputils-ping"), ("wg", "wireguard-tools")],
+    ) {
+        return;
     }
     let cluster = Cluster::new();
     let mut lab = Lab::new();

@@ -13,15 +13,8 @@ use std::fs;
 
 use weft_api::proto::discovery::server::ListRequest;
 use weft_api::proto::discovery::server::cluster_client::ClusterClient;
-use weft_e2e::{Cluster, DiscoveryService, Lab, Node, ok, privileged, wait_until};
+use weft_e2e::{Cluster, DiscoveryService, Lab, Node, ok, privileged, wait_until, yaml_docs};
 use yaml_serde::Value;
-
-fn yaml_docs(text: &str) -> Vec<Value> {
-    text.split("\n---\n")
-        .filter(|d| !d.trim().is_empty())
-        .map(|d| yaml_serde::from_str(d).expect("weftctl printed valid YAML"))
-        .collect()
-}
 
 /// A node whose config points at `discovery`, with its own hostname and WireGuard port.
 fn node(cluster: &Cluster, name: &str, discovery: &str, wg_port: u16) -> Node {
