@@ -7,6 +7,7 @@
 //!   certificate's Organization, as Talos does).
 //! - [`discovery`]: the discovery service's client-side data: the cluster-secret encryption of
 //!   affiliates and endpoints, and affiliates ⇄ their wire protobufs, checked (peers are untrusted).
+//! - [`duration`]: Go-style durations for command lines (`10s`, `1m30s`, `8760h`).
 //! - [`fsutil`]: crash-safe file writes (temp file, fsync, rename) with explicit modes.
 //! - [`proto`]: the node API's gRPC types (resource and machine services) and conversions.
 //! - [`resource`]: the resource model (metadata, definitions) that weftd serves and weftctl prints.
@@ -16,6 +17,7 @@
 
 pub mod config;
 pub mod discovery;
+pub mod duration;
 pub mod fsutil;
 pub mod pki;
 pub mod proto;

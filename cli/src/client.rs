@@ -184,37 +184,8 @@ pub fn describe_status(status: &tonic::Status) -> String {
 
 /// Parses a duration like Go's: `10s`, `1m30s`, `8760h`, `500ms`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let err = || format!("{s:?} is not a duration, expected e.g. 10s, 1m30s, 8760h or 500ms");
-    let mut total = Duration::ZERO;
-    let mut rest = s.trim();
-    if rest.is_empty() {
-        return Err(err());
-    }
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        if digits == 0 {
-            return Err(err());
-        }
-        let n: u64 = rest[..digits].parse().map_err(|_| err())?;
-        rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let unit = match &rest[..unit_len] {
-            "h" => Duration::from_secs(3600),
-            "m" => Duration::from_secs(60),
-            "s" => Duration::from_secs(1),
-            "ms" => Duration::from_millis(1),
-            _ => return Err(err()),
-        };
-        total += unit
-            .checked_mul(u32::try_from(n).map_err(|_| err())?)
-            .ok_or_else(err)?;
-        rest = &rest[unit_len..];
-    }
-    Ok(total)
+    weft_api::duration::parse(s)
+        .ok_or_else(|| format!("{s:?} is not a duration, expected e.g. 10s, 1m30s, 8760h or 500ms"))
 }
 
 #[cfg(test)]

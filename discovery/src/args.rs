@@ -67,34 +67,8 @@ pub enum Switch {
 /// Parses a Go-style duration: one or more `<number><unit>` with units `ms`, `s`, `m`, `h`
 /// (`90s`, `10m`, `1h30m`, `500ms`). Zero is refused: every interval must tick.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let invalid = || format!("{text:?} is not a duration (examples: 30s, 10m, 1h30m, 500ms)");
-    let mut rest = text.trim();
-    if rest.is_empty() {
-        return Err(invalid());
-    }
-    let mut total = Duration::ZERO;
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .ok_or_else(invalid)?;
-        if digits == 0 {
-            return Err(invalid());
-        }
-        let n: u64 = rest[..digits].parse().map_err(|_| invalid())?;
-        rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let part = match &rest[..unit_len] {
-            "ms" => Duration::from_millis(n),
-            "s" => Duration::from_secs(n),
-            "m" => Duration::from_secs(n.checked_mul(60).ok_or_else(invalid)?),
-            "h" => Duration::from_secs(n.checked_mul(3600).ok_or_else(invalid)?),
-            _ => return Err(invalid()),
-        };
-        total = total.checked_add(part).ok_or_else(invalid)?;
-        rest = &rest[unit_len..];
-    }
+    let total = weft_api::duration::parse(text)
+        .ok_or_else(|| format!("{text:?} is not a duration (examples: 30s, 10m, 1h30m, 500ms)"))?;
     if total.is_zero() {
         return Err(format!("{text:?}: the interval must be longer than zero"));
     }
