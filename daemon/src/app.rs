@@ -28,6 +28,7 @@ use crate::controllers::cluster::member::MemberController;
 use crate::controllers::cluster::node_address::NodeAddressController;
 use crate::controllers::kubespan::endpoint::EndpointController;
 use crate::controllers::kubespan::manager::ManagerController;
+use crate::controllers::kubespan::nat::NatController;
 use crate::controllers::kubespan::peer_spec::PeerSpecController;
 use crate::controllers::kubespan::{config::ConfigController, identity};
 use crate::discovery::GrpcDialer;
@@ -36,7 +37,7 @@ use crate::runtime::engine::Engine;
 use crate::runtime::state::State;
 use crate::server;
 use crate::wg::DataPlane as _;
-use crate::wg::userspace::{PolicyRouting, Routing, UserspaceDataPlane, UserspaceOptions};
+use crate::wg::userspace::{UserspaceDataPlane, UserspaceOptions};
 use weft_api::config::validate::Backend;
 
 /// How long shutdown waits for the API and controllers to stop.
@@ -185,6 +186,9 @@ pub async fn run(options: Options) -> Result<(), AppError> {
     engine
         .add(EndpointController)
         .map_err(anyhow::Error::from)?;
+    engine
+        .add(NatController::new(Arc::clone(&data_plane)))
+        .map_err(anyhow::Error::from)?;
 
     let hostname = gethostname::gethostname().to_string_lossy().into_owned();
     let serving = server::tls::issue(&settings.ca, &hostname, &server::tls::local_addresses())?;
@@ -231,20 +235,18 @@ pub async fn run(options: Options) -> Result<(), AppError> {
     Ok(())
 }
 
-/// The data plane for `backend`: the embedded userspace WireGuard, with Talos's policy routing
-/// (table 180, rule priority 32500, tunnel packets marked 0x20) so that peers' node addresses —
-/// which are also their endpoints — are routed through the tunnel without looping.
+/// The data plane for `backend`: the embedded userspace WireGuard. The manager always hands it
+/// KubeSpan's traffic capture (nftables marks, table 180, rule priority 32500, tunnel packets
+/// marked 0x20 by default), which decides the routing, so the backend's own routing option stays
+/// at its default.
 fn data_plane(backend: Backend) -> anyhow::Result<UserspaceDataPlane> {
     if backend == Backend::Kernel {
         anyhow::bail!(
             "machine.network.kubespan.backend: kernel is not available in this build (no kernel WireGuard to test it against); use auto or userspace"
         );
     }
-    UserspaceDataPlane::new(UserspaceOptions {
-        routing: Routing::Policy(PolicyRouting::KUBESPAN),
-        ..UserspaceOptions::default()
-    })
-    .context("starting the WireGuard data plane")
+    UserspaceDataPlane::new(UserspaceOptions::default())
+        .context("starting the WireGuard data plane")
 }
 
 async fn wait_for_signal() -> &'static str {

@@ -276,6 +276,7 @@ impl Node {
             mtu: 1420,
             address: self.ula,
             peers,
+            capture: None,
         }
     }
 

@@ -35,6 +35,21 @@ pub const MAX_MTU: u32 = 65535 - 80;
 pub const DEFAULT_WIREGUARD_PORT: u16 = 51820;
 /// Default WireGuard link name.
 pub const DEFAULT_INTERFACE: &str = "kubespan";
+/// KubeSpan's routing table for captured traffic (Talos's).
+pub const DEFAULT_ROUTING_TABLE: u32 = 180;
+/// Priority of the rule sending marked traffic to [`DEFAULT_ROUTING_TABLE`] (Talos's): before the
+/// main table's rule at 32766.
+pub const DEFAULT_RULE_PRIORITY: u32 = 32500;
+/// Firewall mark on the tunnel's own (encrypted) UDP packets (Talos's).
+pub const DEFAULT_TUNNEL_MARK: u32 = 0x20;
+/// Firewall mark on traffic the rules send through the tunnel (Talos's).
+pub const DEFAULT_FORCE_MARK: u32 = 0x40;
+/// The bits of the firewall mark KubeSpan owns (Talos's).
+pub const DEFAULT_MARK_MASK: u32 = 0x60;
+/// Weft's nftables table (family `inet`), owned whole by weftd.
+pub const DEFAULT_NFTABLES_TABLE: &str = "weft";
+/// Longest nftables table name accepted.
+pub const MAX_NFTABLES_TABLE_LEN: usize = 32;
 /// Default node API port.
 pub const DEFAULT_API_PORT: u16 = 50000;
 /// Default node API listen address (all addresses, both families).

@@ -99,6 +99,32 @@ pub struct KubeSpan {
     /// the UAPI socket directory is shared.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interface: Option<String>,
+    /// Weft: learn this node's public WireGuard endpoint from the discovery service (STUN) and
+    /// punch through NAT to peers that are not up (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nat_traversal: Option<bool>,
+    /// Weft: the routing table, rule priority, firewall marks and nftables table that capture
+    /// traffic for the tunnel (defaults: Talos's values).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routing: Option<KubeSpanRouting>,
+}
+
+/// `machine.network.kubespan.routing` (Weft).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct KubeSpanRouting {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule_priority: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tunnel_mark: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub force_mark: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mark_mask: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nftables_table: Option<String>,
 }
 
 /// `machine.network.kubespan.filters`.
@@ -205,6 +231,16 @@ const KUBESPAN: &[Key] = &[
     Key::new("backend", Kind::Str),
     Key::new("extraAnnouncedEndpoints", Kind::StrList),
     Key::new("interface", Kind::Str),
+    Key::new("natTraversal", Kind::Bool),
+    Key::new("routing", Kind::Map(ROUTING)),
+];
+const ROUTING: &[Key] = &[
+    Key::new("table", Kind::UInt),
+    Key::new("rulePriority", Kind::UInt),
+    Key::new("tunnelMark", Kind::UInt),
+    Key::new("forceMark", Kind::UInt),
+    Key::new("markMask", Kind::UInt),
+    Key::new("nftablesTable", Kind::Str),
 ];
 const NETWORK: &[Key] = &[
     Key::new("hostname", Kind::Str),
@@ -292,6 +328,15 @@ mod tests {
                         backend: Some("auto".into()),
                         extra_announced_endpoints: list.clone(),
                         interface: Some("kubespan".into()),
+                        nat_traversal: Some(true),
+                        routing: Some(KubeSpanRouting {
+                            table: Some(1),
+                            rule_priority: Some(1),
+                            tunnel_mark: Some(1),
+                            force_mark: Some(1),
+                            mark_mask: Some(1),
+                            nftables_table: Some("t".into()),
+                        }),
                     }),
                 }),
             },

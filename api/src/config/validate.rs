@@ -185,6 +185,35 @@ pub struct KubeSpanSettings {
     pub extra_announced_endpoints: Vec<SocketAddr>,
     /// WireGuard link name.
     pub interface: String,
+    /// Weft: STUN-learned public endpoint and hole punching.
+    pub nat_traversal: bool,
+    /// Weft: how traffic is captured for the tunnel.
+    pub routing: RoutingSettings,
+}
+
+/// Resolved `machine.network.kubespan.routing`: where captured traffic goes and how it is marked
+/// (KubeSpan §5; Talos's values by default).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoutingSettings {
+    pub table: u32,
+    pub rule_priority: u32,
+    pub tunnel_mark: u32,
+    pub force_mark: u32,
+    pub mark_mask: u32,
+    pub nftables_table: String,
+}
+
+impl Default for RoutingSettings {
+    fn default() -> Self {
+        RoutingSettings {
+            table: DEFAULT_ROUTING_TABLE,
+            rule_priority: DEFAULT_RULE_PRIORITY,
+            tunnel_mark: DEFAULT_TUNNEL_MARK,
+            force_mark: DEFAULT_FORCE_MARK,
+            mark_mask: DEFAULT_MARK_MASK,
+            nftables_table: DEFAULT_NFTABLES_TABLE.to_owned(),
+        }
+    }
 }
 
 /// Resolved `cluster`.
@@ -689,7 +718,10 @@ fn resolve_kubespan(ks: schema::KubeSpan, c: &mut Checker<'_>) -> KubeSpanSettin
             ),
         );
     }
+    let routing = resolve_routing(ks.routing.unwrap_or_default(), c);
     KubeSpanSettings {
+        nat_traversal: ks.nat_traversal.unwrap_or(true),
+        routing,
         interface,
         enabled: ks.enabled.unwrap_or(false),
         advertise_kubernetes_networks: ks.advertise_kubernetes_networks.unwrap_or(false),
@@ -702,6 +734,97 @@ fn resolve_kubespan(ks: schema::KubeSpan, c: &mut Checker<'_>) -> KubeSpanSettin
         exclude_advertised_networks,
         extra_announced_endpoints,
     }
+}
+
+/// Routing tables the kernel reserves: unspec, default, main, local.
+const RESERVED_TABLES: [u32; 4] = [0, 253, 254, 255];
+/// Highest rule priority accepted: the main table's rule is at 32766.
+const MAX_RULE_PRIORITY: u32 = 32765;
+
+fn resolve_routing(r: schema::KubeSpanRouting, c: &mut Checker<'_>) -> RoutingSettings {
+    const P: &str = "machine.network.kubespan.routing";
+    let defaults = RoutingSettings::default();
+    let mut uint =
+        |key: &str, value: Option<u64>, default: u32, check: &dyn Fn(u32) -> Option<String>| {
+            let Some(v) = value else { return default };
+            let problem = match u32::try_from(v) {
+                Ok(v) => match check(v) {
+                    None => return v,
+                    Some(p) => p,
+                },
+                Err(_) => format!("{v} does not fit 32 bits"),
+            };
+            c.push(&format!("{P}.{key}"), problem);
+            default
+        };
+    let table = uint("table", r.table, defaults.table, &|t| {
+        RESERVED_TABLES.contains(&t).then(|| {
+            format!("{t} is a reserved routing table (0, 253, 254, 255), expected e.g. {DEFAULT_ROUTING_TABLE}")
+        })
+    });
+    let rule_priority =
+        uint(
+            "rulePriority",
+            r.rule_priority,
+            defaults.rule_priority,
+            &|p| {
+                (p == 0 || p > MAX_RULE_PRIORITY).then(|| {
+            format!("{p} is outside 1 to {MAX_RULE_PRIORITY} (the main table's rule is at 32766)")
+        })
+            },
+        );
+    let mark_mask = uint("markMask", r.mark_mask, defaults.mark_mask, &|m| {
+        (m == 0).then(|| "0 leaves no bits for the marks, expected e.g. 0x60 (96)".to_owned())
+    });
+    let mark = |m: u32| -> Option<String> {
+        if m == 0 {
+            Some("0 is no mark, expected a non-zero value inside markMask".to_owned())
+        } else if m & !mark_mask != 0 {
+            Some(format!("{m:#x} has bits outside markMask {mark_mask:#x}"))
+        } else {
+            None
+        }
+    };
+    let tunnel_mark = uint("tunnelMark", r.tunnel_mark, defaults.tunnel_mark, &|m| {
+        mark(m)
+    });
+    let force_mark = uint("forceMark", r.force_mark, defaults.force_mark, &|m| {
+        mark(m).or_else(|| {
+            (m == tunnel_mark)
+                .then(|| format!("{m:#x} equals tunnelMark, expected a different mark"))
+        })
+    });
+    let nftables_table = match r.nftables_table {
+        None => defaults.nftables_table,
+        Some(name) if is_nft_name(&name) => name,
+        Some(name) => {
+            c.push(
+                &format!("{P}.nftablesTable"),
+                format!(
+                    "{} is not an nftables table name, expected a letter then up to {} letters, digits or '_'",
+                    quote(&name),
+                    MAX_NFTABLES_TABLE_LEN - 1
+                ),
+            );
+            defaults.nftables_table
+        }
+    };
+    RoutingSettings {
+        table,
+        rule_priority,
+        tunnel_mark,
+        force_mark,
+        mark_mask,
+        nftables_table,
+    }
+}
+
+/// What weftd puts into an nftables script as a table name, unquoted.
+fn is_nft_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    name.len() <= MAX_NFTABLES_TABLE_LEN
+        && chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 fn resolve_cluster(

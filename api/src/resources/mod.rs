@@ -39,6 +39,8 @@ pub const KUBESPAN_PEER_SPEC_TYPE: &str = "KubeSpanPeerSpecs.kubespan.weft.dev";
 pub const KUBESPAN_PEER_STATUS_TYPE: &str = "KubeSpanPeerStatuses.kubespan.weft.dev";
 /// `KubeSpanEndpoints.kubespan.weft.dev`: endpoints harvested from peers that are up.
 pub const KUBESPAN_ENDPOINT_TYPE: &str = "KubeSpanEndpoints.kubespan.weft.dev";
+/// `KubeSpanNATStatuses.kubespan.weft.dev` (Weft): this node's public WireGuard endpoint, by STUN.
+pub const KUBESPAN_NAT_STATUS_TYPE: &str = "KubeSpanNATStatuses.kubespan.weft.dev";
 /// `KubeSpanConfigs.kubespan.weft.dev`: the resolved KubeSpan settings. Its group is `kubespan` but
 /// it lives in the `config` namespace, as in Talos.
 pub const KUBESPAN_CONFIG_TYPE: &str = "KubeSpanConfigs.kubespan.weft.dev";
@@ -92,6 +94,15 @@ pub fn definitions() -> Vec<ResourceDefinition> {
         ResourceDefinition::new("KubeSpanEndpoints", "KubeSpanEndpoint", NAMESPACE_KUBESPAN)
             .column("ENDPOINT", "{.endpoint}")
             .column("AFFILIATE ID", "{.affiliateID}"),
+        ResourceDefinition::new(
+            "KubeSpanNATStatuses",
+            "KubeSpanNATStatus",
+            NAMESPACE_KUBESPAN,
+        )
+        .column("PUBLIC ENDPOINT", "{.publicEndpoint}")
+        .column("BEHIND NAT", "{.behindNAT}")
+        .column("PORT PRESERVED", "{.portPreserved}")
+        .column("SERVER", "{.server}"),
         // The type keeps its `kubespan` group (and so its aliases) but defaults to the `config`
         // namespace, as Talos's does: it is derived from the machine config. Sensitive because it
         // carries the cluster secret.
@@ -168,6 +179,7 @@ mod tests {
                 KUBESPAN_PEER_SPEC_TYPE,
                 KUBESPAN_PEER_STATUS_TYPE,
                 KUBESPAN_ENDPOINT_TYPE,
+                KUBESPAN_NAT_STATUS_TYPE,
                 KUBESPAN_CONFIG_TYPE,
                 MACHINE_CONFIG_TYPE,
                 AFFILIATE_TYPE,
@@ -332,6 +344,7 @@ mod tests {
         check::<kubespan::PeerSpec>();
         check::<kubespan::PeerStatusSpec>();
         check::<kubespan::EndpointSpec>();
+        check::<kubespan::NatStatusSpec>();
         check::<cluster::AffiliateSpec>();
         check::<cluster::MemberSpec>();
         check::<cluster::IdentitySpec>();

@@ -7,11 +7,16 @@
 //! - the test plays the remote side with [`FakeDataPlane::set_peer_state`] /
 //!   [`FakeDataPlane::update_peer`], which raise [`DataPlane::changes`] like the real poller does.
 //! - [`FakeDataPlane::fail_applies`] makes `apply` fail, to test a controller's error path.
+//! - NAT traversal: [`FakeDataPlane::set_reflexive`] sets what a STUN server would answer (only
+//!   while the interface exists, like the real socket); punches are recorded
+//!   ([`FakeDataPlane::punches`]).
 //!
 //! Clones share the same state, so a test keeps one handle and gives another to the controller.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use tokio::sync::watch;
 
@@ -34,6 +39,10 @@ struct FakeState {
     removes: usize,
     /// While set, `apply` fails with this reason.
     fail_applies: Option<String>,
+    /// What `reflexive_endpoint` answers, per STUN server.
+    reflexive: BTreeMap<SocketAddr, SocketAddr>,
+    /// Every punch sent, in order.
+    punches: Vec<SocketAddr>,
 }
 
 impl Default for FakeDataPlane {
@@ -115,6 +124,20 @@ impl FakeDataPlane {
         known
     }
 
+    /// What the STUN server `server` answers from now on (`None`: it does not answer).
+    pub fn set_reflexive(&self, server: SocketAddr, mapped: Option<SocketAddr>) {
+        let mut s = self.lock();
+        match mapped {
+            Some(m) => s.reflexive.insert(server, m),
+            None => s.reflexive.remove(&server),
+        };
+    }
+
+    /// Every punch sent so far, in order.
+    pub fn punches(&self) -> Vec<SocketAddr> {
+        self.lock().punches.clone()
+    }
+
     /// Makes every following `apply` fail with `reason` (`None`: succeed again).
     pub fn fail_applies(&self, reason: Option<&str>) {
         self.lock().fail_applies = reason.map(str::to_owned);
@@ -171,6 +194,37 @@ impl DataPlane for FakeDataPlane {
         self.changes.subscribe()
     }
 
+    async fn reflexive_endpoint(
+        &self,
+        server: SocketAddr,
+        timeout: Duration,
+    ) -> Result<SocketAddr, DataPlaneError> {
+        let s = self.lock();
+        let fail = |reason: String| DataPlaneError {
+            what: format!("asking the STUN server {server} for this node's public endpoint"),
+            reason,
+        };
+        if s.config.is_none() {
+            return Err(fail("the WireGuard socket is not open yet".into()));
+        }
+        s.reflexive
+            .get(&server)
+            .copied()
+            .ok_or_else(|| fail(format!("no answer within {timeout:?}")))
+    }
+
+    async fn punch(&self, targets: &[SocketAddr]) -> Result<usize, DataPlaneError> {
+        let mut s = self.lock();
+        if s.config.is_none() {
+            return Err(DataPlaneError {
+                what: "punching through NAT".into(),
+                reason: "the WireGuard socket is not open yet".into(),
+            });
+        }
+        s.punches.extend_from_slice(targets);
+        Ok(targets.len())
+    }
+
     async fn remove(&self) -> Result<(), DataPlaneError> {
         let changed = {
             let mut s = self.lock();
@@ -213,6 +267,7 @@ mod tests {
             mtu: 1420,
             address: "fd00::2/64".parse().expect("net"),
             peers,
+            capture: None,
         }
     }
 

@@ -18,7 +18,7 @@ use rtnetlink::packet_route::AddressFamily;
 use rtnetlink::packet_route::address::{
     AddressAttribute, AddressFlags, AddressHeaderFlags, AddressScope,
 };
-use rtnetlink::packet_route::route::{RouteProtocol, RouteScope};
+use rtnetlink::packet_route::route::{RouteAttribute, RouteMetric, RouteProtocol, RouteScope};
 use rtnetlink::packet_route::rule::{RuleAction, RuleAttribute, RuleFlags, RuleMessage};
 use rtnetlink::{IpVersion, LinkUnspec, RouteMessageBuilder};
 use tokio::task::JoinHandle;
@@ -36,14 +36,16 @@ const LINK_GONE_POLL: Duration = Duration::from_millis(20);
 /// The main routing table.
 pub const MAIN_TABLE: u32 = 254;
 
-/// A policy-routing rule `not fwmark <fwmark>/<mask> lookup <table>` at `priority`, for IPv4 and
-/// IPv6: everything except the packets carrying the mark (the tunnel's own UDP) consults `table`.
+/// A policy-routing rule `[not] fwmark <fwmark>/<mask> lookup <table>` at `priority`, for IPv4
+/// and IPv6. Inverted (wg-quick's scheme): everything except the packets carrying the mark (the
+/// tunnel's own UDP) consults `table`. Plain (KubeSpan's): only packets nftables marked do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rule {
     pub table: u32,
     pub priority: u32,
     pub fwmark: u32,
     pub mask: u32,
+    pub invert: bool,
 }
 
 impl Rule {
@@ -62,7 +64,7 @@ impl Rule {
             }
         }
         message.header.action == RuleAction::ToTable
-            && message.header.flags.contains(RuleFlags::Invert)
+            && message.header.flags.contains(RuleFlags::Invert) == self.invert
             && table == self.table
             && priority == Some(self.priority)
             && fwmark == Some(self.fwmark)
@@ -262,6 +264,39 @@ impl Netlink {
             .map_err(|e| failure(what, describe(&e)))
     }
 
+    /// `ip route replace default dev <link> table <table> metric 1 mtu <mtu> proto static`, for
+    /// IPv4 (`v6` false) or IPv6: where traffic marked for the tunnel goes (KubeSpan §5).
+    pub async fn replace_default_route(
+        &self,
+        name: &str,
+        index: u32,
+        table: u32,
+        v6: bool,
+        mtu: u32,
+    ) -> Result<(), DataPlaneError> {
+        let net = default_net(v6);
+        let what = format!("routing {net} via {name} (table {table}, MTU {mtu})");
+        let mut message = Self::route_message(index, table, net, RouteScope::Link)?;
+        message.attributes.push(RouteAttribute::Priority(1));
+        message
+            .attributes
+            .push(RouteAttribute::Metrics(vec![RouteMetric::Mtu(mtu)]));
+        bounded(&what, self.handle.route().add(message).replace().execute())
+            .await?
+            .map_err(|e| failure(what, describe(&e)))
+    }
+
+    /// Deletes the default route of one family through the link in `table`; gone is fine.
+    pub async fn delete_default_route(
+        &self,
+        name: &str,
+        index: u32,
+        table: u32,
+        v6: bool,
+    ) -> Result<(), DataPlaneError> {
+        self.delete_route(name, index, table, default_net(v6)).await
+    }
+
     /// Deletes the route to `net` through the link; a route that is already gone is fine.
     pub async fn delete_route(
         &self,
@@ -336,9 +371,18 @@ impl Netlink {
                 continue;
             }
             let what = format!(
-                "adding the rule not fwmark {:#x}/{:#x} lookup {} (priority {})",
-                rule.fwmark, rule.mask, rule.table, rule.priority
+                "adding the rule {}fwmark {:#x}/{:#x} lookup {} (priority {})",
+                if rule.invert { "not " } else { "" },
+                rule.fwmark,
+                rule.mask,
+                rule.table,
+                rule.priority
             );
+            let flags = if rule.invert {
+                RuleFlags::Invert
+            } else {
+                RuleFlags::empty()
+            };
             let request = self
                 .handle
                 .rule()
@@ -351,14 +395,14 @@ impl Netlink {
                 IpVersion::V4 => {
                     let mut request = request.v4();
                     let message = request.message_mut();
-                    message.header.flags = RuleFlags::Invert;
+                    message.header.flags = flags;
                     message.attributes.push(RuleAttribute::FwMask(rule.mask));
                     bounded(&what, request.execute()).await?
                 }
                 IpVersion::V6 => {
                     let mut request = request.v6();
                     let message = request.message_mut();
-                    message.header.flags = RuleFlags::Invert;
+                    message.header.flags = flags;
                     message.attributes.push(RuleAttribute::FwMask(rule.mask));
                     bounded(&what, request.execute()).await?
                 }
@@ -384,5 +428,14 @@ impl Netlink {
             }
         }
         Ok(())
+    }
+}
+
+/// `0.0.0.0/0` or `::/0`.
+fn default_net(v6: bool) -> IpNet {
+    if v6 {
+        IpNet::V6(Ipv6Net::default())
+    } else {
+        IpNet::V4(ipnet::Ipv4Net::default())
     }
 }

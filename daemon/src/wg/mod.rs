@@ -9,6 +9,8 @@
 
 pub mod fake;
 mod link;
+pub mod nft;
+mod shared_socket;
 pub mod userspace;
 
 use std::fmt;
@@ -33,6 +35,38 @@ pub struct DeviceConfig {
     pub address: Ipv6Net,
     /// Peers, sorted by public key.
     pub peers: Vec<PeerConfig>,
+    /// KubeSpan's traffic capture; `None`: only the peers' allowed IPs are routed (the backend's
+    /// own routing option decides how).
+    pub capture: Option<Capture>,
+}
+
+/// KubeSpan's traffic capture (reference §5): nftables marks packets bound for [`Capture::routed`]
+/// with `force_mark`; a rule sends packets with that mark to `table`, whose default routes (with
+/// the MTU) go through the interface; the tunnel's own UDP carries `tunnel_mark` and is left
+/// alone, so a peer's endpoint inside the routed set does not loop. TCP SYNs to the routed set
+/// get their MSS clamped to fit the MTU ([`mss_v4`], [`mss_v6`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Capture {
+    pub table: u32,
+    pub rule_priority: u32,
+    pub tunnel_mark: u32,
+    pub force_mark: u32,
+    pub mark_mask: u32,
+    /// nftables table (family `inet`) the backend owns whole.
+    pub nftables_table: String,
+    /// Destinations sent through the tunnel: sorted, non-overlapping.
+    pub routed: Vec<IpNet>,
+}
+
+/// The TCP MSS that fits an IPv4 packet into `mtu`: 20 bytes of IP, 20 of TCP and 12 of options
+/// (timestamps), as Talos clamps.
+pub fn mss_v4(mtu: u32) -> u32 {
+    mtu.saturating_sub(52)
+}
+
+/// The TCP MSS that fits an IPv6 packet into `mtu` (40 bytes of IP, 20 of TCP, 12 of options).
+pub fn mss_v6(mtu: u32) -> u32 {
+    mtu.saturating_sub(72)
 }
 
 impl fmt::Debug for DeviceConfig {
@@ -44,6 +78,7 @@ impl fmt::Debug for DeviceConfig {
             .field("mtu", &self.mtu)
             .field("address", &self.address)
             .field("peers", &self.peers)
+            .field("capture", &self.capture)
             .finish()
     }
 }
@@ -112,6 +147,24 @@ pub trait DataPlane: Send + Sync + 'static {
 
     /// Removes the interface and everything `apply` set up. Idempotent.
     fn remove(&self) -> impl Future<Output = Result<(), DataPlaneError>> + Send;
+
+    /// Asks the STUN server at `server`, from the tunnel's own UDP socket, where that socket's
+    /// packets come from as the server sees them (its server-reflexive endpoint): behind a NAT,
+    /// the public address and port peers elsewhere must aim at. Fails when the interface does not
+    /// exist or no answer comes within `timeout`.
+    fn reflexive_endpoint(
+        &self,
+        server: SocketAddr,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<SocketAddr, DataPlaneError>> + Send;
+
+    /// Sends one hole-punching datagram (a STUN Binding Indication) from the tunnel's UDP socket
+    /// to each target, so that this node's NAT lets the targets' packets in. Returns how many
+    /// were sent; a target that cannot be reached from here is skipped.
+    fn punch(
+        &self,
+        targets: &[SocketAddr],
+    ) -> impl Future<Output = Result<usize, DataPlaneError>> + Send;
 }
 
 /// Standard base64 of a key, for logs and resources (public keys only).

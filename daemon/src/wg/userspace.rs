@@ -54,17 +54,22 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use gotatun::device::uapi::{UapiClient, UapiServer};
-use gotatun::device::{DefaultDeviceTransports, Device, DeviceBuilder, Peer};
+use gotatun::device::{Device, DeviceBuilder, Peer};
 use gotatun::tun::tun_async_device::TunDevice;
+use gotatun::udp::socket::UdpSocketFactory;
 use gotatun::x25519::{PublicKey, StaticSecret};
 use ipnet::{IpNet, Ipv6Net};
 use ipnetwork::IpNetwork;
 use tokio::sync::{Mutex, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
+use weft_api::stun;
 
 use super::link::{MAIN_TABLE, Netlink, Rule};
-use super::{DataPlane, DataPlaneError, DeviceConfig, Key, PeerConfig, PeerState, base64_key};
+use super::shared_socket::{Answer, SharedUdpFactory, SocketSlot, send_from};
+use super::{
+    Capture, DataPlane, DataPlaneError, DeviceConfig, Key, PeerConfig, PeerState, base64_key, nft,
+};
 
 /// How often the poller compares peer states to raise [`DataPlane::changes`]: fast enough that a
 /// status follows a handshake within a fraction of a second, cheap (one read lock per tick).
@@ -92,6 +97,15 @@ const HANDSHAKE_JITTER: Duration = Duration::from_secs(1);
 /// The smallest MTU accepted: IPv6's minimum, since the interface carries the IPv6 ULA (Talos
 /// rejects KubeSpan MTUs below it too).
 const MIN_MTU: u32 = 1280;
+
+/// `SO_RCVBUF` of the tunnel's UDP socket. Linux's default (208 KiB) overflows at about a
+/// gigabit (measured: tens of thousands of drops per 10 s iperf3 run, TCP retransmits over the
+/// tunnel); 4 MiB absorbed every burst measured here. The kernel caps it at `rmem_max` for
+/// unprivileged processes.
+pub const UDP_RECV_BUFFER: usize = 4 * 1024 * 1024;
+
+/// The device with Weft's transports: the shared UDP socket (see `shared_socket`) and a TUN.
+type Transports = (SharedUdpFactory, TunDevice, TunDevice);
 
 /// Longest interface name Linux accepts (IFNAMSIZ − 1).
 const MAX_NAME_LEN: usize = 15;
@@ -163,6 +177,7 @@ impl PolicyRouting {
             priority: self.priority,
             fwmark: self.fwmark,
             mask: self.mask,
+            invert: true,
         }
     }
 }
@@ -201,6 +216,10 @@ struct Shared {
     /// One lock for the whole device: applies, reads and teardown never interleave.
     state: Mutex<State>,
     changes: watch::Sender<()>,
+    /// The tunnel's UDP socket, for STUN probes and punches.
+    slot: Arc<SocketSlot>,
+    /// STUN answers from the socket; one prober at a time.
+    answers: Mutex<tokio::sync::mpsc::Receiver<Answer>>,
 }
 
 #[derive(Default)]
@@ -216,7 +235,11 @@ struct State {
 struct Running {
     name: String,
     index: u32,
-    device: Device<DefaultDeviceTransports>,
+    device: Device<Transports>,
+    /// The capture applied (with the MTU it was rendered for); `None` when off.
+    capture: Option<(Capture, u32)>,
+    /// The mark on the tunnel's UDP socket.
+    fwmark: Option<u32>,
     /// Of the configured private key: compared instead of keeping a copy of the secret.
     public_key: Key,
     listen_port: u16,
@@ -261,10 +284,13 @@ impl UserspaceDataPlane {
             .build()
             .map_err(|e| failure("starting the data-plane runtime", e))?;
         let handle = runtime.handle().clone();
+        let (slot, answers) = SocketSlot::new();
         let shared = Arc::new(Shared {
             options,
             state: Mutex::default(),
             changes: watch::Sender::new(()),
+            slot,
+            answers: Mutex::new(answers),
         });
         let (stop, stopped) = oneshot::channel::<()>();
         let thread_shared = Arc::clone(&shared);
@@ -351,6 +377,27 @@ impl DataPlane for UserspaceDataPlane {
         self.shared.changes.subscribe()
     }
 
+    async fn reflexive_endpoint(
+        &self,
+        server: SocketAddr,
+        timeout: Duration,
+    ) -> Result<SocketAddr, DataPlaneError> {
+        let shared = Arc::clone(&self.shared);
+        self.on_thread("asking a STUN server", async move {
+            shared.reflexive_endpoint(server, timeout).await
+        })
+        .await
+    }
+
+    async fn punch(&self, targets: &[SocketAddr]) -> Result<usize, DataPlaneError> {
+        let shared = Arc::clone(&self.shared);
+        let targets = targets.to_vec();
+        self.on_thread("punching through NAT", async move {
+            shared.punch(&targets).await
+        })
+        .await
+    }
+
     async fn remove(&self) -> Result<(), DataPlaneError> {
         let shared = Arc::clone(&self.shared);
         self.on_thread(
@@ -382,12 +429,13 @@ impl Shared {
                 }
                 if let Some(old) = state.running.take() {
                     state.handshakes.clear();
+                    self.slot.clear();
                     teardown(netlink, old, &self.options.routing).await?;
                 }
             }
         }
         if state.running.is_none() {
-            state.running = Some(create(netlink, &self.options, config).await?);
+            state.running = Some(create(netlink, &self.options, &self.slot, config).await?);
         }
         let Some(running) = state.running.as_mut() else {
             return Err(failure(format!("configuring {}", config.name), "no device"));
@@ -454,7 +502,55 @@ impl Shared {
         let Some(netlink) = state.netlink.as_ref() else {
             return Err(failure("netlink", "no connection"));
         };
+        self.slot.clear();
         teardown(netlink, running, &self.options.routing).await
+    }
+
+    async fn reflexive_endpoint(
+        &self,
+        server: SocketAddr,
+        timeout: Duration,
+    ) -> Result<SocketAddr, DataPlaneError> {
+        let what = format!("asking the STUN server {server} for this node's public endpoint");
+        let socket = self
+            .slot
+            .socket()
+            .ok_or_else(|| failure(&what, "the WireGuard socket is not open yet"))?;
+        let mut answers = self.answers.lock().await;
+        // Answers to earlier probes that timed out are of no use now.
+        while answers.try_recv().is_ok() {}
+        let txid: stun::TransactionId = rand::random();
+        send_from(&socket, &stun::binding_request(txid), server)
+            .await
+            .map_err(|e| failure(&what, e))?;
+        let deadline = Instant::now() + timeout;
+        loop {
+            match tokio::time::timeout_at(deadline, answers.recv()).await {
+                Ok(Some((id, mapped, _from))) if id == txid => return Ok(mapped),
+                Ok(Some(_)) => continue,
+                Ok(None) => return Err(failure(&what, "the socket is gone")),
+                Err(_) => return Err(failure(&what, format!("no answer within {timeout:?}"))),
+            }
+        }
+    }
+
+    async fn punch(&self, targets: &[SocketAddr]) -> Result<usize, DataPlaneError> {
+        let socket = self.slot.socket().ok_or_else(|| {
+            failure(
+                "punching through NAT",
+                "the WireGuard socket is not open yet",
+            )
+        })?;
+        let mut sent = 0;
+        for target in targets {
+            let txid: stun::TransactionId = rand::random();
+            match send_from(&socket, &stun::binding_indication(txid), *target).await {
+                Ok(()) => sent += 1,
+                // Unreachable from here (another site's private address): expected, not news.
+                Err(e) => tracing::trace!(%target, error = %e, "punch not sent"),
+            }
+        }
+        Ok(sent)
     }
 }
 
@@ -514,6 +610,7 @@ fn validate(config: &DeviceConfig) -> Result<(), DataPlaneError> {
 async fn create(
     netlink: &Netlink,
     options: &UserspaceOptions,
+    slot: &Arc<SocketSlot>,
     config: &DeviceConfig,
 ) -> Result<Running, DataPlaneError> {
     let name = config.name.as_str();
@@ -547,14 +644,19 @@ async fn create(
 
     let secret = StaticSecret::from(config.private_key);
     let public_key = PublicKey::from(&secret).to_bytes();
+    let udp = UdpSocketFactory {
+        recv_buffer_size: Some(UDP_RECV_BUFFER),
+        send_buffer_size: None,
+    };
     let builder = DeviceBuilder::new()
-        .with_default_udp()
+        .with_udp(SharedUdpFactory::new(udp, Arc::clone(slot)))
         .with_ip(tun)
         .with_private_key(secret)
         .with_listen_port(config.listen_port);
-    let builder = match options.routing {
-        Routing::Policy(policy) => builder.with_fwmark(policy.fwmark),
-        Routing::Main => builder,
+    let fwmark = socket_mark(options, config);
+    let builder = match fwmark {
+        Some(mark) => builder.with_fwmark(mark),
+        None => builder,
     };
     let (builder, uapi) = match uapi_path {
         Some(path) => {
@@ -611,6 +713,8 @@ async fn create(
         listen_port: config.listen_port,
         routes: BTreeSet::new(),
         uapi,
+        capture: None,
+        fwmark,
     })
 }
 
@@ -726,6 +830,32 @@ async fn reconfigure(
     }
 
     // Peers first, so traffic the new routes send into the interface finds its peer.
+    let mark = socket_mark(options, config);
+    if mark != running.fwmark
+        && let Some(mark) = mark
+    {
+        running
+            .device
+            .set_fwmark(mark)
+            .await
+            .map_err(|e| failure(what(&format!("socket mark {mark:#x}")), e))?;
+        running.fwmark = Some(mark);
+    }
+    if let Some(capture) = &config.capture {
+        // The capture's table routes everything marked; per-prefix routes would only compete.
+        let stale: Vec<IpNet> = running.routes.iter().copied().collect();
+        let table = options.routing.table();
+        for net in stale {
+            netlink
+                .delete_route(&name, running.index, table, net)
+                .await?;
+            running.routes.remove(&net);
+        }
+        return apply_capture(netlink, running, capture, config.mtu).await;
+    }
+    if let Some((old, _)) = running.capture.take() {
+        remove_capture(netlink, &name, running.index, &old).await?;
+    }
     let table = options.routing.table();
     let avoid: Vec<SocketAddr> = match options.routing {
         Routing::Policy(policy) => {
@@ -767,6 +897,91 @@ async fn reconfigure(
     Ok(())
 }
 
+/// The mark the tunnel's UDP socket carries: the capture's, or policy routing's.
+fn socket_mark(options: &UserspaceOptions, config: &DeviceConfig) -> Option<u32> {
+    match (&config.capture, options.routing) {
+        (Some(capture), _) => Some(capture.tunnel_mark),
+        (None, Routing::Policy(policy)) => Some(policy.fwmark),
+        (None, Routing::Main) => None,
+    }
+}
+
+/// The rule of a capture: packets marked for the tunnel look up its table.
+fn capture_rule(capture: &Capture) -> Rule {
+    Rule {
+        table: capture.table,
+        priority: capture.rule_priority,
+        fwmark: capture.force_mark,
+        mask: capture.mark_mask,
+        invert: false,
+    }
+}
+
+/// Sets up (or updates) the capture: default routes with the MTU in its table, its rule, and the
+/// nftables table — the latter rendered and applied only when something changed, the routes and
+/// rule every time (cheap, and they repair what someone deleted).
+async fn apply_capture(
+    netlink: &Netlink,
+    running: &mut Running,
+    capture: &Capture,
+    mtu: u32,
+) -> Result<(), DataPlaneError> {
+    let (name, index) = (running.name.clone(), running.index);
+    if let Some((old, _)) = &running.capture {
+        let moved = old.table != capture.table
+            || capture_rule(old) != capture_rule(capture)
+            || old.nftables_table != capture.nftables_table;
+        if moved {
+            let old = old.clone();
+            running.capture = None;
+            remove_capture(netlink, &name, index, &old).await?;
+        }
+    }
+    for v6 in [false, true] {
+        netlink
+            .replace_default_route(&name, index, capture.table, v6, mtu)
+            .await?;
+    }
+    netlink.ensure_rule(&capture_rule(capture)).await?;
+    let wanted = (capture.clone(), mtu);
+    if running.capture.as_ref() != Some(&wanted) {
+        // Forget the old state first: after a failure the next apply must run nft again.
+        running.capture = None;
+        nft::apply(capture, mtu).await?;
+        tracing::debug!(
+            interface = %name,
+            table = %capture.nftables_table,
+            routed = capture.routed.len(),
+            "applied the traffic capture"
+        );
+        running.capture = Some(wanted);
+    }
+    Ok(())
+}
+
+/// Removes a capture: nftables first (nothing is marked for a table about to go), then the rule
+/// and the routes. Keeps going past errors and returns the first.
+async fn remove_capture(
+    netlink: &Netlink,
+    name: &str,
+    index: u32,
+    capture: &Capture,
+) -> Result<(), DataPlaneError> {
+    let mut first_error = nft::remove(&capture.nftables_table).await.err();
+    if let Err(e) = netlink.delete_rule(&capture_rule(capture)).await {
+        first_error.get_or_insert(e);
+    }
+    for v6 in [false, true] {
+        if let Err(e) = netlink
+            .delete_default_route(name, index, capture.table, v6)
+            .await
+        {
+            first_error.get_or_insert(e);
+        }
+    }
+    first_error.map_or(Ok(()), Err)
+}
+
 /// Undoes everything `create`/`reconfigure` did. Keeps going past errors and returns the first.
 async fn teardown(
     netlink: &Netlink,
@@ -780,12 +995,18 @@ async fn teardown(
         device,
         routes,
         uapi,
+        capture,
         ..
     } = running;
     if let Some(uapi) = uapi {
         uapi.close();
     }
     let mut first_error = None;
+    if let Some((capture, _)) = capture
+        && let Err(e) = remove_capture(netlink, &name, index, &capture).await
+    {
+        first_error.get_or_insert(e);
+    }
     for net in routes {
         if let Err(e) = netlink.delete_route(&name, index, table, net).await {
             first_error.get_or_insert(e);
@@ -810,7 +1031,7 @@ async fn discard(
     netlink: &Netlink,
     name: &str,
     index: u32,
-    device: Device<DefaultDeviceTransports>,
+    device: Device<Transports>,
 ) -> Result<(), DataPlaneError> {
     device.stop().await;
     let deadline = Instant::now() + LINK_GONE_TIMEOUT;
@@ -1330,6 +1551,7 @@ mod tests {
             mtu: 1420,
             address: "fd00::1/64".parse().expect("address"),
             peers: vec![want(2, None, &[])],
+            capture: None,
         };
         assert!(validate(&config).is_ok());
         for name in ["", "a-name-that-is-too-long", "a/b", "a b", ".."] {

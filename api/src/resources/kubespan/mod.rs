@@ -11,6 +11,7 @@ pub mod address;
 pub mod endpoint;
 pub mod identity;
 pub mod key;
+pub mod nat;
 pub mod peer_spec;
 pub mod peer_status;
 
@@ -18,5 +19,6 @@ pub use address::{kubespan_address, ula_prefix};
 pub use endpoint::EndpointSpec;
 pub use identity::{IdentityFile, IdentitySpec};
 pub use key::{KeyError, generate_private_key, public_key_from_private};
+pub use nat::NatStatusSpec;
 pub use peer_spec::PeerSpec;
 pub use peer_status::{PeerState, PeerStatusSpec};

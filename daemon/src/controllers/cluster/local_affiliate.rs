@@ -14,8 +14,15 @@
 //! ```text
 //! node addresses − the KubeSpan address − SideroLink ULAs
 //!   + the public IP a discovery service saw (if new)
-//!   → filters.endpoints (if any)  → ip:listenPort  + extraAnnouncedEndpoints (if new)
+//!   → filters.endpoints (if any)  → ip:listenPort
+//!   + the public endpoint STUN observed (Weft, if new and the filters pass its IP), placed
+//!     before <public IP>:listenPort
+//!   + extraAnnouncedEndpoints (if new)
 //! ```
+//!
+//! The STUN-observed endpoint (`KubeSpanNATStatuses`, see `kubespan::nat`) is the port the NAT
+//! really maps for WireGuard; KubeSpan's `<public IP>:listenPort` is a guess that holds only when
+//! the NAT keeps the port or the port is forwarded, so it stays, after the observed one.
 //!
 //! Weft has no Kubernetes, so `additionalAddresses` (pod CIDRs) and `controlPlane` stay empty.
 
@@ -30,11 +37,12 @@ use weft_api::discovery::affiliate::MAX_ENDPOINTS;
 use weft_api::resource::{Metadata, Resource};
 use weft_api::resources::cluster::{AffiliateSpec, KubeSpanAffiliateSpec, MachineType};
 use weft_api::resources::kubespan::IdentitySpec as KubeSpanIdentity;
+use weft_api::resources::kubespan::NatStatusSpec;
 use weft_api::resources::kubespan::address::{ULA_PURPOSE_SIDEROLINK, is_ula};
 use weft_api::resources::{
     AFFILIATE_TYPE, IDENTITY_TYPE, KUBESPAN_CONFIG_ID, KUBESPAN_CONFIG_TYPE,
-    KUBESPAN_IDENTITY_TYPE, LOCAL_ID, MACHINE_CONFIG_TYPE, NAMESPACE_CLUSTER, NAMESPACE_CONFIG,
-    NAMESPACE_KUBESPAN,
+    KUBESPAN_IDENTITY_TYPE, KUBESPAN_NAT_STATUS_TYPE, LOCAL_ID, MACHINE_CONFIG_TYPE,
+    NAMESPACE_CLUSTER, NAMESPACE_CONFIG, NAMESPACE_KUBESPAN,
 };
 
 use super::resources::{
@@ -77,6 +85,8 @@ pub struct LocalInputs<'a> {
     pub machine_type: MachineType,
     pub routed: &'a [IpNet],
     pub public_ip: Option<IpAddr>,
+    /// This node's WireGuard socket as a STUN server saw it.
+    pub public_endpoint: Option<SocketAddr>,
     /// The KubeSpan config (enabled) and identity, when both exist.
     pub kubespan: Option<(&'a KubeSpanConfigSpec, &'a KubeSpanIdentity)>,
 }
@@ -95,6 +105,7 @@ pub fn endpoints(
     routed: &[IpNet],
     kubespan_address: IpAddr,
     public_ip: Option<IpAddr>,
+    public_endpoint: Option<SocketAddr>,
     filters: &[IpFilter],
     listen_port: u16,
     extra: &[SocketAddr],
@@ -118,6 +129,17 @@ pub fn endpoints(
         .into_iter()
         .map(|ip| SocketAddr::new(ip, listen_port))
         .collect();
+    if let Some(observed) = public_endpoint
+        && !out.contains(&observed)
+        && (filters.is_empty() || !filter_ips(filters, &[observed.ip()]).is_empty())
+    {
+        let guess = public_ip.map(|ip| SocketAddr::new(ip, listen_port));
+        let at = out
+            .iter()
+            .position(|ep| Some(*ep) == guess)
+            .unwrap_or(out.len());
+        out.insert(at, observed);
+    }
     for ep in extra {
         if !out.contains(ep) {
             out.push(*ep);
@@ -172,6 +194,7 @@ pub fn local_affiliate(inputs: &LocalInputs<'_>) -> anyhow::Result<AffiliateSpec
                     inputs.routed,
                     address,
                     inputs.public_ip,
+                    inputs.public_endpoint,
                     &filters,
                     config.listen_port,
                     &extra,
@@ -231,6 +254,7 @@ impl Controller for LocalAffiliateController {
             Kind::new(NAMESPACE_NETWORK, NODE_ADDRESS_TYPE),
             Kind::new(NAMESPACE_CLUSTER, NODE_ADDRESS_TYPE),
             Kind::new(NAMESPACE_CLUSTER, LEAVE_REQUEST_TYPE),
+            Kind::new(NAMESPACE_KUBESPAN, KUBESPAN_NAT_STATUS_TYPE),
         ]
     }
 
@@ -302,12 +326,21 @@ impl LocalAffiliateController {
             (Some(c), Some(i)) if c.enabled => Some((c, i)),
             _ => None,
         };
+        let public_endpoint = match &config {
+            Some(c) if c.nat_traversal => typed::<NatStatusSpec>(
+                ctx,
+                &ptr(NAMESPACE_KUBESPAN, KUBESPAN_NAT_STATUS_TYPE, LOCAL_ID),
+            )?
+            .and_then(|s| s.public_endpoint),
+            _ => None,
+        };
         let spec = local_affiliate(&LocalInputs {
             node_id: &node_id,
             hostname: &hostname,
             machine_type: settings.machine_type.into(),
             routed: &routed.addresses,
             public_ip,
+            public_endpoint,
             kubespan,
         })?;
         let metadata = Metadata::new(NAMESPACE_CLUSTER, AFFILIATE_TYPE, &node_id, NAME);
@@ -344,6 +377,8 @@ mod tests {
             listen_port: 51821,
             backend: "auto".into(),
             interface: "kubespan".into(),
+            nat_traversal: true,
+            routing: Default::default(),
         }
     }
 
@@ -434,7 +469,7 @@ mod tests {
         ];
         for (name, public_ip, filters, extra, want) in cases {
             assert_eq!(
-                endpoints(&routed, ks, public_ip, &filters, 51820, &extra),
+                endpoints(&routed, ks, public_ip, None, &filters, 51820, &extra),
                 want,
                 "{name}"
             );
@@ -442,7 +477,46 @@ mod tests {
         let many: Vec<IpNet> = (0..100u8)
             .map(|i| IpNet::from(IpAddr::from([10, 0, 1, i])))
             .collect();
-        assert_eq!(endpoints(&many, ks, None, &[], 1, &[]).len(), MAX_ENDPOINTS);
+        assert_eq!(
+            endpoints(&many, ks, None, None, &[], 1, &[]).len(),
+            MAX_ENDPOINTS
+        );
+    }
+
+    #[test]
+    fn the_stun_observed_endpoint_comes_before_the_guess_and_obeys_the_filters() {
+        let routed = nets(&["192.168.1.2/24"]);
+        let ks: IpAddr = "fd00::1".parse().expect("ip");
+        let public: Option<IpAddr> = Some("203.0.113.7".parse().expect("ip"));
+        let observed: Option<SocketAddr> = Some("203.0.113.7:40001".parse().expect("ep"));
+        let extra = eps(&["198.51.100.1:4000"]);
+        assert_eq!(
+            endpoints(&routed, ks, public, observed, &[], 51820, &extra),
+            eps(&[
+                "192.168.1.2:51820",
+                "203.0.113.7:40001",
+                "203.0.113.7:51820",
+                "198.51.100.1:4000"
+            ]),
+            "observed, then KubeSpan's guess, then the extra ones"
+        );
+        let same: Option<SocketAddr> = Some("203.0.113.7:51820".parse().expect("ep"));
+        assert_eq!(
+            endpoints(&routed, ks, public, same, &[], 51820, &[]),
+            eps(&["192.168.1.2:51820", "203.0.113.7:51820"]),
+            "a NAT that keeps the port: the guess was right, listed once"
+        );
+        assert_eq!(
+            endpoints(&routed, ks, None, observed, &[], 51820, &[]),
+            eps(&["192.168.1.2:51820", "203.0.113.7:40001"]),
+            "no Hello address: appended"
+        );
+        let private_only: Vec<IpFilter> = vec!["192.168.0.0/16".parse().expect("filter")];
+        assert_eq!(
+            endpoints(&routed, ks, public, observed, &private_only, 51820, &[]),
+            eps(&["192.168.1.2:51820"]),
+            "filters.endpoints applies to the observed address too"
+        );
     }
 
     #[test]
@@ -456,6 +530,7 @@ mod tests {
             machine_type: MachineType::ControlPlane,
             routed: &routed,
             public_ip: Some("203.0.113.7".parse().expect("ip")),
+            public_endpoint: None,
             kubespan: Some((&config, &identity)),
         };
         let spec = local_affiliate(&inputs).expect("spec");

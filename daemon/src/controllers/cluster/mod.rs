@@ -172,6 +172,8 @@ pub(crate) mod tests {
             listen_port: 51820,
             backend: "auto".into(),
             interface: "kubespan".into(),
+            nat_traversal: true,
+            routing: Default::default(),
         };
         upsert(
             state,

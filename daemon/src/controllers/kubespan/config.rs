@@ -3,7 +3,7 @@
 //! settings every other KubeSpan controller reads, so they never parse the machine config.
 
 use serde::{Deserialize, Serialize};
-use weft_api::config::validate::Settings;
+use weft_api::config::validate::{RoutingSettings, Settings};
 use weft_api::resource::{Metadata, Resource};
 use weft_api::resources::{
     KUBESPAN_CONFIG_ID, KUBESPAN_CONFIG_TYPE, MACHINE_CONFIG_TYPE, NAMESPACE_CONFIG,
@@ -33,6 +33,47 @@ pub struct KubeSpanConfigSpec {
     pub backend: String,
     /// WireGuard link name.
     pub interface: String,
+    /// Weft: STUN-learned public endpoint and hole punching.
+    #[serde(default = "yes")]
+    pub nat_traversal: bool,
+    /// Weft: routing table, rule priority, marks and nftables table of the traffic capture.
+    #[serde(default)]
+    pub routing: RoutingSpec,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// How traffic is captured for the tunnel (KubeSpan §5).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoutingSpec {
+    pub table: u32,
+    pub rule_priority: u32,
+    pub tunnel_mark: u32,
+    pub force_mark: u32,
+    pub mark_mask: u32,
+    pub nftables_table: String,
+}
+
+impl Default for RoutingSpec {
+    fn default() -> Self {
+        RoutingSpec::from(&RoutingSettings::default())
+    }
+}
+
+impl From<&RoutingSettings> for RoutingSpec {
+    fn from(r: &RoutingSettings) -> Self {
+        RoutingSpec {
+            table: r.table,
+            rule_priority: r.rule_priority,
+            tunnel_mark: r.tunnel_mark,
+            force_mark: r.force_mark,
+            mark_mask: r.mark_mask,
+            nftables_table: r.nftables_table.clone(),
+        }
+    }
 }
 
 /// Pure: the spec for `settings` and the secret as written in the config.
@@ -64,6 +105,8 @@ pub fn spec(settings: &Settings, secret_text: &str) -> KubeSpanConfigSpec {
         listen_port: ks.listen_port,
         backend: ks.backend.as_str().to_owned(),
         interface: ks.interface.clone(),
+        nat_traversal: ks.nat_traversal,
+        routing: RoutingSpec::from(&ks.routing),
     }
 }
 

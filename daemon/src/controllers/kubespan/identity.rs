@@ -169,6 +169,8 @@ mod tests {
             listen_port: 51820,
             backend: "auto".into(),
             interface: "kubespan".into(),
+            nat_traversal: true,
+            routing: Default::default(),
         };
         let ptr = Pointer {
             namespace: NAMESPACE_CONFIG.into(),

@@ -1,7 +1,9 @@
 //! ManagerController: KubeSpanConfig, KubeSpanIdentity and KubeSpanPeerSpecs → the WireGuard
 //! interface (through a [`DataPlane`]) and `KubeSpanPeerStatuses.kubespan.weft.dev` (id = the peer's
-//! public key). Talos's `kubespan.ManagerController`, minus routing rules and nftables (the data
-//! plane routes each peer's allowed IPs itself).
+//! public key). Talos's `kubespan.ManagerController`: the interface, its peers, and the traffic
+//! capture (nftables marks, routing table and rule, MSS clamp; see [`routed_set`] and
+//! `crate::wg::nft`), which the data plane applies with the interface. Weft adds NAT hole punching
+//! towards peers that are not up ([`punch_targets`], every [`PUNCH_INTERVAL`]).
 //!
 //! Each run:
 //!
@@ -10,8 +12,13 @@
 //!  otherwise ─► read the device's peers ─► per peer spec: evaluate (adapters::kubespan::
 //!               peer_status: state, endpoint choice) ─► DeviceConfig ─► apply if it differs from
 //!               the last one applied (or the device lost peers) ─► write statuses, destroy the
-//!               statuses of peers without a spec
+//!               statuses of peers without a spec ─► punch (natTraversal)
 //! ```
+//!
+//! The capture routes R through the tunnel: every peer's allowed IPs with `forceRouting` (the
+//! default, `allowDownPeerBypass: false`: a down peer's traffic is dropped in the tunnel, never
+//! sent in clear), only the up peers' with `allowDownPeerBypass: true`. A peer going up or down
+//! then changes R, and so the config applied.
 //!
 //! When it runs: on any input change; whenever the data plane raises [`DataPlane::changes`] (a
 //! handshake, a roamed endpoint, moving counters — so a status follows within the backend's poll
@@ -27,13 +34,15 @@
 //! a key or the secret.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use anyhow::{Context as _, anyhow};
-use ipnet::Ipv6Net;
+use ipnet::{IpNet, Ipv6Net};
 use time::OffsetDateTime;
 use tokio::sync::watch;
+use tokio::time::Instant;
 use weft_api::config::validate::decode_cluster_secret;
 use weft_api::resource::{Metadata, Resource};
 use weft_api::resources::kubespan::key::decode_key;
@@ -48,13 +57,20 @@ use crate::adapters::kubespan::peer_status::{PERSISTENT_KEEPALIVE, Tracked, eval
 use crate::controllers::cluster::{ptr, typed};
 use crate::runtime::engine::{Controller, ReconcileContext};
 use crate::runtime::state::Kind;
-use crate::wg::{DataPlane, DeviceConfig, Key, PeerConfig, PeerState};
+use crate::wg::{Capture, DataPlane, DeviceConfig, Key, PeerConfig, PeerState};
 
 /// Controller name (owner of its outputs).
 pub const NAME: &str = "kubespan.ManagerController";
 
 /// The link name when the config leaves it empty (Talos's).
 pub const DEFAULT_INTERFACE: &str = "kubespan";
+
+/// How often peers that are not up are punched towards (NAT traversal): well inside the 30 s a
+/// Linux NAT keeps an unanswered UDP mapping, and a few tries per endpoint-cycling period.
+pub const PUNCH_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Most punches per round: 1024 peers × 64 endpoints could otherwise mean 65k datagrams.
+pub const MAX_PUNCH_TARGETS: usize = 256;
 
 /// How often to re-evaluate peers when nothing happens: verdicts that only time brings (a peer
 /// quiet too long, an endpoint tried long enough) come at most this late. Talos uses 30 s; a
@@ -92,6 +108,8 @@ pub struct ManagerController<D: DataPlane> {
     removed: bool,
     /// Peer spec ids that are not valid keys, already warned about.
     invalid: BTreeSet<String>,
+    /// When the last punch round went out (tokio's clock, so tests can pause it).
+    last_punch: Option<Instant>,
 }
 
 impl<D: DataPlane> std::fmt::Debug for ManagerController<D> {
@@ -119,6 +137,7 @@ impl<D: DataPlane> ManagerController<D> {
             applied: None,
             removed: false,
             invalid: BTreeSet::new(),
+            last_punch: None,
         }
     }
 
@@ -138,6 +157,31 @@ impl<D: DataPlane> ManagerController<D> {
             }
         }
         Ok(())
+    }
+
+    /// Punches towards the peers that are not up, once per [`PUNCH_INTERVAL`]. Failures only
+    /// delay traversal, so they are logged, not returned.
+    async fn punch(&mut self, evaluated: &[(Vec<IpNet>, Vec<SocketAddr>, StatusState)]) {
+        let now = Instant::now();
+        if self
+            .last_punch
+            .is_some_and(|last| now.duration_since(last) < PUNCH_INTERVAL)
+        {
+            return;
+        }
+        let targets = punch_targets(
+            evaluated
+                .iter()
+                .map(|(_, endpoints, state)| (endpoints.as_slice(), *state)),
+        );
+        if targets.is_empty() {
+            return;
+        }
+        self.last_punch = Some(now);
+        match self.data_plane.punch(&targets).await {
+            Ok(sent) => tracing::trace!(sent, "punched towards peers that are not up"),
+            Err(e) => tracing::debug!(error = %e, "punching through NAT"),
+        }
     }
 
     /// The peer specs whose ids are valid keys, with the keys decoded. Invalid ids are skipped
@@ -165,11 +209,69 @@ impl<D: DataPlane> ManagerController<D> {
     }
 }
 
+/// The destinations captured for the tunnel (reference §5.2's R): the allowed IPs of every peer
+/// (`force_routing`, the default: a down peer's traffic is dropped, never sent in clear) or of the
+/// peers that are up (`allowDownPeerBypass`), minus what lies inside the cluster's KubeSpan
+/// subnet (the connected route of the interface's address already takes it there). Sorted,
+/// overlaps merged.
+pub fn routed_set<'a>(
+    peers: impl IntoIterator<Item = (&'a [IpNet], StatusState)>,
+    force_routing: bool,
+    kubespan_subnet: &Ipv6Net,
+) -> Vec<IpNet> {
+    let subnet = IpNet::V6(*kubespan_subnet);
+    let nets: Vec<IpNet> = peers
+        .into_iter()
+        .filter(|(_, state)| force_routing || *state == StatusState::Up)
+        .flat_map(|(nets, _)| nets.iter().copied())
+        .filter(|n| !subnet.contains(n))
+        .collect();
+    IpNet::aggregate(&nets)
+}
+
+/// Which of the peers' endpoints to punch towards: every endpoint of every peer that is not up,
+/// in order, at most [`MAX_PUNCH_TARGETS`] — a peer that is up needs no hole, and keepalives keep
+/// its mapping open.
+pub fn punch_targets<'a>(
+    peers: impl IntoIterator<Item = (&'a [SocketAddr], StatusState)>,
+) -> Vec<SocketAddr> {
+    let mut targets = Vec::new();
+    for (endpoints, state) in peers {
+        if state == StatusState::Up {
+            continue;
+        }
+        for endpoint in endpoints {
+            if targets.len() == MAX_PUNCH_TARGETS {
+                return targets;
+            }
+            if !targets.contains(endpoint) {
+                targets.push(*endpoint);
+            }
+        }
+    }
+    targets
+}
+
+/// The traffic capture for `config` with `routed`.
+fn capture(config: &KubeSpanConfigSpec, routed: Vec<IpNet>) -> Capture {
+    let r = &config.routing;
+    Capture {
+        table: r.table,
+        rule_priority: r.rule_priority,
+        tunnel_mark: r.tunnel_mark,
+        force_mark: r.force_mark,
+        mark_mask: r.mark_mask,
+        nftables_table: r.nftables_table.clone(),
+        routed,
+    }
+}
+
 /// The interface for `config` and `identity` with `peers` (already sorted).
 fn device_config(
     config: &KubeSpanConfigSpec,
     identity: &IdentitySpec,
     peers: Vec<PeerConfig>,
+    capture: Capture,
 ) -> anyhow::Result<DeviceConfig> {
     let name = if config.interface.is_empty() {
         DEFAULT_INTERFACE
@@ -188,6 +290,7 @@ fn device_config(
         mtu: config.mtu,
         address,
         peers,
+        capture: Some(capture),
     })
 }
 
@@ -273,6 +376,9 @@ impl<D: DataPlane> Controller for ManagerController<D> {
         let mut tracked = BTreeMap::new();
         let mut peers = Vec::with_capacity(specs.len());
         let mut notes = Vec::new();
+        // Per peer: allowed IPs, endpoints and the state just evaluated.
+        let mut evaluated: Vec<(Vec<IpNet>, Vec<SocketAddr>, StatusState)> =
+            Vec::with_capacity(specs.len());
         for (id, key, spec) in specs {
             let previous = self
                 .peers
@@ -290,6 +396,7 @@ impl<D: DataPlane> Controller for ManagerController<D> {
                     picked: eval.picked.then_some(eval.endpoint).flatten(),
                 });
             }
+            evaluated.push((spec.allowed_ips.clone(), spec.endpoints.clone(), to));
             peers.push(PeerConfig {
                 public_key: key,
                 preshared_key: Some(psk),
@@ -300,7 +407,14 @@ impl<D: DataPlane> Controller for ManagerController<D> {
             tracked.insert(id, eval.tracked);
         }
         peers.sort_by_key(|p| p.public_key);
-        let desired = device_config(&config, &identity, peers)?;
+        let routed = routed_set(
+            evaluated
+                .iter()
+                .map(|(nets, _, state)| (nets.as_slice(), *state)),
+            config.force_routing,
+            &identity.subnet,
+        );
+        let desired = device_config(&config, &identity, peers, capture(&config, routed))?;
 
         // Re-apply only on a change — or when the device no longer has the peers last applied
         // (recreated, or edited behind our back).
@@ -322,6 +436,9 @@ impl<D: DataPlane> Controller for ManagerController<D> {
         }
         // Committed only now: after a failed apply, the retry evaluates from the same memory.
         self.peers = tracked;
+        if config.nat_traversal {
+            self.punch(&evaluated).await;
+        }
         for note in &notes {
             note.log();
         }
@@ -421,6 +538,8 @@ mod tests {
             listen_port: 51821,
             backend: "auto".into(),
             interface: String::new(),
+            nat_traversal: true,
+            routing: Default::default(),
         };
         let p = config_ptr();
         let metadata = Metadata::new(&p.namespace, &p.resource_type, &p.id, OWNER);
@@ -823,6 +942,136 @@ mod tests {
         .await
         .expect("peer 8 goes down");
         assert_no_resource(&h.state, &endpoint(8)).await;
+        h.stop().await;
+    }
+
+    fn nets(list: &[&str]) -> Vec<IpNet> {
+        list.iter().map(|n| n.parse().expect("net")).collect()
+    }
+
+    #[test]
+    fn routed_set_follows_force_routing_and_leaves_the_kubespan_subnet_alone() {
+        let subnet: Ipv6Net = "fd00::/64".parse().expect("net");
+        let up = nets(&["10.0.0.1/32", "fd00::1/128", "192.168.10.0/24"]);
+        let down = nets(&["10.0.0.2/32", "fd00::2/128", "2001:db8::2/128"]);
+        let unknown = nets(&["10.0.0.3/32", "192.168.10.128/25"]);
+        let peers = || {
+            [
+                (up.as_slice(), StatusState::Up),
+                (down.as_slice(), StatusState::Down),
+                (unknown.as_slice(), StatusState::Unknown),
+            ]
+        };
+        assert_eq!(
+            routed_set(peers(), true, &subnet),
+            nets(&[
+                "10.0.0.1/32",
+                "10.0.0.2/31",
+                "192.168.10.0/24",
+                "2001:db8::2/128"
+            ]),
+            "force routing: every peer, overlaps and neighbours merged, no ULA"
+        );
+        assert_eq!(
+            routed_set(peers(), false, &subnet),
+            nets(&["10.0.0.1/32", "192.168.10.0/24"]),
+            "allowDownPeerBypass: only peers that are up"
+        );
+        assert!(routed_set([], true, &subnet).is_empty());
+    }
+
+    #[test]
+    fn punch_targets_are_the_endpoints_of_peers_not_up_bounded() {
+        let a = [ep(A), ep(B)];
+        let b = [ep(B), ep(C)];
+        let up = [ep("192.0.2.99:51820")];
+        let targets = punch_targets([
+            (a.as_slice(), StatusState::Unknown),
+            (up.as_slice(), StatusState::Up),
+            (b.as_slice(), StatusState::Down),
+        ]);
+        assert_eq!(
+            targets,
+            [ep(A), ep(B), ep(C)],
+            "in order, once each, none of the up peer"
+        );
+
+        let many: Vec<SocketAddr> = (0..400u16)
+            .map(|i| SocketAddr::from(([10, 9, (i >> 8) as u8, i as u8], 51820)))
+            .collect();
+        assert_eq!(
+            punch_targets([(many.as_slice(), StatusState::Unknown)]).len(),
+            MAX_PUNCH_TARGETS
+        );
+    }
+
+    fn edit_config(state: &State, edit: impl FnOnce(&mut KubeSpanConfigSpec)) {
+        let p = config_ptr();
+        let mut spec: KubeSpanConfigSpec =
+            state.get(&p).expect("config").typed_spec().expect("spec");
+        edit(&mut spec);
+        let metadata = Metadata::new(&p.namespace, &p.resource_type, &p.id, OWNER);
+        upsert(state, Resource::from_spec(metadata, &spec).expect("spec"));
+    }
+
+    fn routed(h: &Harness) -> Vec<IpNet> {
+        h.fake
+            .config()
+            .and_then(|c| c.capture)
+            .map(|c| c.routed)
+            .unwrap_or_default()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn captures_every_peer_or_only_up_ones_and_punches_towards_the_rest() {
+        let h = Harness::start(false);
+        set_peer(&h.state, 1, &[A]);
+        set_peer(&h.state, 2, &[B, C]);
+        h.state_is(1, StatusState::Unknown).await;
+        h.state_is(2, StatusState::Unknown).await;
+
+        let capture = h.fake.config().and_then(|c| c.capture).expect("capture");
+        assert_eq!(
+            (
+                capture.table,
+                capture.rule_priority,
+                capture.nftables_table.as_str()
+            ),
+            (180, 32500, "weft")
+        );
+        assert_eq!(
+            (capture.tunnel_mark, capture.force_mark, capture.mark_mask),
+            (0x20, 0x40, 0x60)
+        );
+        assert_eq!(
+            capture.routed,
+            nets(&["10.0.0.1/32", "10.0.0.2/32"]),
+            "force routing (the default) captures peers before they are up"
+        );
+        tokio::time::sleep(PUNCH_INTERVAL * 2).await;
+        let punches = h.fake.punches();
+        for target in [ep(A), ep(B), ep(C)] {
+            assert!(punches.contains(&target), "{target} punched: {punches:?}");
+        }
+
+        // allowDownPeerBypass: only peer 1, once it is up.
+        edit_config(&h.state, |c| c.force_routing = false);
+        h.packet(1, true, Some(A));
+        h.state_is(1, StatusState::Up).await;
+        tokio::time::sleep(TICK_INTERVAL * 2).await;
+        assert_eq!(routed(&h), nets(&["10.0.0.1/32"]));
+        let before = h.fake.punches().len();
+        tokio::time::sleep(PUNCH_INTERVAL * 2).await;
+        let later = h.fake.punches()[before..].to_vec();
+        assert!(!later.is_empty(), "peer 2 is still punched");
+        assert!(!later.contains(&ep(A)), "peer 1 is up: no punches for it");
+
+        // NAT traversal off: no punches at all.
+        edit_config(&h.state, |c| c.nat_traversal = false);
+        tokio::time::sleep(TICK_INTERVAL * 2).await;
+        let before = h.fake.punches().len();
+        tokio::time::sleep(PUNCH_INTERVAL * 3).await;
+        assert_eq!(h.fake.punches().len(), before);
         h.stop().await;
     }
 }
