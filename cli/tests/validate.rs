@@ -158,6 +158,32 @@ fn bad_inputs_table() {
             problems(&["machine.network.kubespan.mtu: 70000 is above the maximum 65455"]),
         ),
         (
+            "reserved routing table and priority past the main rule",
+            Patch("machine: {network: {kubespan: {routing: {table: 254, rulePriority: 32766}}}}"),
+            problems(&[
+                "machine.network.kubespan.routing.table: 254 is a reserved routing table (0, 253, 254, 255), expected e.g. 180",
+                "machine.network.kubespan.routing.rulePriority: 32766 is outside 1 to 32765 (the main table's rule is at 32766)",
+            ]),
+        ),
+        (
+            "marks outside the mask, equal marks, bad nftables table",
+            Patch("machine: {network: {kubespan: {routing: {markMask: 0x60, tunnelMark: 0x80, forceMark: 0x40, nftablesTable: 'my table'}}}}"),
+            problems(&[
+                "machine.network.kubespan.routing.tunnelMark: 0x80 has bits outside markMask 0x60",
+                "machine.network.kubespan.routing.nftablesTable: \"my table\" is not an nftables table name, expected a letter then up to 31 letters, digits or '_'",
+            ]),
+        ),
+        (
+            "force mark equal to the tunnel mark",
+            Patch("machine: {network: {kubespan: {routing: {tunnelMark: 32, forceMark: 32}}}}"),
+            problems(&["machine.network.kubespan.routing.forceMark: 0x20 equals tunnelMark, expected a different mark"]),
+        ),
+        (
+            "natTraversal is a boolean",
+            Patch("machine: {network: {kubespan: {natTraversal: sometimes}}}"),
+            problems(&["machine.network.kubespan.natTraversal: expected a boolean (true or false), got \"sometimes\""]),
+        ),
+        (
             "bad CIDR filter",
             Patch("machine: {network: {kubespan: {filters: {endpoints: ['0.0.0.0/0', '!10.0.0.0/33']}}}}"),
             problems(&["machine.network.kubespan.filters.endpoints[1]: \"!10.0.0.0/33\" is not a CIDR or IP with optional '!', expected e.g. \"0.0.0.0/0\", \"!192.168.0.0/16\" or \"::/0\""]),
