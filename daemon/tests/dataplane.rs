@@ -26,7 +26,7 @@ use ipnet::IpNet;
 use weftd::wg::userspace::{
     PolicyRouting, Routing, UAPI_DIR, UserspaceDataPlane, UserspaceOptions,
 };
-use weftd::wg::{DataPlane, DeviceConfig, Key, PeerConfig, PeerState, base64_key};
+use weftd::wg::{Capture, DataPlane, DeviceConfig, Key, PeerConfig, PeerState, base64_key};
 
 /// Every external command gets this long.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
@@ -126,6 +126,7 @@ fn prerequisites() -> bool {
         ("ip", &["-V"][..], "iproute2"),
         ("ping", &["-V"][..], "iputils-ping"),
         ("wg", &["--version"][..], "wireguard-tools"),
+        ("nft", &["--version"][..], "nftables"),
     ] {
         if !run(tool, args).is_ok_and(|o| o.success) {
             missing.push(format!("`{tool}` ({package})"));
@@ -281,7 +282,14 @@ impl Node {
     }
 
     async fn apply(&self, peers: Vec<PeerConfig>) {
-        let config = self.config(peers);
+        self.apply_with(peers, None).await;
+    }
+
+    async fn apply_with(&self, peers: Vec<PeerConfig>, capture: Option<Capture>) {
+        let config = DeviceConfig {
+            capture,
+            ..self.config(peers)
+        };
         if let Err(e) = self.plane.apply(&config).await {
             panic!("{}: apply: {e}", self.interface);
         }
@@ -684,4 +692,226 @@ async fn policy_routing_encrypts_traffic_to_the_endpoint_itself() {
         !rules6.contains(&format!("lookup {table}")),
         "IPv6 rules kept: {rules6}"
     );
+}
+
+/// KubeSpan's capture with Talos's values, routing `routed`.
+fn capture(routed: &[&str]) -> Capture {
+    Capture {
+        table: 180,
+        rule_priority: 32500,
+        tunnel_mark: 0x20,
+        force_mark: 0x40,
+        mark_mask: 0x60,
+        nftables_table: "weft".into(),
+        routed: routed.iter().map(|n| n.parse().expect("net")).collect(),
+    }
+}
+
+/// Traffic to a routed address (the peer's underlay address, which is also its endpoint) is
+/// marked by nftables, routed through table 180 into the tunnel and arrives encrypted; the
+/// table, rule, default routes (with the MTU) and nftables table are there while the capture is,
+/// and gone after the capture is dropped from the config and after `remove`.
+#[tokio::test]
+async fn capture_marks_routed_traffic_into_the_tunnel_and_is_removed_cleanly() {
+    if !prerequisites() {
+        return;
+    }
+    let pair = Pair::new();
+    let (a, b) = (&pair.a, &pair.b);
+    let a_host = format!("{}/32", a.underlay);
+    let b_host = format!("{}/32", b.underlay);
+    b.apply_with(vec![a.as_peer(None, &[&a_host])], Some(capture(&[&a_host])))
+        .await;
+    a.apply_with(
+        vec![b.as_peer(Some(b.endpoint()), &[&b_host])],
+        Some(capture(&[&b_host])),
+    )
+    .await;
+
+    let tables =
+        a.ns.exec("nft", &["list", "table", "inet", "weft"])
+            .expect("nft");
+    assert!(tables.success, "nft list: {}", tables.stderr);
+    assert!(
+        tables.stdout.contains(&b.underlay.to_string()),
+        "{}",
+        tables.stdout
+    );
+    assert!(
+        tables.stdout.contains("maxseg size set 1368"),
+        "{}",
+        tables.stdout
+    );
+    for family in ["-4", "-6"] {
+        let rules = a.ns.ip(&[family, "rule", "show"]);
+        assert!(
+            rules.contains("32500:\tfrom all fwmark 0x40/0x60 lookup 180"),
+            "{family} rules: {rules}"
+        );
+        let routes = a.ns.ip(&[family, "route", "show", "table", "180"]);
+        assert!(
+            routes.contains(&format!("default dev {}", a.interface)) && routes.contains("mtu 1420"),
+            "{family} table 180: {routes}"
+        );
+    }
+    // Per-peer routes are not used with the capture: the mark decides.
+    let main = a.ns.ip(&["route", "show", &b_host]);
+    assert!(
+        main.trim().is_empty(),
+        "main table route for {b_host}: {main}"
+    );
+
+    let before = a
+        .peer(&b.public_key)
+        .await
+        .map(|p| (p.rx_bytes, p.tx_bytes));
+    wait_for(
+        "a to ping b's underlay address through the tunnel",
+        HANDSHAKE_TIMEOUT,
+        async || {
+            a.ns.exec("ping", &["-c", "1", "-W", "1", &b.underlay.to_string()])
+                .is_ok_and(|o| o.success)
+                .then_some(())
+        },
+    )
+    .await;
+    wait_for(
+        "the ping in the tunnel's counters",
+        SHORT_TIMEOUT,
+        async || {
+            let now = a.peer(&b.public_key).await?;
+            let (rx, tx) = before.unwrap_or_default();
+            (now.rx_bytes > rx && now.tx_bytes > tx && now.last_handshake.is_some()).then_some(())
+        },
+    )
+    .await;
+
+    let gone = |ns: &Namespace, iface: &str| {
+        let nft = ns
+            .exec("nft", &["list", "table", "inet", "weft"])
+            .expect("nft");
+        assert!(
+            !nft.success,
+            "the nftables table is still there: {}",
+            nft.stdout
+        );
+        for family in ["-4", "-6"] {
+            let rules = ns.ip(&[family, "rule", "show"]);
+            assert!(
+                !rules.contains("lookup 180"),
+                "{family} rules kept: {rules}"
+            );
+            let routes = ns
+                .exec("ip", &[family, "route", "show", "table", "180"])
+                .expect("ip");
+            assert!(
+                !routes.stdout.contains(iface),
+                "{family} table 180 kept: {}",
+                routes.stdout
+            );
+        }
+    };
+    // Dropping the capture from the config removes it; the tunnel stays.
+    a.apply_with(vec![b.as_peer(Some(b.endpoint()), &[&b_host])], None)
+        .await;
+    gone(&a.ns, &a.interface);
+    assert!(
+        a.ping(b) || wait_ping(a, b).await,
+        "the tunnel survives the capture"
+    );
+
+    // And `remove` takes everything.
+    a.apply_with(
+        vec![b.as_peer(Some(b.endpoint()), &[&b_host])],
+        Some(capture(&[&b_host])),
+    )
+    .await;
+    assert!(
+        a.ns.exec("nft", &["list", "table", "inet", "weft"])
+            .expect("nft")
+            .success
+    );
+    a.plane.remove().await.expect("remove");
+    gone(&a.ns, &a.interface);
+    b.plane.remove().await.expect("remove");
+    gone(&b.ns, &b.interface);
+}
+
+async fn wait_ping(a: &Node, b: &Node) -> bool {
+    wait_for("a to ping b's ULA", SHORT_TIMEOUT, async || {
+        a.ping(b).then_some(())
+    })
+    .await;
+    true
+}
+
+/// The STUN probe and the punches leave from the WireGuard socket itself (source port 51820),
+/// the answer comes back through it without disturbing WireGuard, and the mapped address is what
+/// the server saw.
+#[tokio::test]
+async fn stun_probes_and_punches_use_the_wireguard_socket() {
+    if !prerequisites() {
+        return;
+    }
+    let pair = Pair::new();
+    let (a, b) = (&pair.a, &pair.b);
+    pair.connect(&[], &[]).await;
+
+    // A STUN server in b's namespace (a test double of weft-discovery's reflector).
+    let path = PathBuf::from("/var/run/netns").join(&b.ns.name);
+    let bind = SocketAddr::new(b.underlay, 3478);
+    let server = std::thread::scope(|s| {
+        s.spawn(|| {
+            let ns = std::fs::File::open(&path).expect("open the namespace");
+            nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
+            std::net::UdpSocket::bind(bind).expect("bind the STUN server")
+        })
+        .join()
+        .expect("namespace thread")
+    });
+    server
+        .set_read_timeout(Some(SHORT_TIMEOUT))
+        .expect("timeout");
+    let seen = std::thread::spawn(move || {
+        let mut buf = [0u8; 600];
+        let mut seen = Vec::new();
+        // One request (answered) and one indication.
+        for _ in 0..2 {
+            let Ok((n, from)) = server.recv_from(&mut buf) else {
+                break;
+            };
+            let message = weft_api::stun::parse(&buf[..n]).expect("a STUN message");
+            if let weft_api::stun::Message::BindingRequest { txid } = &message {
+                let answer = weft_api::stun::binding_success(*txid, from);
+                server.send_to(&answer, from).expect("answer");
+            }
+            seen.push((message, from));
+        }
+        seen
+    });
+
+    let mapped = a
+        .plane
+        .reflexive_endpoint(bind, SHORT_TIMEOUT)
+        .await
+        .expect("a STUN answer");
+    assert_eq!(mapped, a.endpoint(), "the server saw the WireGuard socket");
+    let sent = a.plane.punch(&[bind]).await.expect("punch");
+    assert_eq!(sent, 1);
+    let seen = seen.join().expect("server thread");
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert!(matches!(
+        seen[0].0,
+        weft_api::stun::Message::BindingRequest { .. }
+    ));
+    assert!(matches!(
+        seen[1].0,
+        weft_api::stun::Message::BindingIndication { .. }
+    ));
+    for (_, from) in &seen {
+        assert_eq!(*from, a.endpoint(), "sent from the WireGuard port");
+    }
+    // WireGuard on the same socket is undisturbed.
+    wait_ping(a, b).await;
+    wait_ping(b, a).await;
 }
