@@ -13,6 +13,9 @@
 //! - [`resource`]: the resource model (metadata, definitions) that weftd serves and weftctl prints.
 //! - [`resources`]: Weft's resource types (KubeSpan identity, peers, endpoints; cluster identity,
 //!   affiliates, members), their definitions, and the identity files on the state directory.
+//! - [`stun`]: the few STUN (RFC 8489) messages nodes use to learn their WireGuard socket's public
+//!   endpoint from the discovery service and to punch NAT holes, and the test that tells them
+//!   apart from WireGuard packets on the same socket.
 //! - [`yaml`]: the YAML rendering shared by every file Weft writes (4-space indent, like talosctl).
 
 pub mod config;
@@ -23,4 +26,5 @@ pub mod pki;
 pub mod proto;
 pub mod resource;
 pub mod resources;
+pub mod stun;
 pub mod yaml;
