@@ -1,9 +1,10 @@
-//! The service's life: load the snapshot, serve gRPC and metrics, collect garbage and write
+//! The service's life: load the snapshot, serve gRPC, STUN and metrics, collect garbage and write
 //! snapshots on their tickers, and on SIGTERM/SIGINT stop cleanly — end the watches, drain the
 //! server, write a last snapshot.
 //!
 //! ```text
 //! start ─ load snapshot ─ bind ─┬─ gRPC server ───────────────┐
+//!                               ├─ STUN reflector (UDP)       │
 //!                               ├─ metrics server             │
 //!                               ├─ GC every --gc-interval     │ signal: cancel, close watches,
 //!                               └─ snapshot every interval    │ drain (≤ SHUTDOWN_GRACE),
@@ -20,12 +21,17 @@ use tokio_util::sync::CancellationToken;
 use tonic::transport::{Identity, Server, ServerTlsConfig};
 use weft_api::proto::discovery::server::cluster_server::ClusterServer;
 
-use crate::limits::{MAX_REQUEST_BYTES, RATE_LIMITER_GC_INTERVAL};
+use crate::args::StunListen;
+use crate::limits::{
+    MAX_RATE_LIMIT_BUCKETS, MAX_REQUEST_BYTES, RATE_LIMITER_GC_INTERVAL, STUN_RATE_LIMIT_BURST,
+    STUN_RATE_LIMIT_PER_SECOND,
+};
 use crate::metrics::{self, Metrics};
 use crate::ratelimit::RateLimiter;
 use crate::server::{self, ClusterApi};
 use crate::snapshot;
 use crate::state::State;
+use crate::stun;
 
 /// How long shutdown waits for open requests and streams before writing the last snapshot.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -39,6 +45,8 @@ const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
 #[derive(Debug, Clone)]
 pub struct Options {
     pub listen: SocketAddr,
+    /// `None`: the address and port `listen` got, on UDP.
+    pub stun_listen: Option<StunListen>,
     /// Certificate and key PEM files; `None`: plaintext HTTP/2.
     pub tls: Option<(PathBuf, PathBuf)>,
     /// `None`: snapshots disabled.
@@ -74,6 +82,13 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     };
     let metrics = Arc::new(Metrics::default());
     let limiter = options.rate_limit.then(|| Arc::new(RateLimiter::default()));
+    let stun_limiter = options.rate_limit.then(|| {
+        Arc::new(RateLimiter::new(
+            f64::from(STUN_RATE_LIMIT_PER_SECOND),
+            f64::from(STUN_RATE_LIMIT_BURST),
+            MAX_RATE_LIMIT_BUCKETS,
+        ))
+    });
     if limiter.is_none() {
         tracing::warn!("per-IP rate limiting is off (--rate-limit off)");
     }
@@ -91,11 +106,30 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
         .with_context(|| format!("listening on {} (--listen)", options.listen))?;
+    let listen = listener.local_addr().unwrap_or(options.listen);
+    // By default the reflector shares the gRPC port (TCP and UDP ports are separate), taken from
+    // the bound listener so that `--listen host:0` gives both the same port.
+    let stun_listen = match options.stun_listen {
+        None => Some(listen),
+        Some(StunListen::At(addr)) => Some(addr),
+        Some(StunListen::Off) => None,
+    };
+    let stun_socket = match stun_listen {
+        Some(addr) => Some(stun::bind(addr).await.with_context(|| {
+            format!("listening on udp {addr} (--stun-listen; `off` disables the STUN reflector)")
+        })?),
+        None => None,
+    };
     let metrics_listener = metrics::bind(options.metrics_listen)
         .await
         .with_context(|| format!("listening on {} (--metrics-listen)", options.metrics_listen))?;
+    let stun_shown = match (&stun_socket, stun_listen) {
+        (Some(socket), Some(addr)) => socket.local_addr().unwrap_or(addr).to_string(),
+        _ => "off".to_owned(),
+    };
     tracing::info!(
-        listen = %listener.local_addr().unwrap_or(options.listen),
+        listen = %listen,
+        stun = %stun_shown,
         metrics = %metrics_listener.local_addr().unwrap_or(options.metrics_listen),
         tls = tls.is_some(),
         snapshots = options.snapshot_path.is_some(),
@@ -128,9 +162,17 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         move || metrics.render(state.counts())
     };
     let metrics_task = tokio::spawn(metrics::serve(metrics_listener, render, shutdown.clone()));
+    let stun_task = stun_socket.map(|socket| {
+        tokio::spawn(stun::serve(
+            socket,
+            stun_limiter.clone(),
+            metrics.clone(),
+            shutdown.clone(),
+        ))
+    });
     let gc_task = tokio::spawn(gc_loop(
         state.clone(),
-        limiter,
+        limiter.into_iter().chain(stun_limiter).collect(),
         metrics.clone(),
         options.gc_interval,
         shutdown.clone(),
@@ -166,6 +208,9 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
             .ok(),
     };
     let _ = metrics_task.await;
+    if let Some(task) = stun_task {
+        let _ = task.await;
+    }
     let _ = gc_task.await;
     if let Some(task) = snapshot_task {
         let _ = task.await;
@@ -180,11 +225,11 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Collects expired affiliates every `interval`, and idle rate-limit buckets every
-/// [`RATE_LIMITER_GC_INTERVAL`].
+/// Collects expired affiliates every `interval`, and idle rate-limit buckets (gRPC's and STUN's)
+/// every [`RATE_LIMITER_GC_INTERVAL`].
 async fn gc_loop(
     state: State,
-    limiter: Option<Arc<RateLimiter>>,
+    limiters: Vec<Arc<RateLimiter>>,
     metrics: Arc<Metrics>,
     interval: Duration,
     shutdown: CancellationToken,
@@ -217,7 +262,7 @@ async fn gc_loop(
                 );
             }
             _ = limiter_gc.tick() => {
-                if let Some(limiter) = &limiter {
+                for limiter in &limiters {
                     let dropped = limiter.gc(tokio::time::Instant::now());
                     tracing::debug!(dropped, tracked = limiter.len(), "rate limiter collection");
                 }

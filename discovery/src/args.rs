@@ -18,6 +18,9 @@ pub struct Args {
     /// gRPC listen address
     #[arg(long, value_name = "ADDR", default_value = "[::]:3000")]
     pub listen: SocketAddr,
+    /// STUN Binding reflector UDP address, or `off` (default: the --listen address and port, on UDP)
+    #[arg(long, value_name = "ADDR|off", value_parser = parse_stun_listen)]
+    pub stun_listen: Option<StunListen>,
     /// TLS certificate (PEM); without it the service speaks plaintext HTTP/2 (h2c)
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -64,6 +67,23 @@ pub enum Switch {
     Off,
 }
 
+/// `--stun-listen`: where the STUN reflector listens, or that it does not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StunListen {
+    At(SocketAddr),
+    Off,
+}
+
+/// Parses `--stun-listen`: `off` or a socket address.
+pub fn parse_stun_listen(text: &str) -> Result<StunListen, String> {
+    if text == "off" {
+        return Ok(StunListen::Off);
+    }
+    text.parse()
+        .map(StunListen::At)
+        .map_err(|_| format!("{text:?} is neither an address (host:port) nor `off`"))
+}
+
 /// Parses a Go-style duration: one or more `<number><unit>` with units `ms`, `s`, `m`, `h`
 /// (`90s`, `10m`, `1h30m`, `500ms`). Zero is refused: every interval must tick.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -103,6 +123,7 @@ mod tests {
     fn defaults() {
         let args = Args::try_parse_from(["weft-discovery"]).expect("parse");
         assert_eq!(args.listen, "[::]:3000".parse().expect("addr"));
+        assert_eq!(args.stun_listen, None, "the --listen address");
         assert_eq!(args.metrics_listen, "[::]:2122".parse().expect("addr"));
         assert_eq!(args.snapshot_interval, Duration::from_secs(600));
         assert_eq!(args.gc_interval, Duration::from_secs(60));
@@ -121,5 +142,14 @@ mod tests {
         assert!(!args.trust_x_real_ip && !args.trust_x_forwarded_for);
         assert_eq!(args.rate_limit, Switch::Off);
         assert!(Args::try_parse_from(["weft-discovery", "--tls-cert", "c.pem"]).is_err());
+        let stun = |value: &str| {
+            Args::try_parse_from(["weft-discovery", "--stun-listen", value]).map(|a| a.stun_listen)
+        };
+        assert_eq!(stun("off").expect("off"), Some(StunListen::Off));
+        assert_eq!(
+            stun("127.0.0.1:3478").expect("addr"),
+            Some(StunListen::At("127.0.0.1:3478".parse().expect("addr")))
+        );
+        assert!(stun("on").is_err() && stun("3478").is_err());
     }
 }

@@ -6,6 +6,7 @@
 //! - [`limits`]: every limit as a named constant, and request validation.
 //! - [`ratelimit`]: the per-client-IP token bucket.
 //! - [`server`]: the thin gRPC handlers (client IP, rate limit, status codes).
+//! - [`stun`]: the STUN Binding reflector on UDP, which tells a node its public endpoint.
 //! - [`snapshot`]: the on-disk snapshot in Sidero's format.
 //! - [`metrics`]: Prometheus metrics and their `/metrics` endpoint.
 //! - [`args`]: the command line; [`app`]: the service's life (start, tickers, shutdown).
@@ -18,3 +19,4 @@ pub mod ratelimit;
 pub mod server;
 pub mod snapshot;
 pub mod state;
+pub mod stun;

@@ -40,6 +40,15 @@ pub const RATE_LIMITER_GC_INTERVAL: Duration = Duration::from_secs(60);
 /// once, and if none is full, requests from new IPs are refused (ResourceExhausted).
 pub const MAX_RATE_LIMIT_BUCKETS: usize = 262_144;
 
+/// STUN Binding Requests answered per second per source IP. The reflector has its own buckets
+/// (a node's STUN refreshes never cost it gRPC tokens) with the gRPC numbers: a node asks once per
+/// WireGuard socket at start and then every few tens of seconds, and a whole site's nodes may share
+/// one NAT address. UDP sources can be forged, so this is also what a victim whose address is
+/// forged receives at most: 15 answers of at most 44 bytes a second.
+pub const STUN_RATE_LIMIT_PER_SECOND: u32 = RATE_LIMIT_PER_SECOND;
+/// STUN Binding Requests a source IP may make at once after being idle.
+pub const STUN_RATE_LIMIT_BURST: u32 = RATE_LIMIT_BURST;
+
 /// Largest gRPC request accepted, in bytes. The largest valid request (both ids, full data, 64
 /// endpoints, a TTL) is under 5 KiB; refusing more early keeps a client from making the server
 /// buffer megabytes per request.

@@ -20,6 +20,7 @@ fn main() -> ExitCode {
         .init();
     let options = Options {
         listen: args.listen,
+        stun_listen: args.stun_listen,
         tls: args.tls_cert.zip(args.tls_key),
         snapshot_path: (!args.no_snapshots).then_some(args.snapshot_path),
         snapshot_interval: args.snapshot_interval,

@@ -76,6 +76,9 @@ pub struct Metrics {
     snapshot_size: AtomicU64,
     snapshot_duration: Mutex<Histogram>,
     rate_limited: AtomicU64,
+    stun_requests: AtomicU64,
+    stun_rate_limited: AtomicU64,
+    stun_ignored: AtomicU64,
 }
 
 impl Metrics {
@@ -134,6 +137,21 @@ impl Metrics {
     /// Counts one request refused by the rate limit.
     pub fn rate_limited(&self) {
         self.rate_limited.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts one STUN Binding Request received (answered unless also counted as rate-limited).
+    pub fn stun_request(&self) {
+        self.stun_requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts one STUN Binding Request dropped by the rate limit.
+    pub fn stun_rate_limited(&self) {
+        self.stun_rate_limited.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts one datagram on the STUN socket that was not a Binding Request (dropped unanswered).
+    pub fn stun_ignored(&self) {
+        self.stun_ignored.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The text exposition of every metric, with the state's current `counts`.
@@ -236,6 +254,24 @@ impl Metrics {
             "discovery_server_rate_limited_total",
             "Requests refused by the per-IP rate limit.",
             &self.rate_limited,
+        );
+        counter(
+            &mut out,
+            "discovery_stun_requests_total",
+            "STUN Binding Requests received.",
+            &self.stun_requests,
+        );
+        counter(
+            &mut out,
+            "discovery_stun_rate_limited_total",
+            "STUN Binding Requests dropped by the per-IP rate limit.",
+            &self.stun_rate_limited,
+        );
+        counter(
+            &mut out,
+            "discovery_stun_ignored_total",
+            "Datagrams on the STUN socket that were not a Binding Request (dropped unanswered).",
+            &self.stun_ignored,
         );
 
         let name = "discovery_server_hello_requests_total";
@@ -419,6 +455,10 @@ mod tests {
         );
         m.snapshot(Some(1234), Duration::from_millis(20));
         m.snapshot(None, Duration::from_millis(1));
+        m.stun_request();
+        m.stun_request();
+        m.stun_rate_limited();
+        m.stun_ignored();
         let text = m.render(Counts {
             clusters: 1,
             affiliates: 2,
@@ -442,6 +482,9 @@ mod tests {
             "discovery_storage_snapshot_size_bytes 1234",
             "discovery_storage_snapshot_write_duration_seconds_count 2",
             "# TYPE discovery_server_hello_requests_total counter",
+            "discovery_stun_requests_total 2",
+            "discovery_stun_rate_limited_total 1",
+            "discovery_stun_ignored_total 1",
         ] {
             assert!(
                 text.lines().any(|l| l == line),

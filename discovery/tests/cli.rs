@@ -22,6 +22,7 @@ fn help_and_version_exit_0() {
     let help = String::from_utf8_lossy(&out.stdout);
     for flag in [
         "--listen",
+        "--stun-listen",
         "--tls-cert",
         "--tls-key",
         "--snapshot-path",
@@ -47,6 +48,7 @@ fn usage_errors_exit_2() {
         &["--snapshot-interval", "ten minutes"],
         &["--tls-cert", "cert.pem"],
         &["--rate-limit", "maybe"],
+        &["--stun-listen", "on"],
         &["--trust-x-real-ip", "perhaps"],
         &["--no-such-flag"],
     ] {
@@ -68,6 +70,23 @@ fn address_in_use_exits_1_naming_the_flag() {
     ]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("--listen"), "{}", stderr(&out));
+}
+
+#[test]
+fn stun_address_in_use_exits_1_naming_the_flag() {
+    let taken = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let addr = taken.local_addr().expect("addr").to_string();
+    let out = run(&[
+        "--no-snapshots",
+        "--listen",
+        "127.0.0.1:0",
+        "--stun-listen",
+        &addr,
+        "--metrics-listen",
+        "127.0.0.1:0",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("--stun-listen"), "{}", stderr(&out));
 }
 
 #[test]
