@@ -447,6 +447,9 @@ pub fn ip(args: &[&str]) {
 /// A private network for one test: a bridge in the root namespace (`10.201.<n>.1/24`) and, per
 /// node, a network namespace joined to it by a veth pair (`10.201.<n>.<10+i>/24`, its own MAC, so
 /// its own KubeSpan address). Everything is deleted on drop, also when the test fails.
+///
+/// Index `i` names one host of the lab: its address `10.201.<n>.<10+i>`, its namespace
+/// [`Lab::netns`] and WireGuard link [`Lab::link_name`].
 #[derive(Debug)]
 pub struct Lab {
     pub bridge: String,
@@ -455,6 +458,8 @@ pub struct Lab {
     subnet: u8,
     tag: String,
     namespaces: Vec<String>,
+    /// Indices handed out so far.
+    indices: Vec<u8>,
 }
 
 impl Lab {
@@ -478,22 +483,22 @@ impl Lab {
             subnet,
             tag,
             namespaces: Vec::new(),
+            indices: Vec::new(),
         }
     }
 
     /// Adds node `i`'s namespace and link; returns (namespace, address).
     pub fn add_host(&mut self, i: u8) -> (String, String) {
-        let ns = format!("wft{}n{i}", self.tag);
-        let host_if = format!("wft{}h{i}", self.tag);
-        let addr = format!("10.201.{}.{}", self.subnet, 10 + u16::from(i));
-        let _ = Command::new("ip").args(["netns", "del", &ns]).output();
-        ip(&["netns", "add", &ns]);
-        self.namespaces.push(ns.clone());
+        self.claim(i);
+        let ns = self.netns(i);
+        let host_if = self.bridge_port(i);
+        let addr = self.public_addr(i);
+        self.add_netns(&ns);
+        let _ = Command::new("ip").args(["link", "del", &host_if]).output();
         ip(&[
             "link", "add", &host_if, "type", "veth", "peer", "name", "eth0", "netns", &ns,
         ]);
         ip(&["link", "set", &host_if, "master", &self.bridge, "up"]);
-        ip(&["-n", &ns, "link", "set", "lo", "up"]);
         ip(&[
             "-n",
             &ns,
@@ -512,6 +517,14 @@ impl Lab {
     /// one host cannot both have a `kubespan` link).
     pub fn place(&mut self, node: &mut Node, i: u8) {
         let (ns, addr) = self.add_host(i);
+        self.adopt(node, i);
+        node.api = format!("{addr}:{}", node.port);
+        node.netns = Some(ns);
+    }
+
+    /// Rewrites `node`'s config for namespace `i`: API on every address of the namespace, and the
+    /// WireGuard link named [`Lab::link_name`].
+    fn adopt(&self, node: &Node, i: u8) {
         let text = fs::read_to_string(&node.config).expect("read node config");
         let mut cfg: yaml_serde::Value = yaml_serde::from_str(&text).expect("node config");
         cfg["machine"]["api"]["listenAddress"] = format!("0.0.0.0:{}", node.port).into();
@@ -520,8 +533,34 @@ impl Lab {
         }
         let text = yaml_serde::to_string(&cfg).expect("yaml");
         fs::write(&node.config, text).expect("write node config");
-        node.api = format!("{addr}:{}", node.port);
-        node.netns = Some(ns);
+    }
+
+    /// Records index `i` as taken; panics if a host already has it, or if `10+i` is not a
+    /// host address of the /24.
+    fn claim(&mut self, i: u8) {
+        assert!(
+            i <= 244,
+            "lab index {i}: 10.201.<n>.<10+i> must stay below .255"
+        );
+        assert!(
+            !self.indices.contains(&i),
+            "lab index {i} is already a host of this lab"
+        );
+        self.indices.push(i);
+    }
+
+    /// Creates namespace `ns` (removing a leftover of an earlier run that reused this pid), brings
+    /// its loopback up and records it for deletion on drop.
+    fn add_netns(&mut self, ns: &str) {
+        let _ = Command::new("ip").args(["netns", "del", ns]).output();
+        ip(&["netns", "add", ns]);
+        self.namespaces.push(ns.to_owned());
+        ip(&["-n", ns, "link", "set", "lo", "up"]);
+    }
+
+    /// The root-namespace end of index `i`'s veth, a port of the bridge.
+    fn bridge_port(&self, i: u8) -> String {
+        format!("wft{}h{i}", self.tag)
     }
 }
 
@@ -535,6 +574,11 @@ impl Lab {
     pub fn netns(&self, i: u8) -> String {
         format!("wft{}n{i}", self.tag)
     }
+
+    /// Index `i`'s address on the bridge.
+    pub fn public_addr(&self, i: u8) -> String {
+        format!("10.201.{}.{}", self.subnet, 10 + u16::from(i))
+    }
 }
 
 impl Default for Lab {
@@ -545,12 +589,13 @@ impl Default for Lab {
 
 impl Drop for Lab {
     fn drop(&mut self) {
-        for (i, ns) in self.namespaces.iter().enumerate() {
+        // Deleting a namespace deletes its veths, and with them their peers (bridge ports, LANs).
+        for ns in &self.namespaces {
             let _ = Command::new("ip").args(["netns", "del", ns]).output();
+        }
+        for &i in &self.indices {
             // A daemon killed with -9 cannot remove its UAPI socket (the directory is shared).
-            let link = u8::try_from(i)
-                .map(|i| self.link_name(i))
-                .unwrap_or_default();
+            let link = self.link_name(i);
             let _ = fs::remove_file(format!("/var/run/wireguard/{link}.sock"));
         }
         let _ = Command::new("ip")
