@@ -447,6 +447,13 @@ pub fn ip(args: &[&str]) {
 /// A private network for one test: a bridge in the root namespace (`10.201.<n>.1/24`) and, per
 /// node, a network namespace joined to it by a veth pair (`10.201.<n>.<10+i>/24`, its own MAC, so
 /// its own KubeSpan address). Everything is deleted on drop, also when the test fails.
+///
+/// For NAT tests the bridge is the whole internet: the root namespace's services (weft-discovery
+/// on [`Lab::gateway`]) and the hosts of [`Lab::add_host`]/[`Lab::place`] are public hosts on it,
+/// and [`Lab::add_site`]/[`Lab::place_behind_nat`] put a node on a private LAN behind a NAT router
+/// whose one public address is on the bridge. Index `i` names one host or site of the lab: its
+/// public address `10.201.<n>.<10+i>`, its node's namespace [`Lab::netns`] and WireGuard link
+/// [`Lab::link_name`], so hosts and sites share one index space.
 #[derive(Debug)]
 pub struct Lab {
     pub bridge: String,
@@ -455,6 +462,10 @@ pub struct Lab {
     subnet: u8,
     tag: String,
     namespaces: Vec<String>,
+    /// Indices handed out so far (hosts and sites).
+    indices: Vec<u8>,
+    /// API relays of nodes placed behind NAT; stopped before the namespaces go.
+    relays: Vec<ApiRelay>,
 }
 
 impl Lab {
@@ -478,22 +489,23 @@ impl Lab {
             subnet,
             tag,
             namespaces: Vec::new(),
+            indices: Vec::new(),
+            relays: Vec::new(),
         }
     }
 
     /// Adds node `i`'s namespace and link; returns (namespace, address).
     pub fn add_host(&mut self, i: u8) -> (String, String) {
-        let ns = format!("wft{}n{i}", self.tag);
-        let host_if = format!("wft{}h{i}", self.tag);
-        let addr = format!("10.201.{}.{}", self.subnet, 10 + u16::from(i));
-        let _ = Command::new("ip").args(["netns", "del", &ns]).output();
-        ip(&["netns", "add", &ns]);
-        self.namespaces.push(ns.clone());
+        self.claim(i);
+        let ns = self.netns(i);
+        let host_if = self.bridge_port(i);
+        let addr = self.public_addr(i);
+        self.add_netns(&ns);
+        let _ = Command::new("ip").args(["link", "del", &host_if]).output();
         ip(&[
             "link", "add", &host_if, "type", "veth", "peer", "name", "eth0", "netns", &ns,
         ]);
         ip(&["link", "set", &host_if, "master", &self.bridge, "up"]);
-        ip(&["-n", &ns, "link", "set", "lo", "up"]);
         ip(&[
             "-n",
             &ns,
@@ -512,6 +524,14 @@ impl Lab {
     /// one host cannot both have a `kubespan` link).
     pub fn place(&mut self, node: &mut Node, i: u8) {
         let (ns, addr) = self.add_host(i);
+        self.adopt(node, i);
+        node.api = format!("{addr}:{}", node.port);
+        node.netns = Some(ns);
+    }
+
+    /// Rewrites `node`'s config for namespace `i`: API on every address of the namespace, and the
+    /// WireGuard link named [`Lab::link_name`].
+    fn adopt(&self, node: &Node, i: u8) {
         let text = fs::read_to_string(&node.config).expect("read node config");
         let mut cfg: yaml_serde::Value = yaml_serde::from_str(&text).expect("node config");
         cfg["machine"]["api"]["listenAddress"] = format!("0.0.0.0:{}", node.port).into();
@@ -520,8 +540,34 @@ impl Lab {
         }
         let text = yaml_serde::to_string(&cfg).expect("yaml");
         fs::write(&node.config, text).expect("write node config");
-        node.api = format!("{addr}:{}", node.port);
-        node.netns = Some(ns);
+    }
+
+    /// Records index `i` as taken; panics if a host or site already has it, or if `10+i` is not a
+    /// host address of the /24.
+    fn claim(&mut self, i: u8) {
+        assert!(
+            i <= 244,
+            "lab index {i}: 10.201.<n>.<10+i> must stay below .255"
+        );
+        assert!(
+            !self.indices.contains(&i),
+            "lab index {i} is already a host or site of this lab"
+        );
+        self.indices.push(i);
+    }
+
+    /// Creates namespace `ns` (removing a leftover of an earlier run that reused this pid), brings
+    /// its loopback up and records it for deletion on drop.
+    fn add_netns(&mut self, ns: &str) {
+        let _ = Command::new("ip").args(["netns", "del", ns]).output();
+        ip(&["netns", "add", ns]);
+        self.namespaces.push(ns.to_owned());
+        ip(&["-n", ns, "link", "set", "lo", "up"]);
+    }
+
+    /// The root-namespace end of index `i`'s veth, a port of the bridge.
+    fn bridge_port(&self, i: u8) -> String {
+        format!("wft{}h{i}", self.tag)
     }
 }
 
@@ -531,9 +577,14 @@ impl Lab {
         format!("wg{}k{i}", self.tag)
     }
 
-    /// The namespace of node `i`.
+    /// The namespace of node `i` (a host's, or the node's behind a site's router).
     pub fn netns(&self, i: u8) -> String {
         format!("wft{}n{i}", self.tag)
+    }
+
+    /// Index `i`'s address on the bridge: a host's own, or a site router's public address.
+    pub fn public_addr(&self, i: u8) -> String {
+        format!("10.201.{}.{}", self.subnet, 10 + u16::from(i))
     }
 }
 
@@ -545,12 +596,14 @@ impl Default for Lab {
 
 impl Drop for Lab {
     fn drop(&mut self) {
-        for (i, ns) in self.namespaces.iter().enumerate() {
+        self.relays.clear();
+        // Deleting a namespace deletes its veths, and with them their peers (bridge ports, LANs).
+        for ns in &self.namespaces {
             let _ = Command::new("ip").args(["netns", "del", ns]).output();
+        }
+        for &i in &self.indices {
             // A daemon killed with -9 cannot remove its UAPI socket (the directory is shared).
-            let link = u8::try_from(i)
-                .map(|i| self.link_name(i))
-                .unwrap_or_default();
+            let link = self.link_name(i);
             let _ = fs::remove_file(format!("/var/run/wireguard/{link}.sock"));
         }
         let _ = Command::new("ip")
@@ -595,4 +648,532 @@ pub fn tools_present(test: &str, tools: &[(&str, &str)]) -> bool {
         }
     }
     true
+}
+
+/// How a site's router translates what its node sends to the internet (the lab bridge). Either
+/// way the mapping of a UDP flow depends only on its source (endpoint-independent), while inbound
+/// filtering depends on address and port: a datagram from the internet gets in only as a reply on
+/// a flow the node opened (conntrack), or to the API port forward.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nat {
+    /// Plain masquerade: Linux keeps the source port whenever it is free, so the node's WireGuard
+    /// port is also its public port and guessing `<public IP>:51820` works.
+    PortPreserving,
+    /// UDP from source port `from` (the node's WireGuard port) leaves with the fixed public port
+    /// `to`; everything else is masqueraded as above. A cone NAT that does not preserve ports:
+    /// `<public IP>:<from>` (Talos KubeSpan's guess) is dead, only an observed endpoint works.
+    MapUdpPort { from: u16, to: u16 },
+}
+
+/// One site of [`Lab::add_site`]: a NAT router on the bridge and a node namespace on its LAN.
+#[derive(Debug, Clone)]
+pub struct Site {
+    /// The node's namespace ([`Lab::netns`]): `eth0` = [`Site::private`]/24, default route via
+    /// the router.
+    pub ns: String,
+    /// The router's namespace ([`Lab::router_ns`]): `wan0` on the bridge, `lan0` toward the node.
+    pub router_ns: String,
+    /// The router's address on the bridge, the site's only public address ([`Lab::public_addr`]).
+    pub public: String,
+    /// The node's LAN address `192.168.<i>.2`: reachable from its router only.
+    pub private: String,
+}
+
+/// The nftables ruleset of a site router: masquerade out of `wan0` (after `nat`'s own rule), and
+/// a stateful firewall that lets in from the internet only replies, plus what a DNAT rule added to
+/// `prerouting` forwards ([`Lab::forward_tcp`]). Unsolicited datagrams are dropped in `input`,
+/// before conntrack confirms them: a confirmed entry for `peer → <public>:<port>` would clash with
+/// the node's later flow to that peer, which masquerade would then move to another public port
+/// (or drop, with `MapUdpPort`'s single port), breaking the very hole punching the NAT tests
+/// exercise. (Checked: with `policy accept` here, natlab.rs sees a random public port.)
+fn router_rules(nat: Nat) -> String {
+    let map = match nat {
+        Nat::PortPreserving => String::new(),
+        Nat::MapUdpPort { from, to } => {
+            format!("oifname \"wan0\" udp sport {from} masquerade to :{to}\n")
+        }
+    };
+    format!(
+        "table ip weft_site {{
+  chain prerouting {{
+    type nat hook prerouting priority dstnat; policy accept;
+  }}
+  chain postrouting {{
+    type nat hook postrouting priority srcnat; policy accept;
+    {map}oifname \"wan0\" masquerade
+  }}
+  chain input {{
+    type filter hook input priority filter; policy drop;
+    ct state established,related accept
+    iifname {{ \"lo\", \"lan0\" }} accept
+  }}
+  chain forward {{
+    type filter hook forward priority filter; policy drop;
+    ct state established,related accept
+    iifname \"lan0\" oifname \"wan0\" accept
+    iifname \"wan0\" oifname \"lan0\" ct status dnat accept
+  }}
+}}
+"
+    )
+}
+
+/// Loads an nftables `script` (`nft -f -`) in namespace `ns`, panicking with nft's error.
+pub fn nft(ns: &str, script: &str) {
+    use std::io::Write as _;
+    let mut child = Command::new("timeout")
+        .args(["10", "ip", "netns", "exec", ns, "nft", "-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run nft");
+    child
+        .stdin
+        .take()
+        .expect("nft stdin")
+        .write_all(script.as_bytes())
+        .expect("write the nft script");
+    let out = child.wait_with_output().expect("nft");
+    assert!(
+        out.status.success(),
+        "nft in {ns}: {}\n{script}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+impl Lab {
+    /// Adds site `i`: router namespace [`Lab::router_ns`] with `wan0` = [`Lab::public_addr`]/24 on
+    /// the bridge and `lan0` = `192.168.<i>.1/24`, IPv4 forwarding and `nat`; node namespace
+    /// [`Lab::netns`] with `eth0` = `192.168.<i>.2/24` and a default route via the router. The
+    /// router has no default route — the bridge's /24 is the whole internet — and nothing routes
+    /// to a site's LAN from outside, so another site's private address is undeliverable and
+    /// nothing reaches the machine's real network. IPv4 only: the router does not forward IPv6.
+    pub fn add_site(&mut self, i: u8, nat: Nat) -> Site {
+        self.claim(i);
+        let router = self.router_ns(i);
+        let ns = self.netns(i);
+        let port = self.bridge_port(i);
+        let public = self.public_addr(i);
+        let lan = format!("192.168.{i}");
+        self.add_netns(&router);
+        self.add_netns(&ns);
+        let _ = Command::new("ip").args(["link", "del", &port]).output();
+        ip(&[
+            "link", "add", &port, "type", "veth", "peer", "name", "wan0", "netns", &router,
+        ]);
+        ip(&["link", "set", &port, "master", &self.bridge, "up"]);
+        ip(&[
+            "-n",
+            &router,
+            "addr",
+            "add",
+            &format!("{public}/24"),
+            "dev",
+            "wan0",
+        ]);
+        ip(&["-n", &router, "link", "set", "wan0", "up"]);
+        ip(&[
+            "-n", &router, "link", "add", "lan0", "type", "veth", "peer", "name", "eth0", "netns",
+            &ns,
+        ]);
+        ip(&[
+            "-n",
+            &router,
+            "addr",
+            "add",
+            &format!("{lan}.1/24"),
+            "dev",
+            "lan0",
+        ]);
+        ip(&["-n", &router, "link", "set", "lan0", "up"]);
+        ip(&[
+            "-n",
+            &ns,
+            "addr",
+            "add",
+            &format!("{lan}.2/24"),
+            "dev",
+            "eth0",
+        ]);
+        ip(&["-n", &ns, "link", "set", "eth0", "up"]);
+        ip(&[
+            "-n",
+            &ns,
+            "route",
+            "add",
+            "default",
+            "via",
+            &format!("{lan}.1"),
+        ]);
+        // A thread in the namespace sees that namespace's /proc/sys/net.
+        with_ns(&router, || fs::write("/proc/sys/net/ipv4/ip_forward", "1"))
+            .expect("enable IPv4 forwarding in the router");
+        nft(&router, &router_rules(nat));
+        Site {
+            ns,
+            router_ns: router,
+            public,
+            private: self.private_addr(i),
+        }
+    }
+
+    /// Forwards TCP `port` arriving at site `i`'s public address to its node (a port forward, as a
+    /// home router's): the one way in from the internet besides replies.
+    pub fn forward_tcp(&self, i: u8, port: u16) {
+        nft(
+            &self.router_ns(i),
+            &format!(
+                "add rule ip weft_site prerouting iifname \"wan0\" tcp dport {port} dnat to {}\n",
+                self.private_addr(i)
+            ),
+        );
+    }
+
+    /// Puts `node` behind a NAT router at site `i` ([`Lab::add_site`]): config rewritten as for
+    /// [`Lab::place`], its API port forwarded from the public address, and `node.api` set to a
+    /// relay at `localhost:<port>` in the root namespace that dials `<public address>:<api port>`.
+    /// The relay is needed because weftd's serving certificate names the node's own addresses and
+    /// `localhost`, never its router's, so weftctl refuses the router address; `localhost` verifies,
+    /// and the bytes still cross the router's port forward.
+    pub fn place_behind_nat(&mut self, node: &mut Node, i: u8, nat: Nat) -> Site {
+        let site = self.add_site(i, nat);
+        self.forward_tcp(i, node.port);
+        self.adopt(node, i);
+        let target = format!("{}:{}", site.public, node.port)
+            .parse()
+            .expect("socket address");
+        let relay = ApiRelay::start(target);
+        node.api = format!("localhost:{}", relay.port);
+        node.netns = Some(site.ns.clone());
+        self.relays.push(relay);
+        site
+    }
+
+    /// The namespace of site `i`'s router.
+    pub fn router_ns(&self, i: u8) -> String {
+        format!("wft{}r{i}", self.tag)
+    }
+
+    /// The LAN address of site `i`'s node, `192.168.<i>.2`: each site has its own private subnet.
+    pub fn private_addr(&self, i: u8) -> String {
+        format!("192.168.{i}.2")
+    }
+}
+
+/// How long a relayed API connection may sit idle before the relay drops it, so no relay thread
+/// outlives its peer's namespace for long.
+const RELAY_IDLE: Duration = Duration::from_secs(300);
+
+/// A TCP relay from `127.0.0.1:<port>` in the root namespace to a NATed node's public API address
+/// (see [`Lab::place_behind_nat`]): one thread accepting, two copying per connection. Stops
+/// accepting on drop; open connections end when either side closes or after [`RELAY_IDLE`].
+#[derive(Debug)]
+struct ApiRelay {
+    port: u16,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    accept: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ApiRelay {
+    fn start(target: std::net::SocketAddr) -> ApiRelay {
+        use std::net::{TcpListener, TcpStream};
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let listener = TcpListener::bind(("127.0.0.1", 0)).expect("bind the API relay");
+        let port = listener.local_addr().expect("relay address").port();
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let accept = std::thread::spawn({
+            let stop = std::sync::Arc::clone(&stop);
+            move || {
+                for client in listener.incoming() {
+                    if stop.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    let Ok(client) = client else { continue };
+                    // Not reachable (yet): dropping the client fails this weftctl call; callers
+                    // poll with wait_until.
+                    if let Ok(server) = TcpStream::connect_timeout(&target, Duration::from_secs(5))
+                    {
+                        relay(client, server);
+                    }
+                }
+            }
+        });
+        ApiRelay {
+            port,
+            stop,
+            accept: Some(accept),
+        }
+    }
+}
+
+/// Copies bytes both ways between `a` and `b`, each direction on its own thread, passing on a
+/// half-close so TLS shutdown and EOF behave as on a direct connection.
+fn relay(a: std::net::TcpStream, b: std::net::TcpStream) {
+    let (Ok(a2), Ok(b2)) = (a.try_clone(), b.try_clone()) else {
+        return;
+    };
+    for (mut from, mut to) in [(a, b2), (b, a2)] {
+        let _ = from.set_read_timeout(Some(RELAY_IDLE));
+        std::thread::spawn(move || {
+            let _ = std::io::copy(&mut from, &mut to);
+            let _ = to.shutdown(std::net::Shutdown::Write);
+        });
+    }
+}
+
+impl Drop for ApiRelay {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        // Wakes the blocking accept so the thread sees `stop`.
+        let _ = std::net::TcpStream::connect(("127.0.0.1", self.port));
+        if let Some(accept) = self.accept.take() {
+            let _ = accept.join();
+        }
+    }
+}
+
+/// Runs `f` on a thread that has joined network namespace `ns` and returns what it returns.
+/// Sockets `f` opens belong to `ns` and stay there: the caller can use them from any thread.
+pub fn with_ns<T: Send>(ns: &str, f: impl FnOnce() -> T + Send) -> T {
+    let path = format!("/var/run/netns/{ns}");
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let file = fs::File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+            nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET)
+                .unwrap_or_else(|e| panic!("setns {path}: {e}"));
+            f()
+        })
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
+
+/// A running `tcpdump -n -t -l` on one interface, printing to a file. It stops by itself after
+/// a packet count or a time limit (`timeout -s INT`), and is killed on drop.
+#[derive(Debug)]
+pub struct Capture {
+    child: Child,
+    out: tempfile::NamedTempFile,
+    err: tempfile::NamedTempFile,
+    what: String,
+}
+
+impl Capture {
+    /// Starts capturing on `iface` in `ns` (`None`: the root namespace) what BPF `filter` matches
+    /// (`""`: everything), for at most `max_packets` packets and `limit`, and returns once tcpdump
+    /// listens. Classify by protocol in `filter` (`udp and dst port 51820`), not from the text:
+    /// tcpdump's text names well-known ports' protocols (`domain`, …) instead of `UDP`.
+    pub fn start(
+        ns: Option<&str>,
+        iface: &str,
+        filter: &str,
+        max_packets: usize,
+        limit: Duration,
+    ) -> Capture {
+        let out = tempfile::NamedTempFile::new().expect("capture file");
+        let err = tempfile::NamedTempFile::new().expect("capture log");
+        let mut command = Command::new("timeout");
+        command.args(["-s", "INT", &format!("{:.1}", limit.as_secs_f64())]);
+        if let Some(ns) = ns {
+            command.args(["ip", "netns", "exec", ns]);
+        }
+        // -s: headers (with TCP options) fit in 256 bytes; -l and --immediate-mode: a line per
+        // packet as it comes, not per filled buffer block.
+        command.args([
+            "tcpdump",
+            "-n",
+            "-t",
+            "-l",
+            "--immediate-mode",
+            "-s",
+            "256",
+            "-i",
+            iface,
+        ]);
+        command.args(["-c", &max_packets.to_string()]);
+        if !filter.is_empty() {
+            command.arg(filter);
+        }
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(out.reopen().expect("capture file"))
+            .stderr(err.reopen().expect("capture log"))
+            .spawn()
+            .expect("spawn tcpdump");
+        let mut capture = Capture {
+            child,
+            out,
+            err,
+            what: format!("tcpdump -i {iface} {filter:?} in {ns:?}"),
+        };
+        let what = format!("{} to listen", capture.what);
+        wait_until(&what, || {
+            let log = fs::read_to_string(capture.err.path()).unwrap_or_default();
+            if log.contains("listening on") {
+                return Some(());
+            }
+            if let Ok(Some(status)) = capture.child.try_wait() {
+                panic!("{} exited with {status}: {log}", capture.what);
+            }
+            None
+        });
+        capture
+    }
+
+    /// The packets printed so far.
+    pub fn packets(&self) -> Vec<Packet> {
+        fs::read_to_string(self.out.path())
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(Packet::parse)
+            .collect()
+    }
+
+    /// Waits (up to [`DEADLINE`]) until a packet matching `matches` has been printed, and returns
+    /// it. Wait for what must be on the wire before [`Capture::stop`]: tcpdump prints packets
+    /// asynchronously and drops what it has not printed yet when stopped.
+    pub fn wait_for(&self, what: &str, matches: impl Fn(&Packet) -> bool) -> Packet {
+        wait_until(&format!("{what} (on {})", self.what), || {
+            self.packets().into_iter().find(|p| matches(p))
+        })
+    }
+
+    /// Stops tcpdump (SIGINT) unless it already ended, and returns every packet it printed.
+    pub fn stop(mut self) -> Vec<Packet> {
+        if self.child.try_wait().ok().flatten().is_none() {
+            // `timeout` passes the signal on to tcpdump.
+            let _ = Command::new("kill")
+                .args(["-INT", &self.child.id().to_string()])
+                .status();
+        }
+        let what = format!("{} to stop", self.what);
+        wait_until(&what, || self.child.try_wait().ok().flatten());
+        self.packets()
+    }
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One line of `tcpdump -n -t`, with the addresses of IP packets picked out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Packet {
+    /// The whole line, e.g. `IP 10.201.100.11.51820 > 10.201.100.12.40001: UDP, length 148`.
+    pub line: String,
+    /// Source address, for an `IP`/`IP6` line.
+    pub src: Option<std::net::IpAddr>,
+    /// Source port, for protocols with ports.
+    pub sport: Option<u16>,
+    /// Destination address, for an `IP`/`IP6` line.
+    pub dst: Option<std::net::IpAddr>,
+    /// Destination port, for protocols with ports.
+    pub dport: Option<u16>,
+}
+
+impl Packet {
+    /// Parses one line; fields it cannot find stay `None` (ARP, link-layer lines).
+    pub fn parse(line: &str) -> Packet {
+        // `1.2.3.4.51820`, `fd00::1.5201`, or a bare address (ICMP).
+        fn endpoint(s: &str) -> (Option<std::net::IpAddr>, Option<u16>) {
+            if let Ok(ip) = s.parse() {
+                return (Some(ip), None);
+            }
+            match s.rsplit_once('.') {
+                Some((ip, port)) => match (ip.parse(), port.parse()) {
+                    (Ok(ip), Ok(port)) => (Some(ip), Some(port)),
+                    _ => (None, None),
+                },
+                None => (None, None),
+            }
+        }
+        // Split at " > " first: a source such as `::` would end in the ": " that ends `dst`.
+        let addresses = line
+            .strip_prefix("IP ")
+            .or_else(|| line.strip_prefix("IP6 "))
+            .and_then(|rest| rest.split_once(" > "))
+            .and_then(|(src, rest)| Some((src, rest.split_once(": ")?.0)));
+        let ((src, sport), (dst, dport)) = match addresses {
+            Some((src, dst)) => (endpoint(src), endpoint(dst)),
+            None => ((None, None), (None, None)),
+        };
+        Packet {
+            line: line.to_owned(),
+            src,
+            sport,
+            dst,
+            dport,
+        }
+    }
+
+    /// TCP flags as tcpdump prints them (`S` for a SYN, `S.` for a SYN-ACK, `.` for an ACK).
+    pub fn tcp_flags(&self) -> Option<&str> {
+        let rest = self.line.split_once("Flags [")?.1;
+        Some(rest.split_once(']')?.0)
+    }
+
+    /// The MSS option of a SYN or SYN-ACK.
+    pub fn mss(&self) -> Option<u16> {
+        let rest = self.line.split_once("options [")?.1;
+        rest.split([',', ']'])
+            .find_map(|option| option.strip_prefix("mss ")?.parse().ok())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packet_lines_parse() {
+        let udp = Packet::parse("IP 10.201.100.11.51820 > 10.201.100.12.40001: UDP, length 148");
+        assert_eq!(udp.src, Some([10, 201, 100, 11].into()));
+        assert_eq!((udp.sport, udp.dport), (Some(51820), Some(40001)));
+        assert_eq!(udp.dst, Some([10, 201, 100, 12].into()));
+        assert_eq!(udp.mss(), None);
+
+        let syn = Packet::parse(
+            "IP6 fd00::1.40000 > fd00::2.5201: Flags [S], seq 1, win 64800, \
+             options [mss 1360,sackOK,TS val 1 ecr 0,nop,wscale 7], length 0",
+        );
+        assert_eq!(syn.src, "fd00::1".parse().ok());
+        assert_eq!((syn.sport, syn.dport), (Some(40000), Some(5201)));
+        assert_eq!(syn.tcp_flags(), Some("S"));
+        assert_eq!(syn.mss(), Some(1360));
+
+        let icmp = Packet::parse(
+            "IP 192.168.1.1 > 192.168.1.2: ICMP net 192.168.2.2 unreachable, length 92",
+        );
+        assert_eq!(icmp.src, Some([192, 168, 1, 1].into()));
+        assert_eq!((icmp.sport, icmp.dport), (None, None));
+
+        let nd =
+            Packet::parse("IP6 :: > ff02::16: HBH ICMP6, multicast listener report v2, length 28");
+        assert_eq!(nd.src, "::".parse().ok());
+        assert_eq!(nd.dst, "ff02::16".parse().ok());
+
+        let arp = Packet::parse("ARP, Request who-has 10.9.0.2 tell 10.9.0.1, length 28");
+        assert_eq!((arp.src, arp.dst, arp.tcp_flags()), (None, None, None));
+    }
+
+    #[test]
+    fn router_rules_map_the_wireguard_port_before_the_general_masquerade() {
+        let rules = router_rules(Nat::MapUdpPort {
+            from: 51820,
+            to: 40001,
+        });
+        let map = rules
+            .find("udp sport 51820 masquerade to :40001")
+            .expect("the mapping rule");
+        let general = rules
+            .find("oifname \"wan0\" masquerade")
+            .expect("masquerade");
+        assert!(map < general, "{rules}");
+        assert!(!router_rules(Nat::PortPreserving).contains("sport"));
+    }
 }
