@@ -167,6 +167,44 @@ impl Cluster {
             .output()
             .expect("run weftctl")
     }
+
+    /// A KubeSpan node ([`Cluster::node`]) that announces itself to the discovery service at
+    /// `discovery` (a URL) under the hostname `name`. Not placed anywhere yet.
+    pub fn node_with_discovery(&self, name: &str, discovery: &str) -> Node {
+        let node = self.node(name, true);
+        edit_config(&node, |cfg| {
+            cfg["cluster"]["discovery"]["registries"]["service"]["endpoint"] = discovery.into();
+            cfg["machine"]["network"]["hostname"] = name.into();
+        });
+        node
+    }
+
+    /// `weftctl get <resource_type> -o yaml` on `node`, parsed; empty when the call fails (the
+    /// node not answering yet is for the caller's [`wait_until`] to handle).
+    pub fn get(&self, node: &Node, resource_type: &str) -> Vec<yaml_serde::Value> {
+        let out = self.weftctl(&["-n", &node.addr(), "get", resource_type, "-o", "yaml"]);
+        if !out.status.success() {
+            return Vec::new();
+        }
+        yaml_docs(&String::from_utf8_lossy(&out.stdout))
+    }
+
+    /// Edits `node`'s config file with `edit` and applies it to the running node
+    /// (`weftctl apply-config`), panicking if the node refuses it.
+    pub fn apply_config(&self, node: &Node, edit: impl FnOnce(&mut yaml_serde::Value)) {
+        edit_config(node, edit);
+        let file = node.config.to_str().expect("utf8 path");
+        let out = self.weftctl(&["-n", &node.addr(), "apply-config", "--file", file]);
+        ok(&out, "apply-config");
+    }
+}
+
+/// Rewrites `node`'s config file through `edit`.
+pub fn edit_config(node: &Node, edit: impl FnOnce(&mut yaml_serde::Value)) {
+    let text = fs::read_to_string(&node.config).expect("read node config");
+    let mut cfg: yaml_serde::Value = yaml_serde::from_str(&text).expect("node config");
+    edit(&mut cfg);
+    fs::write(&node.config, yaml_serde::to_string(&cfg).expect("yaml")).expect("write node config");
 }
 
 impl Default for Cluster {

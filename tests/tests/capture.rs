@@ -1,0 +1,256 @@
+//! KubeSpan's traffic capture end to end (reference §5): two real weftd in namespaces of a lab
+//! bridge, a real weft-discovery, and tcpdump on the underlay and on the tunnel.
+//!
+//! - With force routing (the default), traffic from A to B's *node address* — which is also B's
+//!   WireGuard endpoint — crosses the underlay only as WireGuard UDP, and arrives.
+//! - A TCP SYN into the tunnel carries the clamped MSS (1368 at MTU 1420), and a transfer in
+//!   1400-byte writes completes.
+//! - With B down, A's traffic to B is dropped in the tunnel, never sent in clear; with
+//!   `allowDownPeerBypass: true` (applied live) it goes direct.
+//! - KubeSpan disabled live: every rule, route, chain and the link are gone.
+//!
+//! Privileged: runs as root (CI); skipped with a reason otherwise, and fails under `CI=true`.
+
+use std::time::Duration;
+
+use weft_e2e::{
+    Capture, Cluster, DiscoveryService, Lab, Node, in_ns, privileged, tools_present, wait_until,
+};
+
+const TEST: &str = "capture_routes_node_traffic_through_the_tunnel";
+const WG_PORT: u16 = 51820;
+
+fn ping(from: &Node, to: &str, count: &str) -> bool {
+    in_ns(
+        from.netns.as_deref().expect("ns"),
+        &["ping", "-c", count, "-i", "0.2", "-W", "1", to],
+    )
+    .status
+    .success()
+}
+
+fn state_of(cluster: &Cluster, node: &Node, peer_key: &str) -> Option<String> {
+    cluster
+        .get(node, "kubespanpeerstatuses")
+        .into_iter()
+        .find(|d| d["metadata"]["id"].as_str() == Some(peer_key))
+        .and_then(|d| d["spec"]["state"].as_str().map(str::to_owned))
+}
+
+fn public_key(cluster: &Cluster, node: &Node) -> String {
+    wait_until("the KubeSpan identity", || {
+        cluster
+            .get(node, "kubespanidentities")
+            .into_iter()
+            .next()
+            .and_then(|d| d["spec"]["publicKey"].as_str().map(str::to_owned))
+    })
+}
+
+#[test]
+fn capture_routes_node_traffic_through_the_tunnel() {
+    if !privileged(TEST)
+        || !tools_present(
+            TEST,
+            &[
+                ("ping", "iputils-ping"),
+                ("nft", "nftables"),
+                ("tcpdump", "tcpdump"),
+                ("iperf3", "iperf3"),
+            ],
+        )
+    {
+        return;
+    }
+    let cluster = Cluster::new();
+    let mut lab = Lab::new();
+    let mut disco = DiscoveryService::new(cluster.dir.path(), "disco", &[]).on(&lab.gateway);
+    disco.start();
+    let mut a = cluster.node_with_discovery("cap-a", &disco.url());
+    let mut b = cluster.node_with_discovery("cap-b", &disco.url());
+    lab.place(&mut a, 0);
+    lab.place(&mut b, 1);
+    a.start(&cluster);
+    b.start(&cluster);
+    let (a_ns, b_ns) = (a.netns.clone().expect("ns"), b.netns.clone().expect("ns"));
+    let (a_addr, b_addr) = (lab.public_addr(0), lab.public_addr(1));
+    let b_key = public_key(&cluster, &b);
+    let a_key = public_key(&cluster, &a);
+    wait_until("A and B see each other up", || {
+        (state_of(&cluster, &a, &b_key).as_deref() == Some("up")
+            && state_of(&cluster, &b, &a_key).as_deref() == Some("up"))
+        .then_some(())
+    });
+
+    // 1. Force routing: a ping to B's node address is encrypted on the underlay, and arrives.
+    let underlay = Capture::start(
+        Some(&a_ns),
+        "eth0",
+        &format!("host {b_addr}"),
+        1000,
+        Duration::from_secs(30),
+    );
+    assert!(ping(&a, &b_addr, "5"), "A pings B's node address");
+    let packets = underlay.stop();
+    assert!(!packets.is_empty(), "the ping crossed the underlay");
+    for p in &packets {
+        assert!(
+            p.line.contains("UDP") && p.sport == Some(WG_PORT) && p.dport == Some(WG_PORT),
+            "only WireGuard UDP between A and B on the underlay, got: {}",
+            p.line
+        );
+    }
+
+    // 2. MSS clamp on SYNs inside the tunnel; a transfer in 1400-byte writes over MTU 1420.
+    let server = std::process::Command::new("timeout")
+        .args([
+            "60", "ip", "netns", "exec", &b_ns, "iperf3", "-s", "-1", "-B", &b_addr,
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("iperf3 server");
+    let mut server = scopeguard(server);
+    let tunnel = Capture::start(
+        Some(&b_ns),
+        &lab.link_name(1),
+        "tcp[tcpflags] & tcp-syn != 0",
+        10,
+        Duration::from_secs(40),
+    );
+    let client = wait_until("an iperf3 transfer of 8 MiB in 1400-byte writes", || {
+        let out = in_ns(
+            &a_ns,
+            &["iperf3", "-c", &b_addr, "-n", "8M", "-l", "1400", "-f", "m"],
+        );
+        out.status.success().then_some(out)
+    });
+    let report = String::from_utf8_lossy(&client.stdout);
+    let receiver = report
+        .lines()
+        .rev()
+        .find(|l| l.contains("receiver"))
+        .unwrap_or_default();
+    assert!(
+        receiver.contains("8.00 MBytes"),
+        "all 8 MiB arrived: {report}"
+    );
+    let syns = tunnel.stop();
+    let from_a: Vec<_> = syns
+        .iter()
+        .filter(|p| p.src.map(|ip| ip.to_string()) == Some(a_addr.clone()))
+        .collect();
+    assert!(
+        !from_a.is_empty(),
+        "SYNs from A seen in the tunnel: {syns:?}"
+    );
+    for syn in from_a {
+        assert_eq!(
+            syn.mss(),
+            Some(1368),
+            "MSS clamped to MTU 1420 − 52: {}",
+            syn.line
+        );
+    }
+    let _ = server.0.wait();
+
+    // 3. B down: A's traffic to B is dropped in the tunnel, never sent in clear.
+    b.stop();
+    wait_until("A sees B down", || {
+        (state_of(&cluster, &a, &b_key).as_deref() == Some("down")).then_some(())
+    });
+    let underlay = Capture::start(
+        Some(&a_ns),
+        "eth0",
+        &format!("host {b_addr}"),
+        1000,
+        Duration::from_secs(30),
+    );
+    assert!(
+        !ping(&a, &b_addr, "3"),
+        "with force routing a down peer is unreachable"
+    );
+    for p in underlay.stop() {
+        assert!(
+            !p.line.contains("ICMP echo"),
+            "ping sent in clear while B is down: {}",
+            p.line
+        );
+        if p.src.map(|ip| ip.to_string()) == Some(a_addr.clone()) {
+            assert_eq!(
+                p.dport,
+                Some(WG_PORT),
+                "A sends B only WireGuard: {}",
+                p.line
+            );
+        }
+    }
+
+    // allowDownPeerBypass, applied live: traffic to the down peer goes direct.
+    cluster.apply_config(&a, |cfg| {
+        cfg["machine"]["network"]["kubespan"]["allowDownPeerBypass"] = true.into();
+    });
+    let underlay = Capture::start(
+        Some(&a_ns),
+        "eth0",
+        &format!("icmp and host {b_addr}"),
+        100,
+        Duration::from_secs(30),
+    );
+    wait_until("A pings the down peer B directly", || {
+        ping(&a, &b_addr, "1").then_some(())
+    });
+    let packets = underlay.stop();
+    assert!(
+        packets.iter().any(|p| p.line.contains("ICMP echo request")),
+        "the ping went out in clear: {packets:?}"
+    );
+
+    // 4. KubeSpan disabled live: everything weftd set up is gone.
+    let link = lab.link_name(0);
+    cluster.apply_config(&a, |cfg| {
+        cfg["machine"]["network"]["kubespan"]["enabled"] = false.into();
+    });
+    wait_until("A's KubeSpan link to go", || {
+        (!in_ns(&a_ns, &["ip", "link", "show", &link])
+            .status
+            .success())
+        .then_some(())
+    });
+    let nft = in_ns(&a_ns, &["nft", "list", "table", "inet", "weft"]);
+    assert!(
+        !nft.status.success(),
+        "nftables table kept: {}",
+        String::from_utf8_lossy(&nft.stdout)
+    );
+    let ruleset = in_ns(&a_ns, &["nft", "list", "ruleset"]);
+    let ruleset = String::from_utf8_lossy(&ruleset.stdout);
+    assert!(!ruleset.contains("kubespan"), "chains kept: {ruleset}");
+    for family in ["-4", "-6"] {
+        let rules = in_ns(&a_ns, &["ip", family, "rule", "show"]);
+        let rules = String::from_utf8_lossy(&rules.stdout);
+        assert!(!rules.contains("lookup 180"), "{family} rule kept: {rules}");
+        let routes = in_ns(&a_ns, &["ip", family, "route", "show", "table", "180"]);
+        let routes = String::from_utf8_lossy(&routes.stdout);
+        assert!(
+            routes.trim().is_empty(),
+            "{family} table 180 kept: {routes}"
+        );
+    }
+    assert!(ping(&a, &b_addr, "1"), "plain routing again");
+}
+
+/// Kills the child on drop (the iperf3 server, if the test fails before it exits).
+struct ChildGuard(std::process::Child);
+
+fn scopeguard(child: std::process::Child) -> ChildGuard {
+    ChildGuard(child)
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

@@ -1,0 +1,170 @@
+//! NAT traversal end to end: real weftd behind NAT routers (nftables masquerade inside their own
+//! namespaces), a real weft-discovery on the "internet" (the lab bridge) answering gRPC and STUN.
+//!
+//! - Two nodes, each behind its own NAT that maps the WireGuard port to another public port (a
+//!   cone NAT that does not keep ports): KubeSpan's `<public IP>:51820` leads nowhere, and the
+//!   sites' private addresses are unreachable from each other. They reach `up` through the
+//!   STUN-observed endpoints and hole punching, and ping each other.
+//! - A node behind NAT and a node with a public address reach `up` and ping each other.
+//!
+//! Privileged: runs as root (CI); skipped with a reason otherwise, and fails under `CI=true`.
+
+use weft_e2e::{
+    Cluster, DiscoveryService, Lab, Nat, Node, in_ns, privileged, tools_present, wait_until,
+};
+use yaml_serde::Value;
+
+const WG_PORT: u16 = 51820;
+
+fn prerequisites(test: &str) -> bool {
+    privileged(test) && tools_present(test, &[("ping", "iputils-ping"), ("nft", "nftables")])
+}
+
+/// This node's KubeSpan public key and address.
+fn identity(cluster: &Cluster, node: &Node) -> (String, String) {
+    wait_until(&format!("{}'s KubeSpan identity", node.name), || {
+        let d = cluster.get(node, "kubespanidentities").into_iter().next()?;
+        Some((
+            d["spec"]["publicKey"].as_str()?.to_owned(),
+            d["spec"]["address"]
+                .as_str()?
+                .trim_end_matches("/128")
+                .to_owned(),
+        ))
+    })
+}
+
+/// `node`'s status of the peer with `key`, once it is `up`.
+fn wait_up(cluster: &Cluster, node: &Node, key: &str) -> Value {
+    wait_until(
+        &format!("{} to see its peer up ({})", node.name, node.log_text()),
+        || {
+            cluster
+                .get(node, "kubespanpeerstatuses")
+                .into_iter()
+                .find(|d| {
+                    d["metadata"]["id"].as_str() == Some(key)
+                        && d["spec"]["state"].as_str() == Some("up")
+                })
+                .map(|d| d["spec"].clone())
+        },
+    )
+}
+
+/// `node`'s NAT status once STUN answered.
+fn nat_status(cluster: &Cluster, node: &Node) -> Value {
+    wait_until(&format!("{}'s public endpoint by STUN", node.name), || {
+        cluster
+            .get(node, "kubespannatstatus")
+            .into_iter()
+            .next()
+            .map(|d| d["spec"].clone())
+            .filter(|s| s["publicEndpoint"].as_str().is_some_and(|e| !e.is_empty()))
+    })
+}
+
+fn ping6(from: &Node, to: &str) {
+    wait_until(&format!("{} to ping {to}", from.name), || {
+        in_ns(
+            from.netns.as_deref().expect("ns"),
+            &["ping", "-6", "-c", "1", "-W", "1", to],
+        )
+        .status
+        .success()
+        .then_some(())
+    });
+}
+
+#[test]
+fn two_nodes_each_behind_its_own_nat_reach_up() {
+    let test = "two_nodes_each_behind_its_own_nat_reach_up";
+    if !prerequisites(test) {
+        return;
+    }
+    let cluster = Cluster::new();
+    let mut lab = Lab::new();
+    let mut disco = DiscoveryService::new(cluster.dir.path(), "disco", &[]).on(&lab.gateway);
+    disco.start();
+    let mut a = cluster.node_with_discovery("nat-a", &disco.url());
+    let mut b = cluster.node_with_discovery("nat-b", &disco.url());
+    let site_a = lab.place_behind_nat(
+        &mut a,
+        1,
+        Nat::MapUdpPort {
+            from: WG_PORT,
+            to: 40001,
+        },
+    );
+    let site_b = lab.place_behind_nat(
+        &mut b,
+        2,
+        Nat::MapUdpPort {
+            from: WG_PORT,
+            to: 40002,
+        },
+    );
+    a.start(&cluster);
+    b.start(&cluster);
+    let (a_key, a_ula) = identity(&cluster, &a);
+    let (b_key, b_ula) = identity(&cluster, &b);
+
+    // Each learns the port its NAT really maps, which is not the WireGuard port.
+    for (node, site, port) in [(&a, &site_a, 40001), (&b, &site_b, 40002)] {
+        let nat = nat_status(&cluster, node);
+        assert_eq!(
+            nat["publicEndpoint"].as_str(),
+            Some(format!("{}:{port}", site.public).as_str()),
+            "{}: {nat:?}",
+            node.name
+        );
+        assert_eq!(nat["behindNAT"].as_bool(), Some(true), "{nat:?}");
+        assert_eq!(nat["portPreserved"].as_bool(), Some(false), "{nat:?}");
+    }
+
+    let a_sees_b = wait_up(&cluster, &a, &b_key);
+    let b_sees_a = wait_up(&cluster, &b, &a_key);
+    // The tunnel runs between the observed public endpoints: nothing else could carry it.
+    assert_eq!(
+        a_sees_b["endpoint"].as_str(),
+        Some(format!("{}:40002", site_b.public).as_str()),
+        "{a_sees_b:?}"
+    );
+    assert_eq!(
+        b_sees_a["endpoint"].as_str(),
+        Some(format!("{}:40001", site_a.public).as_str()),
+        "{b_sees_a:?}"
+    );
+    ping6(&a, &b_ula);
+    ping6(&b, &a_ula);
+}
+
+#[test]
+fn a_node_behind_nat_and_a_public_node_reach_up() {
+    let test = "a_node_behind_nat_and_a_public_node_reach_up";
+    if !prerequisites(test) {
+        return;
+    }
+    let cluster = Cluster::new();
+    let mut lab = Lab::new();
+    let mut disco = DiscoveryService::new(cluster.dir.path(), "disco", &[]).on(&lab.gateway);
+    disco.start();
+    let mut behind = cluster.node_with_discovery("natted", &disco.url());
+    let mut public = cluster.node_with_discovery("public", &disco.url());
+    lab.place_behind_nat(&mut behind, 1, Nat::PortPreserving);
+    lab.place(&mut public, 2);
+    behind.start(&cluster);
+    public.start(&cluster);
+    let (behind_key, behind_ula) = identity(&cluster, &behind);
+    let (public_key, public_ula) = identity(&cluster, &public);
+
+    let nat = nat_status(&cluster, &public);
+    assert_eq!(nat["behindNAT"].as_bool(), Some(false), "{nat:?}");
+    let nat = nat_status(&cluster, &behind);
+    assert_eq!(nat["behindNAT"].as_bool(), Some(true), "{nat:?}");
+    assert_eq!(nat["portPreserved"].as_bool(), Some(true), "{nat:?}");
+
+    wait_up(&cluster, &behind, &public_key);
+    wait_up(&cluster, &public, &behind_key);
+    ping6(&behind, &public_ula);
+    ping6(&public, &behind_ula);
+}
