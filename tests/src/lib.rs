@@ -1080,22 +1080,36 @@ impl Capture {
 
     /// Stops tcpdump (SIGINT) unless it already ended, and returns every packet it printed.
     pub fn stop(mut self) -> Vec<Packet> {
-        if self.child.try_wait().ok().flatten().is_none() {
-            // `timeout` passes the signal on to tcpdump.
-            let _ = Command::new("kill")
-                .args(["-INT", &self.child.id().to_string()])
-                .status();
-        }
-        let what = format!("{} to stop", self.what);
-        wait_until(&what, || self.child.try_wait().ok().flatten());
+        assert!(self.end(), "{} did not stop", self.what);
         self.packets()
+    }
+
+    /// Sends SIGINT to `timeout`, which passes it on to tcpdump, and waits up to 10 s for both to
+    /// exit; then kills `timeout`. Killing `timeout` first would orphan tcpdump, still holding
+    /// its namespace (and veths) alive with no time limit. Whether it exited in time.
+    fn end(&mut self) -> bool {
+        if self.child.try_wait().ok().flatten().is_some() {
+            return true;
+        }
+        let _ = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status();
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(10) {
+            if self.child.try_wait().ok().flatten().is_some() {
+                return true;
+            }
+            std::thread::sleep(POLL);
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        false
     }
 }
 
 impl Drop for Capture {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.end();
     }
 }
 
