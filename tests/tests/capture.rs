@@ -7,7 +7,7 @@
 //!   1400-byte writes completes, every byte counted.
 //! - With B down, A's traffic to B is dropped in the tunnel, never sent in clear; with
 //!   `allowDownPeerBypass: true` (applied live) it goes direct.
-//! - KubeSpan disabled live: every rule, route, chain and the link are gone.
+//! - KubeSpan disabled live, or weftd stopped: every rule, route, chain and the link are gone.
 //!
 //! Privileged: runs as root (CI); skipped with a reason otherwise, and fails under `CI=true`.
 
@@ -159,6 +159,8 @@ fn capture_routes_node_traffic_through_the_tunnel() {
 
     // 3. B down: A's traffic to B is dropped in the tunnel, never sent in clear.
     b.stop();
+    // weftd stopping takes everything it set up with it.
+    assert_no_capture(&b_ns);
     wait_until("A sees B down", || {
         (state_of(&cluster, &a, &b_key).as_deref() == Some("down")).then_some(())
     });
@@ -220,25 +222,31 @@ fn capture_routes_node_traffic_through_the_tunnel() {
             .success())
         .then_some(())
     });
-    let nft = in_ns(&a_ns, &["nft", "list", "table", "inet", "weft"]);
+    assert_no_capture(&a_ns);
+    assert!(ping(&a, &b_addr, "1"), "plain routing again");
+}
+
+/// No trace of the capture in namespace `ns`: no nftables table or chain, no rule to table 180,
+/// no route in it.
+fn assert_no_capture(ns: &str) {
+    let nft = in_ns(ns, &["nft", "list", "table", "inet", "weft"]);
     assert!(
         !nft.status.success(),
         "nftables table kept: {}",
         String::from_utf8_lossy(&nft.stdout)
     );
-    let ruleset = in_ns(&a_ns, &["nft", "list", "ruleset"]);
+    let ruleset = in_ns(ns, &["nft", "list", "ruleset"]);
     let ruleset = String::from_utf8_lossy(&ruleset.stdout);
     assert!(!ruleset.contains("kubespan"), "chains kept: {ruleset}");
     for family in ["-4", "-6"] {
-        let rules = in_ns(&a_ns, &["ip", family, "rule", "show"]);
+        let rules = in_ns(ns, &["ip", family, "rule", "show"]);
         let rules = String::from_utf8_lossy(&rules.stdout);
         assert!(!rules.contains("lookup 180"), "{family} rule kept: {rules}");
-        let routes = in_ns(&a_ns, &["ip", family, "route", "show", "table", "180"]);
+        let routes = in_ns(ns, &["ip", family, "route", "show", "table", "180"]);
         let routes = String::from_utf8_lossy(&routes.stdout);
         assert!(
             routes.trim().is_empty(),
             "{family} table 180 kept: {routes}"
         );
     }
-    assert!(ping(&a, &b_addr, "1"), "plain routing again");
 }
