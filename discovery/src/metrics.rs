@@ -79,6 +79,8 @@ pub struct Metrics {
     stun_requests: AtomicU64,
     stun_rate_limited: AtomicU64,
     stun_ignored: AtomicU64,
+    affiliate_updates: AtomicU64,
+    watch_messages: AtomicU64,
 }
 
 impl Metrics {
@@ -147,6 +149,16 @@ impl Metrics {
     /// Counts one STUN Binding Request dropped by the rate limit.
     pub fn stun_rate_limited(&self) {
         self.stun_rate_limited.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts one accepted affiliate update (data, endpoints, or both).
+    pub fn affiliate_update(&self) {
+        self.affiliate_updates.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts one change sent to one watcher (the fan-out of updates and deletes).
+    pub fn watch_message(&self) {
+        self.watch_messages.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counts one datagram on the STUN socket that was not a Binding Request (dropped unanswered).
@@ -254,6 +266,18 @@ impl Metrics {
             "discovery_server_rate_limited_total",
             "Requests refused by the per-IP rate limit.",
             &self.rate_limited,
+        );
+        counter(
+            &mut out,
+            "discovery_server_affiliate_updates_total",
+            "Affiliate updates accepted (Weft).",
+            &self.affiliate_updates,
+        );
+        counter(
+            &mut out,
+            "discovery_server_watch_messages_total",
+            "Changes sent to watchers, one per watcher (Weft).",
+            &self.watch_messages,
         );
         counter(
             &mut out,

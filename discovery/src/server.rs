@@ -209,6 +209,7 @@ impl pb::cluster_server::Cluster for ClusterApi {
         self.state
             .update(&req.cluster_id, &req.affiliate_id, update, Instant::now())
             .map_err(limit_status)?;
+        self.metrics.affiliate_update();
         Ok(Response::new(AffiliateUpdateResponse {}))
     }
 
@@ -251,26 +252,33 @@ impl pb::cluster_server::Cluster for ClusterApi {
             })?;
         // Snapshot first (even empty), then one message per change; the subscription is dropped
         // (unsubscribing) when the client goes away and tonic drops the stream.
-        let stream = futures::stream::unfold(WatchPhase::Snapshot(subscription), |phase| async {
-            match phase {
-                WatchPhase::Snapshot(mut sub) => {
-                    let affiliates = sub.take_snapshot().iter().map(to_proto).collect();
-                    let first = WatchResponse {
-                        affiliates,
-                        deleted: false,
-                    };
-                    Some((Ok(first), WatchPhase::Changes(sub)))
+        let metrics = Arc::clone(&self.metrics);
+        let stream = futures::stream::unfold(WatchPhase::Snapshot(subscription), move |phase| {
+            let metrics = Arc::clone(&metrics);
+            async move {
+                match phase {
+                    WatchPhase::Snapshot(mut sub) => {
+                        let affiliates = sub.take_snapshot().iter().map(to_proto).collect();
+                        let first = WatchResponse {
+                            affiliates,
+                            deleted: false,
+                        };
+                        Some((Ok(first), WatchPhase::Changes(sub)))
+                    }
+                    WatchPhase::Changes(mut sub) => match sub.next().await {
+                        Ok(Some(event)) => {
+                            metrics.watch_message();
+                            Some((Ok(event_to_proto(&event)), WatchPhase::Changes(sub)))
+                        }
+                        // The service is stopping: end the stream cleanly.
+                        Ok(None) => None,
+                        Err(LostUpdate) => Some((
+                            Err(Status::aborted("subscription canceled: lost update")),
+                            WatchPhase::Done,
+                        )),
+                    },
+                    WatchPhase::Done => None,
                 }
-                WatchPhase::Changes(mut sub) => match sub.next().await {
-                    Ok(Some(event)) => Some((Ok(event_to_proto(&event)), WatchPhase::Changes(sub))),
-                    // The service is stopping: end the stream cleanly.
-                    Ok(None) => None,
-                    Err(LostUpdate) => Some((
-                        Err(Status::aborted("subscription canceled: lost update")),
-                        WatchPhase::Done,
-                    )),
-                },
-                WatchPhase::Done => None,
             }
         });
         Ok(Response::new(Box::pin(stream)))

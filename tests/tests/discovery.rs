@@ -426,9 +426,15 @@ async fn metrics_endpoint_exports_the_families() {
         })
         .await
         .expect("watch");
-    let text = weft_e2e::wait_until("a GC run in the metrics", || {
+    // A second update reaches the watcher: one watch message.
+    c.affiliate_update(update("m", "a", b"e", &[], 600))
+        .await
+        .expect("update");
+    let text = weft_e2e::wait_until("a GC run and the watch message in the metrics", || {
         let text = metrics_text(&service);
-        (!text.contains("\ndiscovery_state_gc_runs_total 0\n")).then_some(text)
+        (!text.contains("\ndiscovery_state_gc_runs_total 0\n")
+            && text.contains("\ndiscovery_server_watch_messages_total 1\n"))
+        .then_some(text)
     });
     for line in [
         "discovery_state_clusters 1",
@@ -436,6 +442,7 @@ async fn metrics_endpoint_exports_the_families() {
         "discovery_state_endpoints 2",
         "discovery_state_subscriptions 1",
         "discovery_server_hello_requests_total{client_version=\"v1.9.0-e2e\"} 1",
+        "discovery_server_affiliate_updates_total 2",
     ] {
         assert!(
             text.lines().any(|l| l == line),
