@@ -13,6 +13,9 @@
 //! - `weft-bench throughput [--seconds 10]`: one iperf3 TCP stream between two namespaces over the
 //!   plain link, through Weft's tunnel and through wireguard-go (the reference), with the CPU time
 //!   of every process involved. Needs iperf3, wireguard-go, wireguard-tools, iputils-ping.
+//! - `weft-bench discovery-cost [--nodes 4,8] [--settle 10]`: the discovery service's cost of
+//!   learning NAT-punched endpoints — Weft's NAT traversal against KubeSpan's harvesting (the
+//!   reference), measured in the same run: affiliate updates, watch messages, STUN requests.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -23,6 +26,8 @@ use weft_e2e::{Cluster, bin};
 mod common;
 #[path = "weft_bench/converge.rs"]
 mod converge;
+#[path = "weft_bench/discovery_cost.rs"]
+mod discovery_cost;
 #[path = "weft_bench/throughput.rs"]
 mod throughput;
 
@@ -177,7 +182,8 @@ fn node_pid(node: &weft_e2e::Node) -> Option<u32> {
 
 const USAGE: &str = "usage: weft-bench get
        weft-bench converge [--nodes N (2-32, default 10)] [--runs R (1-20, default 3)]
-       weft-bench throughput [--seconds S (1-120, default 10)]";
+       weft-bench throughput [--seconds S (1-120, default 10)]
+       weft-bench discovery-cost [--nodes N,M,... (2-32 each, default 4,8)] [--settle S (0-300, default 10)]";
 
 /// `--flag N` and `--flag=N` pairs of `args`, each flag one of `known`.
 fn flags(args: &[String], known: &[&str]) -> Result<Vec<(String, String)>, String> {
@@ -223,6 +229,24 @@ where
     }
 }
 
+/// `--nodes 4,8`: mesh sizes, each 2–32, at most 6 of them; default 4 and 8.
+fn sizes(pairs: &[(String, String)]) -> Result<Vec<u8>, String> {
+    let Some((_, text)) = pairs.iter().rev().find(|(n, _)| n == "--nodes") else {
+        return Ok(vec![4, 8]);
+    };
+    let sizes: Vec<u8> = text
+        .split(',')
+        .map(|s| s.trim().parse::<u8>().ok().filter(|n| (2..=32).contains(n)))
+        .collect::<Option<_>>()
+        .ok_or(format!(
+            "--nodes: {text:?} is not a list of numbers from 2 to 32"
+        ))?;
+    if sizes.is_empty() || sizes.len() > 6 {
+        return Err(format!("--nodes: {text:?}: give 1 to 6 sizes"));
+    }
+    Ok(sizes)
+}
+
 /// Why `main` stops early.
 #[derive(Debug)]
 enum Stop {
@@ -258,6 +282,15 @@ fn main() {
             })
             .map_err(Stop::Usage)
             .and_then(|opts| throughput::run_bench(opts).map_err(|e| Stop::Failed(e.to_string()))),
+        "discovery-cost" => flags(rest, &["--nodes", "--settle"])
+            .and_then(|f| {
+                Ok(discovery_cost::Options {
+                    sizes: sizes(&f)?,
+                    settle: std::time::Duration::from_secs(number(&f, "--settle", 10u64, 0..=300)?),
+                })
+            })
+            .map_err(Stop::Usage)
+            .and_then(|opts| discovery_cost::run(&opts).map_err(|e| Stop::Failed(e.to_string()))),
         "" => Err(Stop::Usage(String::new())),
         other => Err(Stop::Usage(format!("unknown benchmark {other:?}"))),
     };
