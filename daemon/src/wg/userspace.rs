@@ -937,16 +937,20 @@ async fn apply_capture(
             remove_capture(netlink, &name, index, &old).await?;
         }
     }
+    let wanted = (capture.clone(), mtu);
+    let applied = running.capture.as_ref() == Some(&wanted);
+    if !applied {
+        // Recorded before anything is installed, so that a teardown after a failure below removes
+        // whatever got in; MTU 0 means "nftables not applied yet", so the next apply runs nft.
+        running.capture = Some((capture.clone(), 0));
+    }
     for v6 in [false, true] {
         netlink
             .replace_default_route(&name, index, capture.table, v6, mtu)
             .await?;
     }
     netlink.ensure_rule(&capture_rule(capture)).await?;
-    let wanted = (capture.clone(), mtu);
-    if running.capture.as_ref() != Some(&wanted) {
-        // Forget the old state first: after a failure the next apply must run nft again.
-        running.capture = None;
+    if !applied {
         nft::apply(capture, mtu).await?;
         tracing::debug!(
             interface = %name,
