@@ -5,7 +5,9 @@
 //!   cone NAT that does not keep ports): KubeSpan's `<public IP>:51820` leads nowhere, and the
 //!   sites' private addresses are unreachable from each other. They reach `up` through the
 //!   STUN-observed endpoints and hole punching, and ping each other.
-//! - A node behind NAT and a node with a public address reach `up` and ping each other.
+//! - A node behind NAT and a node with a public address reach `up` and ping each other; the NATed
+//!   node's `filters.endpoints`, `extraAnnouncedEndpoints` and `excludeAdvertisedNetworks` shape
+//!   what the other node configures for it.
 //!
 //! Privileged: runs as root (CI); skipped with a reason otherwise, and fails under `CI=true`.
 
@@ -15,6 +17,8 @@ use weft_e2e::{
 use yaml_serde::Value;
 
 const WG_PORT: u16 = 51820;
+/// An extra endpoint the NATed node announces (TEST-NET-2: never reached, only listed).
+const EXTRA: &str = "198.51.100.9:51820";
 
 fn prerequisites(test: &str) -> bool {
     privileged(test) && tools_present(test, &[("ping", "iputils-ping"), ("nft", "nftables")])
@@ -150,8 +154,16 @@ fn a_node_behind_nat_and_a_public_node_reach_up() {
     disco.start();
     let mut behind = cluster.node_with_discovery("natted", &disco.url());
     let mut public = cluster.node_with_discovery("public", &disco.url());
-    lab.place_behind_nat(&mut behind, 1, Nat::PortPreserving);
+    let site = lab.place_behind_nat(&mut behind, 1, Nat::PortPreserving);
     lab.place(&mut public, 2);
+    // What the NATed node advertises: not its private address (useless outside its site), an
+    // extra endpoint, and its LAN excluded from what peers route to it.
+    weft_e2e::edit_config(&behind, |cfg| {
+        let ks = &mut cfg["machine"]["network"]["kubespan"];
+        ks["filters"]["endpoints"] = vec!["0.0.0.0/0", "!192.168.0.0/16"].into();
+        ks["filters"]["excludeAdvertisedNetworks"] = vec!["192.168.1.0/24"].into();
+        ks["extraAnnouncedEndpoints"] = vec![EXTRA].into();
+    });
     behind.start(&cluster);
     public.start(&cluster);
     let (behind_key, behind_ula) = identity(&cluster, &behind);
@@ -165,6 +177,36 @@ fn a_node_behind_nat_and_a_public_node_reach_up() {
 
     wait_up(&cluster, &behind, &public_key);
     wait_up(&cluster, &public, &behind_key);
+
+    // The public node's view of the NATed one: endpoints = the STUN-observed one (here equal to
+    // KubeSpan's `<public IP>:51820`, the NAT keeps the port), then the extra one; no private
+    // address; the excluded LAN is not routed to it, its KubeSpan address is.
+    let spec = wait_until("the public node's peer spec of the NATed one", || {
+        cluster
+            .get(&public, "kubespanpeerspecs")
+            .into_iter()
+            .find(|d| d["metadata"]["id"].as_str() == Some(behind_key.as_str()))
+            .map(|d| d["spec"].clone())
+            .filter(|s| s["endpoints"].as_sequence().is_some_and(|e| e.len() == 2))
+    });
+    let endpoints: Vec<&str> = spec["endpoints"]
+        .as_sequence()
+        .expect("endpoints")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(
+        endpoints,
+        [format!("{}:{WG_PORT}", site.public).as_str(), EXTRA],
+        "{spec:?}"
+    );
+    let allowed: Vec<&str> = spec["allowedIPs"]
+        .as_sequence()
+        .expect("allowedIPs")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(allowed, [format!("{behind_ula}/128").as_str()], "{spec:?}");
     ping6(&behind, &public_ula);
     ping6(&public, &behind_ula);
 }
