@@ -129,6 +129,17 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
+/// Whether an executable `name` is in one of `$PATH`'s directories.
+fn on_path(name: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| {
+            fs::metadata(dir.join(name))
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+    })
+}
+
 /// Runs `ip args` with a timeout.
 fn ip(args: &[&str]) -> anyhow::Result<()> {
     let out = Command::new("timeout")
@@ -255,6 +266,14 @@ pub async fn create(global: &GlobalArgs, args: &ClusterCreateArgs) -> anyhow::Re
         bail!(
             "/dev/net/tun is missing: the userspace WireGuard data plane needs the TUN device (modprobe tun)"
         );
+    }
+    for (tool, package, why) in [
+        ("ip", "iproute2", "to create the namespaces and links"),
+        ("nft", "nftables", "for weftd's KubeSpan traffic capture"),
+    ] {
+        if !on_path(tool) {
+            bail!("`{tool}` is missing: it is needed {why} (apt-get install {package})");
+        }
     }
     let cidr: Ipv4Net = args.cidr.parse().with_context(|| {
         format!(
