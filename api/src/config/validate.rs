@@ -192,8 +192,10 @@ pub struct KubeSpanSettings {
 }
 
 /// Resolved `machine.network.kubespan.routing`: where captured traffic goes and how it is marked
-/// (KubeSpan §5; Talos's values by default).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// (KubeSpan §5; Talos's values by default). Serializable: weftd carries it in its KubeSpan
+/// config resource.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct RoutingSettings {
     pub table: u32,
     pub rule_priority: u32,

@@ -19,6 +19,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};
 
 use ipnet::{IpNet, Ipv6Net};
+use weft_api::config::validate::RoutingSettings;
 
 /// A WireGuard key (private, public or preshared), raw bytes.
 pub type Key = [u8; 32];
@@ -56,6 +57,21 @@ pub struct Capture {
     pub nftables_table: String,
     /// Destinations sent through the tunnel: sorted, non-overlapping.
     pub routed: Vec<IpNet>,
+}
+
+impl Capture {
+    /// The capture `routing` describes, of the destinations `routed`.
+    pub fn new(routing: &RoutingSettings, routed: Vec<IpNet>) -> Capture {
+        Capture {
+            table: routing.table,
+            rule_priority: routing.rule_priority,
+            tunnel_mark: routing.tunnel_mark,
+            force_mark: routing.force_mark,
+            mark_mask: routing.mark_mask,
+            nftables_table: routing.nftables_table.clone(),
+            routed,
+        }
+    }
 }
 
 /// The TCP MSS that fits an IPv4 packet into `mtu`: 20 bytes of IP, 20 of TCP and 12 of options

@@ -177,18 +177,13 @@ async fn run(what: &str, script: &str) -> Result<(), DataPlaneError> {
 
 #[cfg(test)]
 mod tests {
+    use weft_api::config::validate::RoutingSettings;
+
     use super::*;
 
     fn capture(routed: &[&str]) -> Capture {
-        Capture {
-            table: 180,
-            rule_priority: 32500,
-            tunnel_mark: 0x20,
-            force_mark: 0x40,
-            mark_mask: 0x60,
-            nftables_table: "weft".into(),
-            routed: routed.iter().map(|n| n.parse().expect("net")).collect(),
-        }
+        let routed = routed.iter().map(|n| n.parse().expect("net")).collect();
+        Capture::new(&RoutingSettings::default(), routed)
     }
 
     #[test]

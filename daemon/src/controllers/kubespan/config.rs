@@ -38,42 +38,11 @@ pub struct KubeSpanConfigSpec {
     pub nat_traversal: bool,
     /// Weft: routing table, rule priority, marks and nftables table of the traffic capture.
     #[serde(default)]
-    pub routing: RoutingSpec,
+    pub routing: RoutingSettings,
 }
 
 fn yes() -> bool {
     true
-}
-
-/// How traffic is captured for the tunnel (KubeSpan §5).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RoutingSpec {
-    pub table: u32,
-    pub rule_priority: u32,
-    pub tunnel_mark: u32,
-    pub force_mark: u32,
-    pub mark_mask: u32,
-    pub nftables_table: String,
-}
-
-impl Default for RoutingSpec {
-    fn default() -> Self {
-        RoutingSpec::from(&RoutingSettings::default())
-    }
-}
-
-impl From<&RoutingSettings> for RoutingSpec {
-    fn from(r: &RoutingSettings) -> Self {
-        RoutingSpec {
-            table: r.table,
-            rule_priority: r.rule_priority,
-            tunnel_mark: r.tunnel_mark,
-            force_mark: r.force_mark,
-            mark_mask: r.mark_mask,
-            nftables_table: r.nftables_table.clone(),
-        }
-    }
 }
 
 /// Pure: the spec for `settings` and the secret as written in the config.
@@ -106,7 +75,7 @@ pub fn spec(settings: &Settings, secret_text: &str) -> KubeSpanConfigSpec {
         backend: ks.backend.as_str().to_owned(),
         interface: ks.interface.clone(),
         nat_traversal: ks.nat_traversal,
-        routing: RoutingSpec::from(&ks.routing),
+        routing: ks.routing.clone(),
     }
 }
 

@@ -252,20 +252,6 @@ pub fn punch_targets<'a>(
     targets
 }
 
-/// The traffic capture for `config` with `routed`.
-fn capture(config: &KubeSpanConfigSpec, routed: Vec<IpNet>) -> Capture {
-    let r = &config.routing;
-    Capture {
-        table: r.table,
-        rule_priority: r.rule_priority,
-        tunnel_mark: r.tunnel_mark,
-        force_mark: r.force_mark,
-        mark_mask: r.mark_mask,
-        nftables_table: r.nftables_table.clone(),
-        routed,
-    }
-}
-
 /// The interface for `config` and `identity` with `peers` (already sorted).
 fn device_config(
     config: &KubeSpanConfigSpec,
@@ -414,7 +400,12 @@ impl<D: DataPlane> Controller for ManagerController<D> {
             config.force_routing,
             &identity.subnet,
         );
-        let desired = device_config(&config, &identity, peers, capture(&config, routed))?;
+        let desired = device_config(
+            &config,
+            &identity,
+            peers,
+            Capture::new(&config.routing, routed),
+        )?;
 
         // Re-apply only on a change — or when the device no longer has the peers last applied
         // (recreated, or edited behind our back).
