@@ -825,8 +825,8 @@ async fn wait_ping(a: &Node, b: &Node) {
 }
 
 /// The STUN probe and the punches leave from the WireGuard socket itself (source port 51820),
-/// the answer comes back through it without disturbing WireGuard, and the mapped address is what
-/// the server saw.
+/// the answer comes back through it without disturbing WireGuard, the mapped address is what the
+/// server saw, and a punch received is noted with its source.
 #[tokio::test]
 async fn stun_probes_and_punches_use_the_wireguard_socket() {
     if !prerequisites() {
@@ -890,6 +890,14 @@ async fn stun_probes_and_punches_use_the_wireguard_socket() {
     for (_, from) in &seen {
         assert_eq!(*from, a.endpoint(), "sent from the WireGuard port");
     }
+    // A punch from b is noted by a, with the address it came from (b's WireGuard socket).
+    assert_eq!(b.plane.punch(&[a.endpoint()]).await.expect("punch"), 1);
+    wait_for("a to hear b's punch", SHORT_TIMEOUT, async || {
+        let heard = a.plane.heard_from().await.expect("heard");
+        heard.contains(&b.endpoint()).then_some(())
+    })
+    .await;
+
     // WireGuard on the same socket is undisturbed.
     wait_ping(a, b).await;
     wait_ping(b, a).await;

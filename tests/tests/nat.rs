@@ -107,6 +107,7 @@ fn two_nodes_each_behind_its_own_nat_reach_up() {
             to: 40002,
         },
     );
+    let started = std::time::Instant::now();
     a.start(&cluster);
     b.start(&cluster);
     let (a_key, a_ula) = identity(&cluster, &a);
@@ -127,6 +128,10 @@ fn two_nodes_each_behind_its_own_nat_reach_up() {
 
     let a_sees_b = wait_up(&cluster, &a, &b_key);
     let b_sees_a = wait_up(&cluster, &b, &a_key);
+    eprintln!(
+        "both behind NAT: up {:.1}s after the start",
+        started.elapsed().as_secs_f64()
+    );
     // The tunnel runs between the observed public endpoints: nothing else could carry it.
     assert_eq!(
         a_sees_b["endpoint"].as_str(),

@@ -43,6 +43,8 @@ struct FakeState {
     reflexive: BTreeMap<SocketAddr, SocketAddr>,
     /// Every punch sent, in order.
     punches: Vec<SocketAddr>,
+    /// What `heard_from` reports.
+    heard: Vec<SocketAddr>,
 }
 
 impl Default for FakeDataPlane {
@@ -133,6 +135,11 @@ impl FakeDataPlane {
         };
     }
 
+    /// Sets where punches came from lately (what `heard_from` reports).
+    pub fn set_heard(&self, heard: &[SocketAddr]) {
+        self.lock().heard = heard.to_vec();
+    }
+
     /// Every punch sent so far, in order.
     pub fn punches(&self) -> Vec<SocketAddr> {
         self.lock().punches.clone()
@@ -211,6 +218,10 @@ impl DataPlane for FakeDataPlane {
             .get(&server)
             .copied()
             .ok_or_else(|| fail(format!("no answer within {timeout:?}")))
+    }
+
+    async fn heard_from(&self) -> Result<Vec<SocketAddr>, DataPlaneError> {
+        Ok(self.lock().heard.clone())
     }
 
     async fn punch(&self, targets: &[SocketAddr]) -> Result<usize, DataPlaneError> {

@@ -21,6 +21,9 @@ use std::time::{Duration, SystemTime};
 use ipnet::{IpNet, Ipv6Net};
 use weft_api::config::validate::RoutingSettings;
 
+/// How recent a punch must be for [`DataPlane::heard_from`]: a few punch intervals.
+pub const HEARD_WINDOW: Duration = Duration::from_secs(10);
+
 /// A WireGuard key (private, public or preshared), raw bytes.
 pub type Key = [u8; 32];
 
@@ -173,6 +176,10 @@ pub trait DataPlane: Send + Sync + 'static {
         server: SocketAddr,
         timeout: Duration,
     ) -> impl Future<Output = Result<SocketAddr, DataPlaneError>> + Send;
+
+    /// Where hole-punching datagrams from peers came from within the last [`HEARD_WINDOW`]: each
+    /// is an address whose packets reach this node, i.e. a working endpoint of the peer behind it.
+    fn heard_from(&self) -> impl Future<Output = Result<Vec<SocketAddr>, DataPlaneError>> + Send;
 
     /// Sends one hole-punching datagram (a STUN Binding Indication) from the tunnel's UDP socket
     /// to each target, so that this node's NAT lets the targets' packets in. Returns how many

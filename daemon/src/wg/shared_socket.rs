@@ -8,13 +8,17 @@
 //!
 //! Demultiplexing is exact: a STUN message (first two bits zero, magic cookie, consistent length,
 //! see `weft_api::stun::is_stun`) can never be a WireGuard message (type 1–4 then three zero
-//! bytes, fixed lengths), so nothing WireGuard needs is diverted. Of the diverted messages only
-//! Binding Success answers are kept, in a small bounded queue; punches arriving from peers
-//! (Binding Indications) and anything else are dropped on the spot.
+//! bytes, fixed lengths), so nothing WireGuard needs is diverted. Of the diverted messages,
+//! Binding Success answers are kept in a small bounded queue for the prober; a punch arriving from
+//! a peer (a Binding Indication) is noted with its source — proof that the path from that address
+//! is open, which the manager uses to pick that endpoint (see [`SocketSlot::heard`]); anything
+//! else is dropped.
 
+use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use gotatun::packet::{Packet, PacketBufPool};
 use gotatun::udp::socket::{UdpSocket, UdpSocketFactory};
@@ -25,6 +29,9 @@ use weft_api::stun::{self, Message};
 /// STUN answers waiting for a prober; more than a handful means nobody is asking, so drop.
 pub const ANSWER_QUEUE: usize = 16;
 
+/// Most sources of punches remembered at once (one per peer endpoint that punched us lately).
+pub const MAX_HEARD: usize = 1024;
+
 /// A STUN Binding Success received on the tunnel socket: transaction, mapped address, sender.
 pub type Answer = (stun::TransactionId, SocketAddr, SocketAddr);
 
@@ -32,6 +39,8 @@ pub type Answer = (stun::TransactionId, SocketAddr, SocketAddr);
 pub struct SocketSlot {
     socket: Mutex<Option<UdpSocket>>,
     answers: mpsc::Sender<Answer>,
+    /// Where punches came from, and when last.
+    heard: Mutex<HashMap<SocketAddr, Instant>>,
 }
 
 impl std::fmt::Debug for SocketSlot {
@@ -49,6 +58,7 @@ impl SocketSlot {
             Arc::new(SocketSlot {
                 socket: Mutex::new(None),
                 answers: tx,
+                heard: Mutex::new(HashMap::new()),
             }),
             rx,
         )
@@ -66,10 +76,39 @@ impl SocketSlot {
         }
     }
 
+    /// The sources punches came from within the last `window`.
+    pub fn heard(&self, window: Duration) -> Vec<SocketAddr> {
+        let Ok(heard) = self.heard.lock() else {
+            return Vec::new();
+        };
+        heard
+            .iter()
+            .filter(|(_, at)| at.elapsed() <= window)
+            .map(|(from, _)| *from)
+            .collect()
+    }
+
     fn divert(&self, datagram: &[u8], from: SocketAddr) {
-        if let Ok(Message::BindingSuccess { txid, mapped }) = stun::parse(datagram) {
-            // Full queue: nobody is waiting for answers; dropping is right.
-            let _ = self.answers.try_send((txid, mapped, from));
+        match stun::parse(datagram) {
+            Ok(Message::BindingSuccess { txid, mapped }) => {
+                // Full queue: nobody is waiting for answers; dropping is right.
+                let _ = self.answers.try_send((txid, mapped, from));
+            }
+            Ok(Message::BindingIndication { .. }) => {
+                if let Ok(mut heard) = self.heard.lock() {
+                    if heard.len() >= MAX_HEARD && !heard.contains_key(&from) {
+                        // Forget the oldest rather than refuse the newest: a peer punching now
+                        // matters more than one that punched a while ago.
+                        if let Some(oldest) =
+                            heard.iter().min_by_key(|(_, at)| **at).map(|(k, _)| *k)
+                        {
+                            heard.remove(&oldest);
+                        }
+                    }
+                    heard.insert(from, Instant::now());
+                }
+            }
+            _ => {}
         }
     }
 }

@@ -389,6 +389,10 @@ impl DataPlane for UserspaceDataPlane {
         .await
     }
 
+    async fn heard_from(&self) -> Result<Vec<SocketAddr>, DataPlaneError> {
+        Ok(self.shared.slot.heard(super::HEARD_WINDOW))
+    }
+
     async fn punch(&self, targets: &[SocketAddr]) -> Result<usize, DataPlaneError> {
         let shared = Arc::clone(&self.shared);
         let targets = targets.to_vec();

@@ -209,6 +209,35 @@ pub fn evaluate(
     }
 }
 
+/// Weft's NAT connectivity check, on top of [`evaluate`]: when a peer that is not up has an
+/// endpoint in `heard` — an address a hole-punching datagram just came from, so one whose packets
+/// reach this node through every NAT on the way — switch to it at once rather than waiting for
+/// cycling to come round to it. The endpoint in use is kept if it is one of them; otherwise the
+/// first such endpoint in the spec's order is picked, and tried like any pick.
+pub fn prefer_heard(
+    mut eval: Evaluation,
+    endpoints: &[SocketAddr],
+    heard: &[SocketAddr],
+    now: OffsetDateTime,
+) -> Evaluation {
+    let status = &mut eval.tracked.status;
+    if status.state == PeerState::Up
+        || status
+            .last_used_endpoint
+            .is_some_and(|e| heard.contains(&e))
+    {
+        return eval;
+    }
+    if let Some(next) = endpoints.iter().find(|e| heard.contains(e)).copied() {
+        status.endpoint = Some(next);
+        status.last_used_endpoint = Some(next);
+        status.last_endpoint_change = now;
+        eval.endpoint = Some(next);
+        eval.picked = true;
+    }
+    eval
+}
+
 /// The endpoint to try next, or `None` for "nothing to change" (rule 3).
 fn next_endpoint(
     endpoints: &[SocketAddr],
@@ -933,5 +962,58 @@ mod tests {
         // It comes back: up at its first handshake.
         sim.run(700.0, 705.0, &[], &[702.5]);
         assert_eq!(sim.states.last(), Some(&(702.5, Up)));
+    }
+
+    #[test]
+    fn a_peer_heard_punching_switches_to_that_endpoint_at_once() {
+        let endpoints = eps(&[A, B, C]);
+        let first = evaluate(&Tracked::new("p"), &endpoints, None, t(0.0));
+        assert_eq!(first.endpoint, Some(ep(A)), "cycling starts at the first");
+
+        // 2 s later a punch came from C: switch now, not after two try periods.
+        let second = prefer_heard(
+            evaluate(&first.tracked, &endpoints, None, t(2.0)),
+            &endpoints,
+            &eps(&[C]),
+            t(2.0),
+        );
+        assert_eq!(second.endpoint, Some(ep(C)));
+        assert!(second.picked);
+        assert_eq!(second.tracked.status.last_used_endpoint, Some(ep(C)));
+        assert_eq!(second.tracked.status.last_endpoint_change, t(2.0));
+        assert_eq!(second.tracked.status.state, Unknown);
+
+        // Still heard from C and B: C is kept (no flapping between heard endpoints).
+        let third = prefer_heard(
+            evaluate(&second.tracked, &endpoints, None, t(4.0)),
+            &endpoints,
+            &eps(&[B, C]),
+            t(4.0),
+        );
+        assert_eq!(third.endpoint, Some(ep(C)));
+        assert!(!third.picked);
+
+        // Nothing heard: plain evaluation.
+        let plain = evaluate(&second.tracked, &endpoints, None, t(4.0));
+        assert_eq!(prefer_heard(plain.clone(), &endpoints, &[], t(4.0)), plain);
+        // A heard address that is none of the peer's endpoints changes nothing.
+        assert_eq!(
+            prefer_heard(plain.clone(), &endpoints, &eps(&["192.0.2.77:1"]), t(4.0)),
+            plain
+        );
+    }
+
+    #[test]
+    fn an_up_peer_is_not_moved_by_punches() {
+        let endpoints = eps(&[A, B]);
+        let first = evaluate(&Tracked::new("p"), &endpoints, None, t(0.0));
+        let up = evaluate(
+            &first.tracked,
+            &endpoints,
+            Some(&device(Some(A), Some(1.0), 92)),
+            t(1.0),
+        );
+        assert_eq!(up.tracked.status.state, Up);
+        assert_eq!(prefer_heard(up.clone(), &endpoints, &eps(&[B]), t(1.0)), up);
     }
 }

@@ -53,7 +53,9 @@ use weft_api::resources::{
 };
 
 use super::config::KubeSpanConfigSpec;
-use crate::adapters::kubespan::peer_status::{PERSISTENT_KEEPALIVE, Tracked, evaluate};
+use crate::adapters::kubespan::peer_status::{
+    PERSISTENT_KEEPALIVE, Tracked, evaluate, prefer_heard,
+};
 use crate::controllers::cluster::{ptr, typed};
 use crate::runtime::engine::{Controller, ReconcileContext};
 use crate::runtime::state::Kind;
@@ -358,6 +360,11 @@ impl<D: DataPlane> Controller for ManagerController<D> {
             .map(|p| (p.public_key, p))
             .collect();
         let now = OffsetDateTime::from(self.clock.now());
+        let heard = if config.nat_traversal {
+            self.data_plane.heard_from().await.unwrap_or_default()
+        } else {
+            Vec::new()
+        };
 
         let mut tracked = BTreeMap::new();
         let mut peers = Vec::with_capacity(specs.len());
@@ -371,7 +378,12 @@ impl<D: DataPlane> Controller for ManagerController<D> {
                 .get(&id)
                 .cloned()
                 .unwrap_or_else(|| Tracked::new(&spec.label));
-            let eval = evaluate(&previous, &spec.endpoints, reported.get(&key), now);
+            let eval = prefer_heard(
+                evaluate(&previous, &spec.endpoints, reported.get(&key), now),
+                &spec.endpoints,
+                &heard,
+                now,
+            );
             let to = eval.tracked.status.state;
             if previous.status.state != to || eval.picked {
                 notes.push(Note {
@@ -1063,6 +1075,31 @@ mod tests {
         let before = h.fake.punches().len();
         tokio::time::sleep(PUNCH_INTERVAL * 3).await;
         assert_eq!(h.fake.punches().len(), before);
+        h.stop().await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_peer_heard_punching_gets_that_endpoint_at_once() {
+        let h = Harness::start(false);
+        set_peer(&h.state, 1, &[A, B, C]);
+        h.state_is(1, StatusState::Unknown).await;
+        assert_eq!(h.configured_endpoint(1), Some(ep(A)));
+
+        h.fake.set_heard(&[ep(C)]);
+        tokio::time::sleep(TICK_INTERVAL * 2).await;
+        assert_eq!(
+            h.configured_endpoint(1),
+            Some(ep(C)),
+            "switched to the endpoint a punch came from, well before cycling would"
+        );
+
+        // With NAT traversal off, punches heard are ignored.
+        edit_config(&h.state, |c| c.nat_traversal = false);
+        set_peer(&h.state, 2, &[A, B]);
+        h.fake.set_heard(&[ep(B)]);
+        h.state_is(2, StatusState::Unknown).await;
+        tokio::time::sleep(TICK_INTERVAL * 2).await;
+        assert_eq!(h.configured_endpoint(2), Some(ep(A)));
         h.stop().await;
     }
 }
