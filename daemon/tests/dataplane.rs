@@ -738,35 +738,10 @@ async fn capture_marks_routed_traffic_into_the_tunnel_and_is_removed_cleanly() {
 
     ping_underlay_through_tunnel(a, b).await;
 
-    let gone = |ns: &Namespace, iface: &str| {
-        let nft = ns
-            .exec("nft", &["list", "table", "inet", "weft"])
-            .expect("nft");
-        assert!(
-            !nft.success,
-            "the nftables table is still there: {}",
-            nft.stdout
-        );
-        for family in ["-4", "-6"] {
-            let rules = ns.ip(&[family, "rule", "show"]);
-            assert!(
-                !rules.contains("lookup 180"),
-                "{family} rules kept: {rules}"
-            );
-            let routes = ns
-                .exec("ip", &[family, "route", "show", "table", "180"])
-                .expect("ip");
-            assert!(
-                !routes.stdout.contains(iface),
-                "{family} table 180 kept: {}",
-                routes.stdout
-            );
-        }
-    };
     // Dropping the capture from the config removes it; the tunnel stays.
     a.apply_with(vec![b.as_peer(Some(b.endpoint()), &[&b_host])], None)
         .await;
-    gone(&a.ns, &a.interface);
+    assert_no_capture(&a.ns, &a.interface);
     // The tunnel survives the capture.
     wait_ping(a, b).await;
 
@@ -782,9 +757,71 @@ async fn capture_marks_routed_traffic_into_the_tunnel_and_is_removed_cleanly() {
             .success
     );
     a.plane.remove().await.expect("remove");
-    gone(&a.ns, &a.interface);
+    assert_no_capture(&a.ns, &a.interface);
     b.plane.remove().await.expect("remove");
-    gone(&b.ns, &b.interface);
+    assert_no_capture(&b.ns, &b.interface);
+}
+
+/// No nftables table, no rule to table 180 and no route through `iface` in it, in `ns`.
+fn assert_no_capture(ns: &Namespace, iface: &str) {
+    let nft = ns
+        .exec("nft", &["list", "table", "inet", "weft"])
+        .expect("nft");
+    assert!(
+        !nft.success,
+        "the nftables table is still there: {}",
+        nft.stdout
+    );
+    for family in ["-4", "-6"] {
+        let rules = ns.ip(&[family, "rule", "show"]);
+        assert!(
+            !rules.contains("lookup 180"),
+            "{family} rules kept: {rules}"
+        );
+        let routes = ns
+            .exec("ip", &[family, "route", "show", "table", "180"])
+            .expect("ip");
+        assert!(
+            !routes.stdout.contains(iface),
+            "{family} table 180 kept: {}",
+            routes.stdout
+        );
+    }
+}
+
+/// What a killed weftd leaves behind (its nftables table and its rules; the routes went with the
+/// link) is removed by `remove_capture`, and calling it again is fine.
+#[tokio::test]
+async fn a_leftover_capture_is_removed() {
+    if !prerequisites() {
+        return;
+    }
+    let pair = Pair::new();
+    let a = &pair.a;
+    let made =
+        a.ns.exec("nft", &["add", "table", "inet", "weft"])
+            .expect("nft");
+    assert!(made.success, "{}", made.stderr);
+    for family in ["-4", "-6"] {
+        a.ns.ip(&[
+            family,
+            "rule",
+            "add",
+            "fwmark",
+            "0x40/0x60",
+            "lookup",
+            "180",
+            "priority",
+            "32500",
+        ]);
+    }
+    for _ in 0..2 {
+        a.plane
+            .remove_capture(&capture(&[]))
+            .await
+            .expect("remove the leftover");
+        assert_no_capture(&a.ns, &a.interface);
+    }
 }
 
 /// Pings `b`'s underlay address from `a` until it answers, and checks that the pings crossed the

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use super::{DataPlane, DataPlaneError, DeviceConfig, Key, PeerState};
+use super::{Capture, DataPlane, DataPlaneError, DeviceConfig, Key, PeerState};
 
 /// See the module doc.
 #[derive(Debug, Clone)]
@@ -45,6 +45,8 @@ struct FakeState {
     punches: Vec<SocketAddr>,
     /// What `heard_from` reports.
     heard: Vec<SocketAddr>,
+    /// Every `remove_capture` call.
+    captures_removed: Vec<Capture>,
 }
 
 impl Default for FakeDataPlane {
@@ -140,6 +142,11 @@ impl FakeDataPlane {
         self.lock().heard = heard.to_vec();
     }
 
+    /// The captures `remove_capture` was asked to remove, in order.
+    pub fn captures_removed(&self) -> Vec<Capture> {
+        self.lock().captures_removed.clone()
+    }
+
     /// Every punch sent so far, in order.
     pub fn punches(&self) -> Vec<SocketAddr> {
         self.lock().punches.clone()
@@ -218,6 +225,11 @@ impl DataPlane for FakeDataPlane {
             .get(&server)
             .copied()
             .ok_or_else(|| fail(format!("no answer within {timeout:?}")))
+    }
+
+    async fn remove_capture(&self, capture: &Capture) -> Result<(), DataPlaneError> {
+        self.lock().captures_removed.push(capture.clone());
+        Ok(())
     }
 
     async fn heard_from(&self) -> Result<Vec<SocketAddr>, DataPlaneError> {

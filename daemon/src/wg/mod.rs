@@ -167,6 +167,14 @@ pub trait DataPlane: Send + Sync + 'static {
     /// Removes the interface and everything `apply` set up. Idempotent.
     fn remove(&self) -> impl Future<Output = Result<(), DataPlaneError>> + Send;
 
+    /// Removes the nftables table and routing rule `capture` describes, if they exist — left by a
+    /// process that was killed before it could clean up. Idempotent; does not touch a capture of
+    /// a running interface.
+    fn remove_capture(
+        &self,
+        capture: &Capture,
+    ) -> impl Future<Output = Result<(), DataPlaneError>> + Send;
+
     /// Asks the STUN server at `server`, from the tunnel's own UDP socket, where that socket's
     /// packets come from as the server sees them (its server-reflexive endpoint): behind a NAT,
     /// the public address and port peers elsewhere must aim at. Fails when the interface does not

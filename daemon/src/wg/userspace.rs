@@ -389,6 +389,15 @@ impl DataPlane for UserspaceDataPlane {
         .await
     }
 
+    async fn remove_capture(&self, capture: &Capture) -> Result<(), DataPlaneError> {
+        let shared = Arc::clone(&self.shared);
+        let capture = capture.clone();
+        self.on_thread("removing a leftover traffic capture", async move {
+            shared.remove_leftover_capture(&capture).await
+        })
+        .await
+    }
+
     async fn heard_from(&self) -> Result<Vec<SocketAddr>, DataPlaneError> {
         Ok(self.shared.slot.heard(super::HEARD_WINDOW))
     }
@@ -508,6 +517,26 @@ impl Shared {
         };
         self.slot.clear();
         teardown(netlink, running, &self.options.routing).await
+    }
+
+    async fn remove_leftover_capture(&self, capture: &Capture) -> Result<(), DataPlaneError> {
+        let mut guard = self.state.lock().await;
+        let state = &mut *guard;
+        if state.running.is_some() {
+            return Ok(());
+        }
+        if state.netlink.is_none() {
+            state.netlink = Some(Netlink::connect()?);
+        }
+        let Some(netlink) = state.netlink.as_ref() else {
+            return Err(failure("netlink", "no connection"));
+        };
+        // The routes in its table went with the link; the rule and the nftables table did not.
+        let mut first_error = nft::remove(&capture.nftables_table).await.err();
+        if let Err(e) = netlink.delete_rule(&capture_rule(capture)).await {
+            first_error.get_or_insert(e);
+        }
+        first_error.map_or(Ok(()), Err)
     }
 
     async fn reflexive_endpoint(

@@ -43,7 +43,7 @@ use ipnet::{IpNet, Ipv6Net};
 use time::OffsetDateTime;
 use tokio::sync::watch;
 use tokio::time::Instant;
-use weft_api::config::validate::decode_cluster_secret;
+use weft_api::config::validate::{RoutingSettings, decode_cluster_secret};
 use weft_api::resource::{Metadata, Resource};
 use weft_api::resources::kubespan::key::decode_key;
 use weft_api::resources::kubespan::{IdentitySpec, PeerSpec, PeerState as StatusState};
@@ -144,7 +144,14 @@ impl<D: DataPlane> ManagerController<D> {
     }
 
     /// KubeSpan is off or has no identity: no statuses, no interface.
-    async fn shut_down(&mut self, ctx: &ReconcileContext) -> anyhow::Result<()> {
+    /// `routing`: the capture settings in the config, if any — with no device of ours running
+    /// (the first run after a start), a capture they describe can only be a leftover of a weftd
+    /// that was killed, and is removed too.
+    async fn shut_down(
+        &mut self,
+        ctx: &ReconcileContext,
+        routing: Option<&RoutingSettings>,
+    ) -> anyhow::Result<()> {
         self.peers.clear();
         ctx.apply_outputs(KUBESPAN_PEER_STATUS_TYPE, Vec::new())?;
         if !self.removed {
@@ -153,6 +160,12 @@ impl<D: DataPlane> ManagerController<D> {
                 .remove()
                 .await
                 .context("KubeSpan data plane: removing the interface")?;
+            if let Some(routing) = routing {
+                self.data_plane
+                    .remove_capture(&Capture::new(routing, Vec::new()))
+                    .await
+                    .context("KubeSpan data plane: removing a leftover traffic capture")?;
+            }
             self.removed = true;
             if had_device {
                 tracing::info!("KubeSpan is off: removed its interface");
@@ -345,8 +358,9 @@ impl<D: DataPlane> Controller for ManagerController<D> {
             ctx,
             &ptr(NAMESPACE_KUBESPAN, KUBESPAN_IDENTITY_TYPE, LOCAL_ID),
         )?;
+        let routing = config.as_ref().map(|c| c.routing.clone());
         let (Some(config), Some(identity)) = (config.filter(|c| c.enabled), identity) else {
-            return self.shut_down(ctx).await;
+            return self.shut_down(ctx, routing.as_ref()).await;
         };
         let psk = preshared_key(&config)?;
         let specs = self.peer_specs(ctx);
@@ -859,9 +873,15 @@ mod tests {
         assert_no_resource(&h.state, &status_ptr(6)).await;
         assert!(h.fake.config().is_none());
         assert_eq!(h.fake.removes(), 1);
-        // Removed once, not on every tick.
+        // Removed once, not on every tick; with it, any leftover capture of the config's routing.
         tokio::time::sleep(Duration::from_secs(10)).await;
         assert_eq!(h.fake.removes(), 1);
+        let leftovers = h.fake.captures_removed();
+        assert_eq!(leftovers.len(), 1);
+        assert_eq!(
+            (leftovers[0].nftables_table.as_str(), leftovers[0].table),
+            ("weft", 180)
+        );
 
         // Back on: configured again.
         set_config(&h.state, true, false);
