@@ -6,6 +6,10 @@
 //! - `fake`: in memory, for controller tests.
 //! - A kernel (netlink) backend fits the same trait; it is not built because these machines have no
 //!   WireGuard module to test it against.
+//!
+//! Besides the interface, the backend applies KubeSpan's traffic capture ([`Capture`]: nftables
+//! rules rendered by `nft`, a routing table and rule) and lends NAT traversal its UDP socket
+//! (`shared_socket`: STUN probes, hole punches and the punches peers send).
 
 pub mod fake;
 mod link;
