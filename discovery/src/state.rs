@@ -86,8 +86,9 @@ impl std::fmt::Debug for AffiliateView {
 pub enum Event {
     /// The affiliate was created or changed; its full current state.
     Updated(AffiliateView),
-    /// The affiliate was deleted or expired — or, as in Sidero, some of its endpoints expired
-    /// (clients then drop it until its next update).
+    /// The affiliate was deleted or expired. (Sidero sends this also when only some of its
+    /// endpoints expired, and clients then drop the node until its next refresh; Weft sends
+    /// `Updated` with what is left — see [`State::gc`].)
     Deleted(Box<str>),
 }
 
@@ -458,8 +459,12 @@ impl State {
     }
 
     /// Removes expired affiliates (expiration before `now`) and endpoints (expiration at or before
-    /// `now`), tells the watchers (`Deleted` for both, as Sidero does), and removes clusters left
-    /// with no affiliates and no watchers.
+    /// `now`), tells the watchers, and removes clusters left with no affiliates and no watchers.
+    ///
+    /// Differs from Sidero on purpose: an affiliate that lost only endpoints is sent as `Updated`
+    /// with what is left, not `Deleted`. Endpoints expire on their own when a peer that harvested
+    /// them stops publishing them (`harvestExtraEndpoints`); `Deleted` would make every watcher
+    /// drop a live node until its next refresh, up to 15 minutes later.
     pub fn gc(&self, now: Instant) -> GcReport {
         let now = self.millis(now);
         let stats = &self.shared.stats;
@@ -492,7 +497,12 @@ impl State {
                     {
                         a.endpoints.shrink_to_fit();
                     }
-                    events.push(Event::Deleted(aid.clone()));
+                    // One without data is not known to clients anyway.
+                    events.push(if a.data.is_empty() {
+                        Event::Deleted(aid.clone())
+                    } else {
+                        Event::Updated(a.view(aid))
+                    });
                 }
                 true
             });
@@ -930,7 +940,7 @@ mod tests {
     }
 
     #[test]
-    fn gc_notifies_deleted_for_expired_affiliates_and_endpoints() {
+    fn gc_notifies_deleted_for_expired_affiliates_and_updated_for_expired_endpoints() {
         let t0 = Instant::now();
         let state = State::new(t0);
         state
@@ -942,16 +952,30 @@ mod tests {
         state
             .update(C, "gone", upd(b"x", &[], secs(30)), t0)
             .expect("u");
+        // Known only from endpoints (no data): clients do not know it, so `Deleted` is right.
+        state
+            .update(C, "bare", upd(b"", &[vec![3; 16]], secs(600)), t0)
+            .expect("u");
+        state
+            .update(C, "bare", upd(b"", &[vec![4; 16]], secs(30)), t0)
+            .expect("u");
         let mut w = state.subscribe(C).expect("watch");
-        assert_eq!(w.take_snapshot().len(), 2);
+        assert_eq!(w.take_snapshot().len(), 3);
         state.gc(t0 + secs(31));
-        let mut ids = vec![
-            deleted(w.try_next().expect("ok")),
-            deleted(w.try_next().expect("ok")),
-        ];
-        ids.sort();
-        assert_eq!(ids, ["gone", "keep"]);
-        assert!(w.try_next().expect("ok").is_none());
+        let mut deletes = Vec::new();
+        let mut updates = Vec::new();
+        while let Some(event) = w.try_next().expect("ok") {
+            match &*event {
+                Event::Deleted(id) => deletes.push(id.to_string()),
+                Event::Updated(view) => updates.push(view.clone()),
+            }
+        }
+        deletes.sort();
+        assert_eq!(deletes, ["bare", "gone"]);
+        // A live affiliate that lost an endpoint stays known to watchers, with what is left.
+        assert_eq!(updates.len(), 1, "{updates:?}");
+        assert_eq!(&*updates[0].id, "keep");
+        assert_eq!(eps(&updates[0]), vec![vec![1; 16]]);
         assert_eq!(eps(&get(&state, "keep").expect("keep")), vec![vec![1; 16]]);
         // The cluster has a watcher, so it stays even when it has no affiliates.
         state.delete(C, "keep").expect("delete");

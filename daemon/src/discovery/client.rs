@@ -19,6 +19,12 @@
 //! still hold it. A leave does not touch them (it withdraws this node only); a retiring client
 //! deletes them with its own.
 //!
+//! With `harvestExtraEndpoints` it also publishes endpoints peers were seen at
+//! ([`ClientHandle::publish_endpoints`], by the peer's affiliate id): endpoint-only updates (no
+//! data), which the service merges into that peer's affiliate, as Talos's client does. They are
+//! pushed when they change and when their refresh is due, never deleted (a delete would remove
+//! the peer's whole affiliate): one no longer seen expires with its TTL.
+//!
 //! - The first watch message is a snapshot and replaces what was known; this node's own id is
 //!   skipped; `deleted` removes; an affiliate without data is not known yet; one that does not
 //!   decrypt or decode is logged and skipped — it never stops the others.
@@ -32,7 +38,7 @@
 //!   and withdrawing (`weftctl leave`) delete it.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -74,6 +80,12 @@ pub const CLIENT_VERSION: &str = concat!("weftd v", env!("CARGO_PKG_VERSION"));
 
 /// Affiliates this node publishes on behalf of others (external peers), by affiliate id.
 pub type Extras = BTreeMap<String, AffiliateSpec>;
+
+/// Endpoints this node saw peers at (harvested), by the peer's affiliate id.
+pub type Harvested = BTreeMap<String, BTreeSet<SocketAddr>>;
+
+/// Most peers whose harvested endpoints one client publishes (as many as it keeps affiliates).
+pub const MAX_HARVESTED_PEERS: usize = MAX_DISCOVERED_AFFILIATES;
 
 /// What the client should do about this node's own affiliate.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -147,6 +159,7 @@ pub struct ClientHandle {
     report: Arc<Mutex<ClientReport>>,
     announce: watch::Sender<Announcement>,
     extras: watch::Sender<Extras>,
+    harvested: watch::Sender<Harvested>,
     stop: CancellationToken,
     retire: CancellationToken,
     retired: bool,
@@ -163,6 +176,7 @@ impl ClientHandle {
         let report = Arc::new(Mutex::new(ClientReport::default()));
         let (announce, announce_rx) = watch::channel(announcement);
         let (extras, extras_rx) = watch::channel(Extras::new());
+        let (harvested, harvested_rx) = watch::channel(Harvested::new());
         let stop = CancellationToken::new();
         let retire = CancellationToken::new();
         let client = Client {
@@ -170,6 +184,7 @@ impl ClientHandle {
             params,
             announce: announce_rx,
             extras: extras_rx,
+            harvested: harvested_rx,
             held: BTreeSet::new(),
             reporter: Reporter {
                 report: report.clone(),
@@ -183,6 +198,7 @@ impl ClientHandle {
             report,
             announce,
             extras,
+            harvested,
             stop,
             retire,
             retired: false,
@@ -209,6 +225,19 @@ impl ClientHandle {
                 false
             } else {
                 current.clone_from(extras);
+                true
+            }
+        });
+    }
+
+    /// Changes the endpoints published for peers (no-op when unchanged). An id equal to this
+    /// node's is ignored; past [`MAX_HARVESTED_PEERS`] peers the rest are.
+    pub fn publish_endpoints(&self, harvested: &Harvested) {
+        self.harvested.send_if_modified(|current| {
+            if current == harvested {
+                false
+            } else {
+                current.clone_from(harvested);
                 true
             }
         });
@@ -251,6 +280,7 @@ struct Client<D: Dialer> {
     params: ClientParams,
     announce: watch::Receiver<Announcement>,
     extras: watch::Receiver<Extras>,
+    harvested: watch::Receiver<Harvested>,
     /// Ids of extras the service may hold: pushed, and not deleted since. Kept across sessions so
     /// one removed while disconnected is deleted after the reconnect.
     held: BTreeSet<String>,
@@ -296,6 +326,14 @@ fn status_text(what: &str, status: &tonic::Status) -> String {
         status.code(),
         status.message()
     ))
+}
+
+/// [`TTL`] as the protocol sends it.
+fn ttl_proto() -> prost_types::Duration {
+    prost_types::Duration {
+        seconds: i64::try_from(TTL.as_secs()).unwrap_or(i64::MAX),
+        nanos: 0,
+    }
 }
 
 /// A peer-supplied id, safe to log.
@@ -438,6 +476,9 @@ impl<D: Dialer> Client<D> {
         let mut refreshed = false;
         // Extras pushed in this session: what, and when their refresh is due.
         let mut extras_pushed: BTreeMap<String, (AffiliateSpec, Instant)> = BTreeMap::new();
+        // Harvested endpoints pushed in this session, likewise.
+        let mut harvested_pushed: BTreeMap<String, (BTreeSet<SocketAddr>, Instant)> =
+            BTreeMap::new();
         loop {
             let current = self.announce.borrow_and_update().clone();
             match current {
@@ -491,9 +532,17 @@ impl<D: Dialer> Client<D> {
             {
                 return Ended::Failed { error, refreshed };
             }
+            let harvested = self.harvested.borrow_and_update().clone();
+            if let Err(error) = self
+                .sync_harvested(&mut conn, &harvested, &mut harvested_pushed)
+                .await
+            {
+                return Ended::Failed { error, refreshed };
+            }
             let next_refresh = refresh_at
                 .into_iter()
                 .chain(extras_pushed.values().map(|(_, due)| *due))
+                .chain(harvested_pushed.values().map(|(_, due)| *due))
                 .min();
 
             tokio::select! {
@@ -506,6 +555,11 @@ impl<D: Dialer> Client<D> {
                     }
                 }
                 changed = self.extras.changed() => {
+                    if changed.is_err() {
+                        return Ended::Stopped;
+                    }
+                }
+                changed = self.harvested.changed() => {
                     if changed.is_err() {
                         return Ended::Stopped;
                     }
@@ -628,6 +682,49 @@ impl<D: Dialer> Client<D> {
         Ok(())
     }
 
+    /// Pushes the harvested endpoints that are new, changed or due for a refresh, as endpoint-only
+    /// updates. An error is a failed call: reconnect.
+    async fn sync_harvested(
+        &self,
+        conn: &mut D::Conn,
+        harvested: &Harvested,
+        pushed: &mut BTreeMap<String, (BTreeSet<SocketAddr>, Instant)>,
+    ) -> Result<(), String> {
+        let now = Instant::now();
+        let wanted = harvested
+            .iter()
+            .filter(|(id, endpoints)| **id != self.params.node_id && !endpoints.is_empty())
+            .take(MAX_HARVESTED_PEERS);
+        for (id, endpoints) in wanted {
+            let due = pushed
+                .get(id)
+                .is_none_or(|(last, refresh)| last != endpoints || now >= *refresh);
+            if !due {
+                continue;
+            }
+            let request = AffiliateUpdateRequest {
+                cluster_id: self.params.cluster_id.clone(),
+                affiliate_id: id.clone(),
+                affiliate_data: None,
+                affiliate_endpoints: endpoints
+                    .iter()
+                    .map(|ep| self.params.cipher.seal_endpoint(*ep))
+                    .collect(),
+                ttl: Some(ttl_proto()),
+            };
+            match tokio::time::timeout(PUSH_TIMEOUT, conn.affiliate_update(request)).await {
+                Ok(Ok(())) => {
+                    tracing::debug!(service = %self.params.target, affiliate = %show_id(id), count = endpoints.len(), "published endpoints a peer was seen at");
+                }
+                Ok(Err(status)) => return Err(status_text("affiliate update", &status)),
+                Err(_) => return Err("affiliate update: timed out".to_owned()),
+            }
+            pushed.insert(id.clone(), (endpoints.clone(), now + REFRESH_INTERVAL));
+        }
+        pushed.retain(|id, _| harvested.contains_key(id));
+        Ok(())
+    }
+
     async fn push(
         &self,
         conn: &mut D::Conn,
@@ -641,10 +738,7 @@ impl<D: Dialer> Client<D> {
             affiliate_id: affiliate_id.to_owned(),
             affiliate_data: Some(sealed.data),
             affiliate_endpoints: sealed.endpoints,
-            ttl: Some(prost_types::Duration {
-                seconds: i64::try_from(TTL.as_secs()).unwrap_or(i64::MAX),
-                nanos: 0,
-            }),
+            ttl: Some(ttl_proto()),
         };
         match tokio::time::timeout(PUSH_TIMEOUT, conn.affiliate_update(request)).await {
             Ok(Ok(())) => {
@@ -1099,6 +1193,79 @@ mod tests {
         tokio::time::sleep(Duration::from_secs(1)).await;
         assert_eq!(service.stored(CLUSTER, "external-y", &cipher()), None);
         drop(a);
+    }
+
+    /// Harvested endpoints: endpoint-only updates under the peer's id, merged by the service into
+    /// the peer's affiliate; pushed again only on change or refresh; never deleted; this node's own
+    /// id skipped.
+    #[tokio::test(start_paused = true)]
+    async fn harvested_endpoints_are_published_for_the_peer() {
+        let service = FakeService::new("127.0.0.1");
+        let dialer = FakeDialer::new([("disco", service.clone())]);
+        let mut a = start(
+            &dialer,
+            "a",
+            "disco",
+            Announcement::Announce(Box::new(affiliate("a", 1))),
+        );
+        until(&mut a, "connected", |r| r.connected).await;
+        service.put(CLUSTER, "p", &cipher(), &affiliate("p", 9));
+        // `put` is an update too (p's own).
+        let base = service.updates_of("p");
+        let seen: SocketAddr = "203.0.113.9:41000".parse().expect("ep");
+        let own: SocketAddr = "203.0.113.1:41000".parse().expect("ep");
+        a.handle.publish_endpoints(&Harvested::from([
+            ("p".to_owned(), BTreeSet::from([seen])),
+            ("a".to_owned(), BTreeSet::from([own])),
+        ]));
+        service.wait_updates("p", base + 1).await;
+        let update = service.last_update("p").expect("update for p");
+        assert_eq!(update.affiliate_data, None, "endpoint-only");
+        assert_eq!(update.affiliate_endpoints.len(), 1);
+        assert_eq!(
+            cipher()
+                .open_endpoint(&update.affiliate_endpoints[0])
+                .expect("opens"),
+            seen
+        );
+        let stored = service.stored(CLUSTER, "p", &cipher()).expect("p stored");
+        assert_eq!(
+            stored.kubespan.endpoints,
+            vec!["10.0.0.9:51820".parse().expect("ep"), seen]
+        );
+        // Every node learns it through its watch.
+        until(&mut a, "sees p's harvested endpoint", |r| {
+            r.affiliates
+                .get("p")
+                .is_some_and(|p| p.kubespan.endpoints.contains(&seen))
+        })
+        .await;
+
+        // Unchanged: not pushed again until the refresh.
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        assert_eq!(service.updates_of("p"), base + 1);
+        let published_at = Instant::now() - Duration::from_secs(60);
+        service.wait_updates("p", base + 2).await;
+        let refresh = Instant::now() - published_at;
+        assert!(
+            refresh >= REFRESH_INTERVAL && refresh < REFRESH_INTERVAL + Duration::from_secs(2),
+            "{refresh:?}"
+        );
+        // Only the own affiliate's updates under this node's id, none carrying `own` alone.
+        assert!(
+            service
+                .last_update("a")
+                .expect("own")
+                .affiliate_data
+                .is_some(),
+            "this node's id is never used for harvested endpoints"
+        );
+
+        // No longer seen: not deleted (that would delete p), left to expire.
+        a.handle.publish_endpoints(&Harvested::new());
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert_eq!(service.deletes_of("p"), 0);
+        assert!(service.stored(CLUSTER, "p", &cipher()).is_some());
     }
 
     #[test]

@@ -11,7 +11,9 @@
 //! Inputs: the machine config (cluster id, secret, endpoints), the node id, this node's affiliate
 //! (what the clients announce), the leave request (then they withdraw), and the affiliates of the
 //! external peers this node publishes (ns `cluster-external`, see `external_peer`), which every
-//! client publishes too — a leave does not withdraw those.
+//! client publishes too — a leave does not withdraw those — and the endpoints harvested from
+//! peers (`KubeSpanEndpoints`, only with `harvestExtraEndpoints`), which every client publishes
+//! under the peer's id as endpoint-only updates.
 //!
 //! Unlike the other controllers its reconcile is long-running: after applying its inputs it keeps
 //! writing whatever the clients report, and returns only when an input changes, so the engine runs
@@ -31,9 +33,10 @@ use weft_api::config::validate::ClusterSecret;
 use weft_api::discovery::Cipher;
 use weft_api::resource::{Metadata, Resource};
 use weft_api::resources::cluster::AffiliateSpec;
+use weft_api::resources::kubespan::EndpointSpec;
 use weft_api::resources::{
-    AFFILIATE_TYPE, IDENTITY_TYPE, LOCAL_ID, MACHINE_CONFIG_TYPE, NAMESPACE_CLUSTER,
-    NAMESPACE_CLUSTER_RAW, NAMESPACE_CONFIG,
+    AFFILIATE_TYPE, IDENTITY_TYPE, KUBESPAN_ENDPOINT_TYPE, LOCAL_ID, MACHINE_CONFIG_TYPE,
+    NAMESPACE_CLUSTER, NAMESPACE_CLUSTER_RAW, NAMESPACE_CONFIG, NAMESPACE_KUBESPAN,
 };
 
 use super::resources::{
@@ -42,7 +45,7 @@ use super::resources::{
 };
 use super::{node_id, ptr, typed};
 use crate::adapters::cluster::merge::merge_into;
-use crate::discovery::client::Extras;
+use crate::discovery::client::{Extras, Harvested};
 use crate::discovery::{Announcement, ClientHandle, ClientParams, ClientReport, Dialer, Target};
 use crate::runtime::engine::{Controller, ReconcileContext};
 use crate::runtime::state::{Kind, State, StateError};
@@ -100,6 +103,7 @@ fn input_kinds() -> Vec<Kind> {
         Kind::new(NAMESPACE_CLUSTER, AFFILIATE_TYPE),
         Kind::new(NAMESPACE_CLUSTER, LEAVE_REQUEST_TYPE),
         Kind::new(NAMESPACE_CLUSTER_EXTERNAL, AFFILIATE_TYPE),
+        Kind::new(NAMESPACE_KUBESPAN, KUBESPAN_ENDPOINT_TYPE),
     ]
 }
 
@@ -333,11 +337,22 @@ impl<D: Dialer> Controller for DiscoveryServiceController<D> {
                 extras.insert(spec.node_id.clone(), spec);
             }
         }
+        let mut harvested = Harvested::new();
+        for r in ctx.list(NAMESPACE_KUBESPAN, KUBESPAN_ENDPOINT_TYPE) {
+            let spec: EndpointSpec = r.typed_spec()?;
+            if own_id.as_ref() != Some(&spec.affiliate_id) {
+                harvested
+                    .entry(spec.affiliate_id)
+                    .or_default()
+                    .insert(spec.endpoint);
+            }
+        }
         self.reconfigure(desired, &announcement);
         for (_, service) in &self.services {
             if let Service::Running { handle, .. } = service {
                 handle.announce(&announcement);
                 handle.publish_extras(&extras);
+                handle.publish_endpoints(&harvested);
             }
         }
         loop {
@@ -510,6 +525,69 @@ mod tests {
             );
             Ok(())
         }
+    }
+
+    /// Harvested endpoints (`KubeSpanEndpoints`, written by the EndpointController) are published
+    /// under the peer's id as endpoint-only updates, and every node's peer spec for that peer gains
+    /// them; an endpoint harvested for this node itself is not published.
+    #[tokio::test(start_paused = true)]
+    async fn harvested_endpoints_reach_every_node() {
+        use weft_api::resources::kubespan::EndpointSpec;
+        let bundle = SecretsBundle::generate().expect("bundle");
+        let service = FakeService::new("203.0.113.1");
+        let dialer = FakeDialer::new([("disco", service.clone())]);
+        let a = node(&bundle, &dialer, "nodeA", 1).await;
+        let b = node(&bundle, &dialer, "nodeB", 2).await;
+        let b_on_a = pointer(NAMESPACE_KUBESPAN, KUBESPAN_PEER_SPEC_TYPE, &b.public_key);
+        assert_resource(
+            &a.state,
+            &b_on_a,
+            peer_check("nodeb", &["172.20.0.2:51820", "203.0.113.1:51820"]),
+        )
+        .await;
+        let before = service.updates_of("nodeB");
+        let own_before = service.updates_of("nodeA");
+        for (id, affiliate_id, endpoint) in [
+            (&b.public_key, "nodeB", "198.51.100.2:40000"),
+            (&a.public_key, "nodeA", "198.51.100.1:40000"),
+        ] {
+            let spec = EndpointSpec {
+                affiliate_id: affiliate_id.to_owned(),
+                endpoint: endpoint.parse().expect("endpoint"),
+            };
+            let metadata = Metadata::new(
+                NAMESPACE_KUBESPAN,
+                KUBESPAN_ENDPOINT_TYPE,
+                id,
+                crate::controllers::kubespan::endpoint::NAME,
+            );
+            a.state
+                .create(Resource::from_spec(metadata, &spec).expect("resource"))
+                .expect("create");
+        }
+        service.wait_updates("nodeB", before + 1).await;
+        let update = service.last_update("nodeB").expect("update");
+        assert_eq!(update.affiliate_data, None, "endpoint-only");
+        assert_resource(
+            &a.state,
+            &b_on_a,
+            peer_check(
+                "nodeb",
+                &[
+                    "172.20.0.2:51820",
+                    "203.0.113.1:51820",
+                    "198.51.100.2:40000",
+                ],
+            ),
+        )
+        .await;
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert_eq!(
+            service.updates_of("nodeA"),
+            own_before,
+            "nothing under a's own id"
+        );
+        drop(b);
     }
 
     /// The whole chain on two simulated nodes sharing one service: addresses and identity →
