@@ -84,6 +84,8 @@ pub type Extras = BTreeMap<String, AffiliateSpec>;
 /// Endpoints this node saw peers at (harvested), by the peer's affiliate id.
 pub type Harvested = BTreeMap<String, BTreeSet<SocketAddr>>;
 
+/// When harvested endpoints the service refused are offered again.
+pub const HARVEST_RETRY: Duration = Duration::from_secs(60);
 /// Most peers whose harvested endpoints one client publishes (as many as it keeps affiliates).
 pub const MAX_HARVESTED_PEERS: usize = MAX_DISCOVERED_AFFILIATES;
 
@@ -712,14 +714,29 @@ impl<D: Dialer> Client<D> {
                     .collect(),
                 ttl: Some(ttl_proto()),
             };
-            match tokio::time::timeout(PUSH_TIMEOUT, conn.affiliate_update(request)).await {
+            let next = match tokio::time::timeout(PUSH_TIMEOUT, conn.affiliate_update(request))
+                .await
+            {
                 Ok(Ok(())) => {
                     tracing::debug!(service = %self.params.target, affiliate = %show_id(id), count = endpoints.len(), "published endpoints a peer was seen at");
+                    now + REFRESH_INTERVAL
+                }
+                // Refused (the peer's affiliate is at the service's endpoint limit, or this
+                // client is rate limited): a nice-to-have, so the session goes on and it is
+                // tried again later.
+                Ok(Err(status))
+                    if matches!(
+                        status.code(),
+                        tonic::Code::InvalidArgument | tonic::Code::ResourceExhausted
+                    ) =>
+                {
+                    tracing::warn!(service = %self.params.target, affiliate = %show_id(id), error = %status_text("affiliate update", &status), "the service refused endpoints a peer was seen at");
+                    now + HARVEST_RETRY
                 }
                 Ok(Err(status)) => return Err(status_text("affiliate update", &status)),
                 Err(_) => return Err("affiliate update: timed out".to_owned()),
-            }
-            pushed.insert(id.clone(), (endpoints.clone(), now + REFRESH_INTERVAL));
+            };
+            pushed.insert(id.clone(), (endpoints.clone(), next));
         }
         pushed.retain(|id, _| harvested.contains_key(id));
         Ok(())
@@ -1259,6 +1276,27 @@ mod tests {
                 .affiliate_data
                 .is_some(),
             "this node's id is never used for harvested endpoints"
+        );
+
+        // Refused by the service: the session goes on (no reconnect) and it is offered again.
+        service.refuse_endpoint_updates(true);
+        let other: SocketAddr = "198.51.100.9:42000".parse().expect("ep");
+        a.handle.publish_endpoints(&Harvested::from([(
+            "p".to_owned(),
+            BTreeSet::from([other]),
+        )]));
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(service.refused(), 1);
+        let hellos = service.hello_times().len();
+        service.refuse_endpoint_updates(false);
+        tokio::time::sleep(HARVEST_RETRY).await;
+        assert_eq!(service.hello_times().len(), hellos, "no reconnect");
+        let update = service.last_update("p").expect("update for p");
+        assert_eq!(
+            cipher()
+                .open_endpoint(&update.affiliate_endpoints[0])
+                .expect("opens"),
+            other
         );
 
         // No longer seen: not deleted (that would delete p), left to expire.

@@ -30,6 +30,9 @@ struct Inner {
     hellos: Vec<(Instant, String)>,
     updates: Vec<AffiliateUpdateRequest>,
     deletes: Vec<AffiliateDeleteRequest>,
+    /// Endpoint-only updates refused (InvalidArgument, as at the endpoint limit), and how many were.
+    refuse_endpoint_updates: bool,
+    refused: usize,
 }
 
 /// The fake service; clones share it.
@@ -138,6 +141,16 @@ impl FakeService {
     /// Makes every Hello redirect to `endpoint`.
     pub fn redirect_to(&self, endpoint: &str) {
         self.with(|inner| inner.redirect = Some(endpoint.to_owned()));
+    }
+
+    /// Refuses (or accepts again) updates that carry no data, as a service at its endpoint limit.
+    pub fn refuse_endpoint_updates(&self, refuse: bool) {
+        self.with(|inner| inner.refuse_endpoint_updates = refuse);
+    }
+
+    /// How many updates were refused.
+    pub fn refused(&self) -> usize {
+        self.read(|inner| inner.refused)
     }
 
     /// The last AffiliateUpdate for `id`.
@@ -286,6 +299,16 @@ impl Connection for FakeConn {
         self.0.hello(request)
     }
     async fn affiliate_update(&mut self, request: AffiliateUpdateRequest) -> Result<(), Status> {
+        let refuse = request.affiliate_data.is_none()
+            && self.0.with(|inner| {
+                if inner.refuse_endpoint_updates {
+                    inner.refused += 1;
+                }
+                inner.refuse_endpoint_updates
+            });
+        if refuse {
+            return Err(Status::invalid_argument("too many endpoints"));
+        }
         self.0.update(request);
         Ok(())
     }
