@@ -366,26 +366,47 @@ async fn every_limit_returns_its_code_and_other_clients_are_still_served() {
 
     // Rate limit: 60 at once, then 15/s; a request whose deadline comes before its token fails
     // at once with ResourceExhausted.
+    // On a loaded machine a call may outlive its 20 ms before its token is even looked at
+    // (Cancelled, by the server's timeout): it is counted apart, and may have used a token.
     let limited = "198.51.100.1";
-    let mut served = 0;
+    let (mut served, mut timed_out) = (0, 0);
     let status = loop {
         let mut req = from_ip(limited, hello("c"));
         req.set_timeout(Duration::from_millis(20));
         match c.hello(req).await {
             Ok(_) => served += 1,
+            Err(status) if status.code() == Code::Cancelled => timed_out += 1,
             Err(status) => break status,
         }
-        assert!(served < 1000, "the rate limit never applied");
+        assert!(served + timed_out < 1000, "the rate limit never applied");
     };
-    assert!(served >= 60, "the burst is 60, served {served}");
+    assert!(
+        served + timed_out >= 60,
+        "the burst is 60, served {served} (+{timed_out} timed out)"
+    );
     assert_eq!(status.code(), Code::ResourceExhausted);
     assert_eq!(status.message(), "rate limit exceeds request timeout");
-    // Another client is served at once, and the limited one is served when it can wait.
-    let t = std::time::Instant::now();
-    c.hello(from_ip("198.51.100.2", hello("c")))
-        .await
-        .expect("other client");
-    assert!(t.elapsed() < Duration::from_secs(1));
+    // Another client is not refused with the same 20 ms (its bucket is its own), and the limited
+    // one is served when it can wait.
+    let other = (0..5)
+        .map(|_| {
+            let mut req = from_ip("198.51.100.2", hello("c"));
+            req.set_timeout(Duration::from_millis(20));
+            req
+        })
+        .collect::<Vec<_>>();
+    let mut other_served = false;
+    for req in other {
+        match c.hello(req).await {
+            Ok(_) => {
+                other_served = true;
+                break;
+            }
+            Err(status) if status.code() == Code::Cancelled => {}
+            Err(status) => panic!("another client was refused: {status:?}"),
+        }
+    }
+    assert!(other_served, "another client was never served");
     let mut patient = from_ip(limited, hello("c"));
     patient.set_timeout(Duration::from_secs(5));
     c.hello(patient).await.expect("waits for its token");
@@ -498,12 +519,14 @@ async fn sigterm_writes_a_snapshot_that_a_restart_restores() {
         .into_inner();
     next(&mut watch).await;
     drop(c);
-    let started = std::time::Instant::now();
     let (status, mut service) = stop(service).await;
+    // Held up, the service would wait out its grace period and say so.
     assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "an open watch does not hold up the shutdown: {:?}",
-        started.elapsed()
+        !service
+            .log_text()
+            .contains("still open after the grace period"),
+        "an open watch held up the shutdown: {}",
+        service.log_text()
     );
     assert!(
         status.success(),

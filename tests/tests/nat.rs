@@ -8,6 +8,8 @@
 //! - A node behind NAT and a node with a public address reach `up` and ping each other; the NATed
 //!   node's `filters.endpoints`, `extraAnnouncedEndpoints` and `excludeAdvertisedNetworks` shape
 //!   what the other node configures for it.
+//! - A node that harvests (`harvestExtraEndpoints`) publishes where it sees a NATed peer, and a
+//!   third node learns it through the service.
 //!
 //! Privileged: runs as root (CI); skipped with a reason otherwise, and fails under `CI=true`.
 
@@ -184,8 +186,9 @@ fn a_node_behind_nat_and_a_public_node_reach_up() {
     wait_up(&cluster, &public, &behind_key);
 
     // The public node's view of the NATed one: endpoints = the STUN-observed one (here equal to
-    // KubeSpan's `<public IP>:51820`, the NAT keeps the port), then the extra one; no private
-    // address; the excluded LAN is not routed to it, its KubeSpan address is.
+    // KubeSpan's `<public IP>:51820`, the NAT keeps the port) and the extra one (in the order the
+    // service first received them: the public IP is known only after Hello); no private address;
+    // the excluded LAN is not routed to it, its KubeSpan address is.
     let spec = wait_until("the public node's peer spec of the NATed one", || {
         cluster
             .get(&public, "kubespanpeerspecs")
@@ -194,17 +197,17 @@ fn a_node_behind_nat_and_a_public_node_reach_up() {
             .map(|d| d["spec"].clone())
             .filter(|s| s["endpoints"].as_sequence().is_some_and(|e| e.len() == 2))
     });
-    let endpoints: Vec<&str> = spec["endpoints"]
+    let mut endpoints: Vec<&str> = spec["endpoints"]
         .as_sequence()
         .expect("endpoints")
         .iter()
         .filter_map(Value::as_str)
         .collect();
-    assert_eq!(
-        endpoints,
-        [format!("{}:{WG_PORT}", site.public).as_str(), EXTRA],
-        "{spec:?}"
-    );
+    endpoints.sort_unstable();
+    let observed = format!("{}:{WG_PORT}", site.public);
+    let mut expected = [observed.as_str(), EXTRA];
+    expected.sort_unstable();
+    assert_eq!(endpoints, expected, "{spec:?}");
     let allowed: Vec<&str> = spec["allowedIPs"]
         .as_sequence()
         .expect("allowedIPs")
@@ -214,4 +217,101 @@ fn a_node_behind_nat_and_a_public_node_reach_up() {
     assert_eq!(allowed, [format!("{behind_ula}/128").as_str()], "{spec:?}");
     ping6(&behind, &public_ula);
     ping6(&public, &behind_ula);
+}
+
+/// KubeSpan's harvesting, through the real service: a node behind a port-remapping NAT with NAT
+/// traversal off advertises only `<public IP>:51820`, which leads nowhere. It reaches a public
+/// node that harvests (`harvestExtraEndpoints`), which sees it at `<public IP>:40005` and publishes
+/// that under the NATed node's id — so a third node, which never saw it there, lists it too.
+#[test]
+fn harvested_endpoints_reach_the_other_nodes() {
+    let test = "harvested_endpoints_reach_the_other_nodes";
+    if !prerequisites(test) {
+        return;
+    }
+    let cluster = Cluster::new();
+    let mut lab = Lab::new();
+    let mut disco = DiscoveryService::new(cluster.dir.path(), "disco", &[]).on(&lab.gateway);
+    disco.start();
+    let mut behind = cluster.node_with_discovery("natted", &disco.url());
+    let mut harvester = cluster.node_with_discovery("harvester", &disco.url());
+    let mut third = cluster.node_with_discovery("third", &disco.url());
+    let site = lab.place_behind_nat(
+        &mut behind,
+        1,
+        Nat::MapUdpPort {
+            from: WG_PORT,
+            to: 40005,
+        },
+    );
+    lab.place(&mut harvester, 2);
+    lab.place(&mut third, 3);
+    weft_e2e::edit_config(&behind, |cfg| {
+        let ks = &mut cfg["machine"]["network"]["kubespan"];
+        ks["natTraversal"] = false.into();
+        ks["filters"]["endpoints"] = vec!["0.0.0.0/0", "!192.168.0.0/16"].into();
+    });
+    weft_e2e::edit_config(&harvester, |cfg| {
+        cfg["machine"]["network"]["kubespan"]["harvestExtraEndpoints"] = true.into();
+    });
+    for node in [&mut behind, &mut harvester, &mut third] {
+        node.start(&cluster);
+    }
+    let (behind_key, _) = identity(&cluster, &behind);
+    let seen = format!("{}:40005", site.public);
+
+    // The harvester sees the NATed node where its NAT really maps it (once WireGuard follows the
+    // handshake's source: the first `up` status may still show the endpoint being tried), and
+    // records that.
+    wait_up(&cluster, &harvester, &behind_key);
+    wait_until(
+        "the harvester to see the NATed node at its mapped port",
+        || {
+            cluster
+                .get(&harvester, "kubespanpeerstatuses")
+                .into_iter()
+                .find(|d| d["metadata"]["id"].as_str() == Some(behind_key.as_str()))
+                .filter(|d| d["spec"]["endpoint"].as_str() == Some(seen.as_str()))
+        },
+    );
+    let harvested = wait_until("the harvester's KubeSpanEndpoint", || {
+        cluster
+            .get(&harvester, "kubespanendpoints")
+            .into_iter()
+            .find(|d| d["metadata"]["id"].as_str() == Some(behind_key.as_str()))
+            .map(|d| d["spec"].clone())
+    });
+    assert_eq!(
+        harvested["endpoint"].as_str(),
+        Some(seen.as_str()),
+        "{harvested:?}"
+    );
+
+    // The third node learns it from the service, next to what the NATed node advertises.
+    let spec = wait_until(
+        "the third node's peer spec with the harvested endpoint",
+        || {
+            cluster
+                .get(&third, "kubespanpeerspecs")
+                .into_iter()
+                .find(|d| d["metadata"]["id"].as_str() == Some(behind_key.as_str()))
+                .map(|d| d["spec"].clone())
+                .filter(|s| {
+                    s["endpoints"]
+                        .as_sequence()
+                        .is_some_and(|e| e.iter().any(|v| v.as_str() == Some(seen.as_str())))
+                })
+        },
+    );
+    let mut endpoints: Vec<&str> = spec["endpoints"]
+        .as_sequence()
+        .expect("endpoints")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    endpoints.sort_unstable();
+    let advertised = format!("{}:{WG_PORT}", site.public);
+    let mut expected = [advertised.as_str(), seen.as_str()];
+    expected.sort_unstable();
+    assert_eq!(endpoints, expected, "{spec:?}");
 }
