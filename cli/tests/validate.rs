@@ -179,6 +179,19 @@ fn bad_inputs_table() {
             problems(&["machine.network.kubespan.routing.forceMark: 0x20 equals tunnelMark, expected a different mark"]),
         ),
         (
+            "certSANs entries that are neither IPs nor DNS names",
+            Patch("machine: {certSANs: ['203.0.113.7', 'bad name', 'node-1.example.com', '-x']}"),
+            problems(&[
+                "machine.certSANs[1]: \"bad name\" is neither an IP address nor a DNS name, expected e.g. \"203.0.113.7\" or \"node-1.example.com\"",
+                "machine.certSANs[3]: \"-x\" is neither an IP address nor a DNS name, expected e.g. \"203.0.113.7\" or \"node-1.example.com\"",
+            ]),
+        ),
+        (
+            "certSANs is a list",
+            Patch("machine: {certSANs: 203.0.113.7}"),
+            problems(&["machine.certSANs: expected a list of strings, got \"203.0.113.7\""]),
+        ),
+        (
             "natTraversal is a boolean",
             Patch("machine: {network: {kubespan: {natTraversal: sometimes}}}"),
             problems(&["machine.network.kubespan.natTraversal: expected a boolean (true or false), got \"sometimes\""]),
@@ -305,4 +318,15 @@ fn the_secret_never_appears_in_messages() {
     assert!(!err.contains(&bundle.cluster.secret));
     assert!(!err.contains(&bundle.certs.os.key));
     assert!(Path::new(&fixture_secrets()).exists());
+}
+
+#[test]
+fn too_many_cert_sans_are_refused() {
+    let entries: Vec<String> = (0..65).map(|i| format!("'10.0.0.{i}'")).collect();
+    let patch = format!("machine: {{certSANs: [{}]}}", entries.join(", "));
+    let patch: &'static str = Box::leak(patch.into_boxed_str());
+    assert_eq!(
+        validate_err(Input::Patch(patch)),
+        problems(&["machine.certSANs: 65 entries, expected at most 64"])
+    );
 }

@@ -191,7 +191,12 @@ pub async fn run(options: Options) -> Result<(), AppError> {
         .map_err(anyhow::Error::from)?;
 
     let hostname = gethostname::gethostname().to_string_lossy().into_owned();
-    let serving = server::tls::issue(&settings.ca, &hostname, &server::tls::local_addresses())?;
+    let serving = server::tls::issue(
+        &settings.ca,
+        &hostname,
+        &server::tls::local_addresses(),
+        &settings.cert_sans,
+    )?;
     tracing::info!(sans = ?serving.sans, node_id = %node.node_id, "weftd starting");
 
     let shutdown = CancellationToken::new();

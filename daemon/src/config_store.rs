@@ -87,6 +87,9 @@ impl ConfigStore {
         if old.state_dir != new.state_dir {
             restart.push("machine.stateDir");
         }
+        if old.cert_sans != new.cert_sans {
+            restart.push("machine.certSANs");
+        }
         *current = valid;
         tracing::info!(path = %self.path.display(), "applied a new machine config");
         Ok(if restart.is_empty() {

@@ -872,8 +872,8 @@ impl Lab {
     /// [`Lab::place`], its API port forwarded from the public address, and `node.api` set to a
     /// relay at `localhost:<port>` in the root namespace that dials `<public address>:<api port>`.
     /// The relay is needed because weftd's serving certificate names the node's own addresses and
-    /// `localhost`, never its router's, so weftctl refuses the router address; `localhost` verifies,
-    /// and the bytes still cross the router's port forward.
+    /// `localhost`, not its router's (unless `machine.certSANs` names it), so weftctl refuses the
+    /// router address; `localhost` verifies, and the bytes still cross the router's port forward.
     pub fn place_behind_nat(&mut self, node: &mut Node, i: u8, nat: Nat) -> Site {
         let site = self.add_site(i, nat);
         self.forward_tcp(i, node.port);

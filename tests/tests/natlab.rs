@@ -4,7 +4,8 @@
 //! the internet from its router's public address and the expected public port; nothing
 //! unsolicited gets in; a reply on a flow the node opened does (the hole-punching precondition);
 //! the API port forward works; and private addresses are undeliverable from anywhere else. One
-//! test puts a real weftd behind a NAT and drives it with weftctl from the root namespace.
+//! test puts a real weftd behind a NAT and drives it with weftctl from the root namespace, and
+//! at the router's address once `machine.certSANs` names it.
 //! Privileged: runs as root (CI); skipped with a reason otherwise, and fails under `CI=true`.
 
 use std::io::{Read as _, Write as _};
@@ -13,7 +14,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use weft_e2e::{
-    Capture, Cluster, Lab, Nat, in_ns, ok, privileged, stderr, tools_present, wait_until, with_ns,
+    Capture, Cluster, Lab, Nat, edit_config, in_ns, ok, privileged, stderr, tools_present,
+    wait_until, with_ns,
 };
 
 /// The node's WireGuard port, as KubeSpan's default.
@@ -263,5 +265,26 @@ fn node_behind_nat_serves_its_api_through_the_port_forward() {
     assert!(
         why.contains("certificate") || why.contains("NotValidForName"),
         "{why}"
+    );
+
+    // `machine.certSANs` names it: applied live, it takes effect at the next start (the reply
+    // says so); after a restart the router's address verifies.
+    let public = site.public.clone();
+    edit_config(&node, |cfg| {
+        cfg["machine"]["certSANs"] = vec![public.as_str(), "natted.example.com"].into();
+    });
+    let file = node.config.to_str().expect("utf8 path").to_owned();
+    let applied = cluster.weftctl(&["-n", &node.addr(), "apply-config", "--file", &file]);
+    ok(&applied, "apply-config certSANs");
+    let reply = String::from_utf8_lossy(&applied.stdout).into_owned() + &stderr(&applied);
+    assert!(
+        reply.contains("machine.certSANs take effect when weftd restarts"),
+        "{reply}"
+    );
+    node.stop();
+    node.start(&cluster);
+    ok(
+        &cluster.weftctl(&["-n", &direct, "get", "identities"]),
+        "get identities at the router's address, named by certSANs",
     );
 }

@@ -118,6 +118,7 @@ pub fn machine_config(
             ca: Some(secrets.certs.os.clone()),
             api: None,
             state_dir: None,
+            cert_sans: None,
             network: opts.with_kubespan.then(|| Network {
                 hostname: None,
                 kubespan: Some(KubeSpan {

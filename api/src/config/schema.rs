@@ -8,6 +8,7 @@
 //!     type: controlplane | worker
 //!     ca: {crt, key}                 # + node-API CA, base64 PEM (Talos: machine.ca)
 //!     api: {listenAddress}           # + default [::]:50000
+//!     certSANs: [203.0.113.7, node-1.example.com]   # extra names of the node-API certificate
 //!     stateDir: /var/lib/weft        # +
 //!     network:
 //!         hostname: node-1           # default: the OS hostname
@@ -50,6 +51,10 @@ pub struct Machine {
     pub api: Option<Api>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_dir: Option<String>,
+    /// Extra IP addresses and DNS names of the node-API serving certificate, as Talos's
+    /// `machine.certSANs`: e.g. the public address of the NAT router a node sits behind.
+    #[serde(rename = "certSANs", default, skip_serializing_if = "Option::is_none")]
+    pub cert_sans: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network: Option<Network>,
 }
@@ -251,6 +256,7 @@ const MACHINE: &[Key] = &[
     Key::new("ca", Kind::Map(CERT_AND_KEY)),
     Key::new("api", Kind::Map(API)),
     Key::new("stateDir", Kind::Str),
+    Key::new("certSANs", Kind::StrList),
     Key::new("network", Kind::Map(NETWORK)),
 ];
 const CONTROL_PLANE: &[Key] = &[Key::new("endpoint", Kind::Str)];
@@ -312,6 +318,7 @@ mod tests {
                     listen_address: Some("a".into()),
                 }),
                 state_dir: Some("/s".into()),
+                cert_sans: list.clone(),
                 network: Some(Network {
                     hostname: Some("h".into()),
                     kubespan: Some(KubeSpan {

@@ -5,7 +5,7 @@
 
 use std::fmt;
 use std::io::Read as _;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
@@ -166,9 +166,21 @@ pub struct Settings {
     pub ca: CertAndKey,
     pub api_listen: SocketAddr,
     pub state_dir: PathBuf,
+    /// `machine.certSANs`: extra names of the node-API serving certificate.
+    pub cert_sans: Vec<CertSan>,
     pub kubespan: KubeSpanSettings,
     pub cluster: ClusterSettings,
 }
+
+/// One extra subject alternative name of the node-API serving certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CertSan {
+    Ip(IpAddr),
+    Dns(String),
+}
+
+/// Most `machine.certSANs` entries.
+pub const MAX_CERT_SANS: usize = 64;
 
 /// Resolved `machine.network.kubespan`.
 #[derive(Debug, Clone, PartialEq)]
@@ -581,6 +593,8 @@ fn resolve(config: &MachineConfig, problems: &mut Vec<Problem>) -> Option<Settin
         );
     }
 
+    let cert_sans = resolve_cert_sans(machine.cert_sans.as_deref().unwrap_or_default(), &mut c);
+
     let hostname = machine.network.as_ref().and_then(|n| n.hostname.clone());
     if let Some(h) = &hostname
         && let Err(msg) = check_hostname(h)
@@ -617,9 +631,46 @@ fn resolve(config: &MachineConfig, problems: &mut Vec<Problem>) -> Option<Settin
         ca: ca?,
         api_listen: api_listen?,
         state_dir,
+        cert_sans,
         kubespan,
         cluster,
     })
+}
+
+/// `machine.certSANs`: each an IP address or a DNS name, at most [`MAX_CERT_SANS`].
+fn resolve_cert_sans(entries: &[String], c: &mut Checker<'_>) -> Vec<CertSan> {
+    const P: &str = "machine.certSANs";
+    if entries.len() > MAX_CERT_SANS {
+        c.push(
+            P,
+            format!(
+                "{} entries, expected at most {MAX_CERT_SANS}",
+                entries.len()
+            ),
+        );
+        return Vec::new();
+    }
+    let mut sans = Vec::new();
+    for (i, entry) in entries.iter().enumerate() {
+        let san = if let Ok(ip) = entry.parse::<IpAddr>() {
+            CertSan::Ip(ip)
+        } else if check_hostname(entry).is_ok() {
+            CertSan::Dns(entry.to_ascii_lowercase())
+        } else {
+            c.push(
+                &format!("{P}[{i}]"),
+                format!(
+                    "{} is neither an IP address nor a DNS name, expected e.g. \"203.0.113.7\" or \"node-1.example.com\"",
+                    quote(entry)
+                ),
+            );
+            continue;
+        };
+        if !sans.contains(&san) {
+            sans.push(san);
+        }
+    }
+    sans
 }
 
 fn resolve_kubespan(ks: schema::KubeSpan, c: &mut Checker<'_>) -> KubeSpanSettings {
