@@ -192,6 +192,24 @@ fn bad_inputs_table() {
             problems(&["machine.certSANs: expected a list of strings, got \"203.0.113.7\""]),
         ),
         (
+            "advertisedNetworks that are not routable networks",
+            Patch("machine: {network: {kubespan: {advertisedNetworks: ['10.244.1.0/24', 'pods', '10.244.2.1/24', '0.0.0.0/0', '::/0', '127.0.0.0/8', 'fe80::/64', 'ff02::/16', '10.244.1.0/24', '10.9.9.9']}}}"),
+            problems(&[
+                "machine.network.kubespan.advertisedNetworks[1]: \"pods\" is not a CIDR or IP, expected a network such as \"10.244.1.0/24\" or \"fd00:10:244:1::/64\"",
+                "machine.network.kubespan.advertisedNetworks[2]: \"10.244.2.1/24\" has host bits set, did you mean \"10.244.2.0/24\"?",
+                "machine.network.kubespan.advertisedNetworks[3]: \"0.0.0.0/0\" is the default route, which would send all of every peer's traffic to this node; expected a network behind this node",
+                "machine.network.kubespan.advertisedNetworks[4]: \"::/0\" is the default route, which would send all of every peer's traffic to this node; expected a network behind this node",
+                "machine.network.kubespan.advertisedNetworks[5]: \"127.0.0.0/8\" is loopback, link-local, multicast or unspecified space, expected a network behind this node",
+                "machine.network.kubespan.advertisedNetworks[6]: \"fe80::/64\" is loopback, link-local, multicast or unspecified space, expected a network behind this node",
+                "machine.network.kubespan.advertisedNetworks[7]: \"ff02::/16\" is loopback, link-local, multicast or unspecified space, expected a network behind this node",
+            ]),
+        ),
+        (
+            "advertisedNetworks is a list",
+            Patch("machine: {network: {kubespan: {advertisedNetworks: 10.244.1.0/24}}}"),
+            problems(&["machine.network.kubespan.advertisedNetworks: expected a list of strings, got \"10.244.1.0/24\""]),
+        ),
+        (
             "natTraversal is a boolean",
             Patch("machine: {network: {kubespan: {natTraversal: sometimes}}}"),
             problems(&["machine.network.kubespan.natTraversal: expected a boolean (true or false), got \"sometimes\""]),
@@ -318,6 +336,38 @@ fn the_secret_never_appears_in_messages() {
     assert!(!err.contains(&bundle.cluster.secret));
     assert!(!err.contains(&bundle.certs.os.key));
     assert!(Path::new(&fixture_secrets()).exists());
+}
+
+#[test]
+fn too_many_advertised_networks_are_refused() {
+    let entries: Vec<String> = (0..33).map(|i| format!("'10.{i}.0.0/16'")).collect();
+    let patch = format!(
+        "machine: {{network: {{kubespan: {{advertisedNetworks: [{}]}}}}}}",
+        entries.join(", ")
+    );
+    let patch: &'static str = Box::leak(patch.into_boxed_str());
+    assert_eq!(
+        validate_err(Input::Patch(patch)),
+        problems(&["machine.network.kubespan.advertisedNetworks: 33 entries, expected at most 32"])
+    );
+}
+
+/// What Weft accepts but does not do is valid, with a warning naming the key and what to use.
+#[test]
+fn kubernetes_only_settings_are_valid_with_a_warning() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = patched(
+        "machine: {network: {kubespan: {advertiseKubernetesNetworks: true, advertisedNetworks: ['10.244.1.0/24', 'fd00:10:244:1::/64']}}}\ncluster: {discovery: {registries: {kubernetes: {disabled: false}}}}",
+    );
+    fs::write(dir.path().join("config.yaml"), config).expect("write");
+    let out = weftctl(dir.path(), &["validate", "--config", "config.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "config.yaml is valid\n");
+    assert_eq!(
+        stderr(&out),
+        "warning: cluster.discovery.registries.kubernetes is enabled, but Weft has no Kubernetes registry; only the service registry is used\n\
+         warning: machine.network.kubespan.advertiseKubernetesNetworks is true, but Weft has no Kubernetes to read pod CIDRs from; list the networks in machine.network.kubespan.advertisedNetworks\n"
+    );
 }
 
 #[test]

@@ -143,10 +143,8 @@ fn add_discovery_controllers(engine: &mut Engine, state: &State) -> anyhow::Resu
 pub async fn run(options: Options) -> Result<(), AppError> {
     let valid = load_machine_config(&options.config)?;
     let settings = valid.settings.clone();
-    if settings.cluster.discovery.kubernetes_registry_requested {
-        tracing::warn!(
-            "cluster.discovery.registries.kubernetes is enabled, but Weft has no Kubernetes registry; only the service registry is used"
-        );
+    for warning in settings.warnings() {
+        tracing::warn!("{warning}");
     }
     let state_dir = options
         .state_dir

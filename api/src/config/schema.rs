@@ -15,7 +15,7 @@
 //!         kubespan:
 //!             enabled, advertiseKubernetesNetworks, allowDownPeerBypass, harvestExtraEndpoints, mtu,
 //!             filters: {endpoints, excludeAdvertisedNetworks},
-//!             listenPort, backend, extraAnnouncedEndpoints, interface   # +
+//!             listenPort, backend, extraAnnouncedEndpoints, interface, advertisedNetworks   # +
 //! cluster:
 //!     id, secret, controlPlane: {endpoint}, clusterName,
 //!     discovery: {enabled, registries: {kubernetes: {disabled}, service: {disabled, endpoint, extraEndpoints+}}}
@@ -100,6 +100,11 @@ pub struct KubeSpan {
     pub backend: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extra_announced_endpoints: Option<Vec<String>>,
+    /// Weft: networks behind this node (pods, a LAN, VMs) that peers route to it through the
+    /// tunnel — published as the affiliate's `additionalAddresses`, which Talos fills from the
+    /// Kubernetes pod CIDRs (`advertiseKubernetesNetworks`); Weft has no Kubernetes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advertised_networks: Option<Vec<String>>,
     /// WireGuard link name (default `kubespan`); nodes sharing a host need distinct names, since
     /// the UAPI socket directory is shared.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -235,6 +240,7 @@ const KUBESPAN: &[Key] = &[
     Key::new("listenPort", Kind::UInt),
     Key::new("backend", Kind::Str),
     Key::new("extraAnnouncedEndpoints", Kind::StrList),
+    Key::new("advertisedNetworks", Kind::StrList),
     Key::new("interface", Kind::Str),
     Key::new("natTraversal", Kind::Bool),
     Key::new("routing", Kind::Map(ROUTING)),
@@ -334,6 +340,7 @@ mod tests {
                         listen_port: Some(1),
                         backend: Some("auto".into()),
                         extra_announced_endpoints: list.clone(),
+                        advertised_networks: list.clone(),
                         interface: Some("kubespan".into()),
                         nat_traversal: Some(true),
                         routing: Some(KubeSpanRouting {

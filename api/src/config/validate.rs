@@ -172,6 +172,21 @@ pub struct Settings {
     pub cluster: ClusterSettings,
 }
 
+impl Settings {
+    /// What a valid config asks for that Weft does not do: `weftctl validate` prints these and
+    /// weftd logs them at start.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.cluster.discovery.kubernetes_registry_requested {
+            out.push("cluster.discovery.registries.kubernetes is enabled, but Weft has no Kubernetes registry; only the service registry is used".to_owned());
+        }
+        if self.kubespan.advertise_kubernetes_networks {
+            out.push("machine.network.kubespan.advertiseKubernetesNetworks is true, but Weft has no Kubernetes to read pod CIDRs from; list the networks in machine.network.kubespan.advertisedNetworks".to_owned());
+        }
+        out
+    }
+}
+
 /// One extra subject alternative name of the node-API serving certificate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CertSan {
@@ -181,6 +196,10 @@ pub enum CertSan {
 
 /// Most `machine.certSANs` entries.
 pub const MAX_CERT_SANS: usize = 64;
+
+/// Most `machine.network.kubespan.advertisedNetworks` entries: they travel in the affiliate,
+/// which a discovery service keeps only up to 2048 encrypted bytes (an IPv6 prefix takes ~22).
+pub const MAX_ADVERTISED_NETWORKS: usize = 32;
 
 /// Resolved `machine.network.kubespan`.
 #[derive(Debug, Clone, PartialEq)]
@@ -195,6 +214,9 @@ pub struct KubeSpanSettings {
     pub endpoint_filters: Vec<IpFilter>,
     pub exclude_advertised_networks: Vec<IpNet>,
     pub extra_announced_endpoints: Vec<SocketAddr>,
+    /// Weft: networks behind this node that peers route to it (the affiliate's
+    /// `additionalAddresses`), at most [`MAX_ADVERTISED_NETWORKS`], without duplicates.
+    pub advertised_networks: Vec<IpNet>,
     /// WireGuard link name.
     pub interface: String,
     /// Weft: STUN-learned public endpoint and hole punching.
@@ -758,6 +780,8 @@ fn resolve_kubespan(ks: schema::KubeSpan, c: &mut Checker<'_>) -> KubeSpanSettin
             })
         },
     );
+    let advertised_networks =
+        resolve_advertised_networks(ks.advertised_networks.as_deref().unwrap_or_default(), c);
     let interface = ks
         .interface
         .clone()
@@ -786,6 +810,72 @@ fn resolve_kubespan(ks: schema::KubeSpan, c: &mut Checker<'_>) -> KubeSpanSettin
         endpoint_filters,
         exclude_advertised_networks,
         extra_announced_endpoints,
+        advertised_networks,
+    }
+}
+
+/// `machine.network.kubespan.advertisedNetworks`: each a network in CIDR form (a bare IP is a
+/// host route) with no host bits set, that can be routed — not the default route, which would
+/// pull every peer's traffic (its discovery and API connections too) into this node, nor
+/// loopback, link-local or multicast space.
+fn resolve_advertised_networks(entries: &[String], c: &mut Checker<'_>) -> Vec<IpNet> {
+    const P: &str = "machine.network.kubespan.advertisedNetworks";
+    if entries.len() > MAX_ADVERTISED_NETWORKS {
+        c.push(
+            P,
+            format!(
+                "{} entries, expected at most {MAX_ADVERTISED_NETWORKS}",
+                entries.len()
+            ),
+        );
+        return Vec::new();
+    }
+    let mut nets: Vec<IpNet> = Vec::new();
+    for (i, entry) in entries.iter().enumerate() {
+        let path = format!("{P}[{i}]");
+        let Some(net) = parse_net(entry) else {
+            c.push(
+                &path,
+                format!(
+                    "{} is not a CIDR or IP, expected a network such as \"10.244.1.0/24\" or \"fd00:10:244:1::/64\"",
+                    quote(entry)
+                ),
+            );
+            continue;
+        };
+        let problem = if net.prefix_len() == 0 {
+            Some("is the default route, which would send all of every peer's traffic to this node; expected a network behind this node".to_owned())
+        } else if net.trunc() != net {
+            Some(format!(
+                "has host bits set, did you mean \"{}\"?",
+                net.trunc()
+            ))
+        } else if !is_routable(net.addr()) {
+            Some("is loopback, link-local, multicast or unspecified space, expected a network behind this node".to_owned())
+        } else {
+            None
+        };
+        match problem {
+            Some(why) => c.push(&path, format!("{} {why}", quote(entry))),
+            None if !nets.contains(&net) => nets.push(net),
+            None => {}
+        }
+    }
+    nets
+}
+
+/// Whether `ip` is an address a network behind a node can have.
+fn is_routable(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            !(v4.is_loopback() || v4.is_link_local() || v4.is_multicast() || v4.is_unspecified())
+        }
+        IpAddr::V6(v6) => {
+            !(v6.is_loopback()
+                || v6.is_unicast_link_local()
+                || v6.is_multicast()
+                || v6.is_unspecified())
+        }
     }
 }
 

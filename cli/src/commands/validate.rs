@@ -10,15 +10,8 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<()> {
     let valid = load_machine_config(&args.config)?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "{} is valid", args.config.display())?;
-    if valid
-        .settings
-        .cluster
-        .discovery
-        .kubernetes_registry_requested
-    {
-        eprintln!(
-            "warning: cluster.discovery.registries.kubernetes is enabled, but Weft has no Kubernetes registry; only the service registry is used"
-        );
+    for warning in valid.settings.warnings() {
+        eprintln!("warning: {warning}");
     }
     Ok(())
 }

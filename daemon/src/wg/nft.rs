@@ -11,6 +11,7 @@
 //!   set kubespan_targets_ipv4 / _ipv6    the routed set R (intervals)
 //!   chain kubespan_prerouting            filter/prerouting 0: forwarded traffic (pods)
 //!     mark & mask == tunnel  → accept                  (the tunnel's own UDP)
+//!     daddr ∈ R, TCP SYN, MSS > M → MSS = M           (Weft; falls through)
 //!     daddr ∈ R → mark = (mark & ~mask) ^ force, accept
 //!   chain kubespan_outgoing              route/output 0: the node's own traffic, re-routed
 //!     mark & mask == tunnel  → accept
@@ -18,6 +19,10 @@
 //!     daddr ∈ R, TCP SYN, MSS > M → MSS = M           (M = mtu−52 v4, mtu−72 v6; falls through)
 //!     daddr ∈ R → mark = (mark & ~mask) ^ force, accept
 //! ```
+//!
+//! Talos clamps the MSS only in `kubespan_outgoing`, so a pod's SYN (MSS 1460 on a 1500-byte pod
+//! network) enters the tunnel unclamped and the connection relies on ICMP "fragmentation needed"
+//! reaching the pod; Weft clamps forwarded SYNs in `kubespan_prerouting` too.
 //!
 //! Why the `nft` command and not netlink: nftables' netlink protocol is a bytecode assembler, and
 //! the Rust bindings for it either wrap libnftnl (C) or are young; `nft` is what every
@@ -85,6 +90,7 @@ pub fn render(capture: &Capture, mtu: u32) -> String {
         "\t\ttype filter hook prerouting priority filter; policy accept;"
     );
     let _ = writeln!(s, "\t\t{is_tunnel}");
+    clamp_mss(&mut s, mtu);
     let _ = writeln!(s, "\t\tip daddr @{SET_V4} {set_mark}");
     let _ = writeln!(s, "\t\tip6 daddr @{SET_V6} {set_mark}");
     let _ = writeln!(s, "\t}}");
@@ -95,17 +101,23 @@ pub fn render(capture: &Capture, mtu: u32) -> String {
     );
     let _ = writeln!(s, "\t\t{is_tunnel}");
     let _ = writeln!(s, "\t\toifname \"lo\" accept");
+    clamp_mss(&mut s, mtu);
+    let _ = writeln!(s, "\t\tip daddr @{SET_V4} {set_mark}");
+    let _ = writeln!(s, "\t\tip6 daddr @{SET_V6} {set_mark}");
+    let _ = writeln!(s, "\t}}");
+    let _ = writeln!(s, "}}");
+    s
+}
+
+/// The rules that lower the MSS of SYNs into the tunnel to what fits its `mtu` (no verdict: the
+/// packet goes on to be marked).
+fn clamp_mss(s: &mut String, mtu: u32) {
     for (family, set, mss) in [("ip", SET_V4, mss_v4(mtu)), ("ip6", SET_V6, mss_v6(mtu))] {
         let _ = writeln!(
             s,
             "\t\t{family} daddr @{set} tcp flags & (syn | rst) == syn tcp option maxseg size > {mss} tcp option maxseg size set {mss}"
         );
     }
-    let _ = writeln!(s, "\t\tip daddr @{SET_V4} {set_mark}");
-    let _ = writeln!(s, "\t\tip6 daddr @{SET_V6} {set_mark}");
-    let _ = writeln!(s, "\t}}");
-    let _ = writeln!(s, "}}");
-    s
 }
 
 /// The script that removes the table, whether or not it exists.
@@ -211,6 +223,8 @@ table inet weft {
 \tchain kubespan_prerouting {
 \t\ttype filter hook prerouting priority filter; policy accept;
 \t\tmeta mark and 0x00000060 == 0x00000020 accept
+\t\tip daddr @kubespan_targets_ipv4 tcp flags & (syn | rst) == syn tcp option maxseg size > 1368 tcp option maxseg size set 1368
+\t\tip6 daddr @kubespan_targets_ipv6 tcp flags & (syn | rst) == syn tcp option maxseg size > 1348 tcp option maxseg size set 1348
 \t\tip daddr @kubespan_targets_ipv4 meta mark set meta mark and 0xffffff9f xor 0x00000040 accept
 \t\tip6 daddr @kubespan_targets_ipv6 meta mark set meta mark and 0xffffff9f xor 0x00000040 accept
 \t}

@@ -9,7 +9,8 @@
 //!   hostname; `nodename`: the hostname's first label, lower-case (a Kubernetes node name);
 //!   `operatingSystem`: `Weft (v<version>)`; `machineType`: the config's.
 //! - `kubespan` (with KubeSpan enabled and its identity present): the public key, the KubeSpan
-//!   address, the excluded networks, and the endpoints:
+//!   address, the excluded networks, the advertised networks (`additionalAddresses`), and the
+//!   endpoints:
 //!
 //! ```text
 //! node addresses − the KubeSpan address − SideroLink ULAs
@@ -24,7 +25,9 @@
 //! really maps for WireGuard; KubeSpan's `<public IP>:listenPort` is a guess that holds only when
 //! the NAT keeps the port or the port is forwarded, so it stays, after the observed one.
 //!
-//! Weft has no Kubernetes, so `additionalAddresses` (pod CIDRs) and `controlPlane` stay empty.
+//! Talos fills `additionalAddresses` with the Kubernetes pod CIDRs (`advertiseKubernetesNetworks`);
+//! Weft has no Kubernetes, so it takes them from `advertisedNetworks` (Weft's key), and
+//! `controlPlane` stays empty.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -185,11 +188,19 @@ pub fn local_affiliate(inputs: &LocalInputs<'_>) -> anyhow::Result<AffiliateSpec
                         .with_context(|| format!("extra endpoint {e:?}"))
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
+            let advertised = config
+                .advertised_networks
+                .iter()
+                .map(|n| {
+                    weft_api::config::filter::parse_net(n)
+                        .with_context(|| format!("advertised network {n:?}"))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
             let address = IpAddr::V6(identity.address.addr());
             KubeSpanAffiliateSpec {
                 public_key: identity.public_key.clone(),
                 address: Some(address),
-                additional_addresses: Vec::new(),
+                additional_addresses: advertised,
                 endpoints: endpoints(
                     inputs.routed,
                     address,
@@ -374,6 +385,7 @@ mod tests {
             endpoint_filters: filters.iter().map(|s| (*s).to_owned()).collect(),
             exclude_advertised_networks: vec!["10.99.0.0/16".into()],
             extra_endpoints: extra.iter().map(|s| (*s).to_owned()).collect(),
+            advertised_networks: Vec::new(),
             listen_port: 51821,
             backend: "auto".into(),
             interface: "kubespan".into(),
@@ -522,7 +534,8 @@ mod tests {
     #[test]
     fn local_affiliate_with_and_without_kubespan() {
         let routed = nets(&["172.20.0.2/24", "2001:db8::2/64"]);
-        let config = config(&["0.0.0.0/0"], &["198.51.100.1:4000"]);
+        let mut config = config(&["0.0.0.0/0"], &["198.51.100.1:4000"]);
+        config.advertised_networks = vec!["10.244.1.0/24".into(), "fd00:10:244:1::/64".into()];
         let identity = identity();
         let inputs = LocalInputs {
             node_id: "node-a",
@@ -566,7 +579,10 @@ mod tests {
             spec.kubespan.exclude_advertised_networks,
             nets(&["10.99.0.0/16"])
         );
-        assert!(spec.kubespan.additional_addresses.is_empty());
+        assert_eq!(
+            spec.kubespan.additional_addresses,
+            nets(&["10.244.1.0/24", "fd00:10:244:1::/64"])
+        );
         assert_eq!(spec.control_plane, None);
         // What peers will accept.
         weft_api::discovery::check_affiliate(&spec).expect("publishable");

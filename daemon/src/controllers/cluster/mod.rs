@@ -169,6 +169,7 @@ pub(crate) mod tests {
             endpoint_filters: vec![],
             exclude_advertised_networks: vec![],
             extra_endpoints: vec![],
+            advertised_networks: Vec::new(),
             listen_port: 51820,
             backend: "auto".into(),
             interface: "kubespan".into(),

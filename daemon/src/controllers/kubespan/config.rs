@@ -29,6 +29,9 @@ pub struct KubeSpanConfigSpec {
     pub endpoint_filters: Vec<String>,
     pub exclude_advertised_networks: Vec<String>,
     pub extra_endpoints: Vec<String>,
+    /// Weft: networks behind this node, published as `additionalAddresses`.
+    #[serde(default)]
+    pub advertised_networks: Vec<String>,
     pub listen_port: u16,
     pub backend: String,
     /// WireGuard link name.
@@ -68,6 +71,11 @@ pub fn spec(settings: &Settings, secret_text: &str) -> KubeSpanConfigSpec {
             .collect(),
         extra_endpoints: ks
             .extra_announced_endpoints
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        advertised_networks: ks
+            .advertised_networks
             .iter()
             .map(ToString::to_string)
             .collect(),

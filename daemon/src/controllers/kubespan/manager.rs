@@ -552,6 +552,7 @@ mod tests {
             endpoint_filters: vec![],
             exclude_advertised_networks: vec![],
             extra_endpoints: vec![],
+            advertised_networks: Vec::new(),
             listen_port: 51821,
             backend: "auto".into(),
             interface: String::new(),
