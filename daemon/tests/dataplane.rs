@@ -723,13 +723,29 @@ async fn capture_marks_routed_traffic_into_the_tunnel_and_is_removed_cleanly() {
             rules.contains("32500:\tfrom all fwmark 0x40/0x60 lookup 180"),
             "{family} rules: {rules}"
         );
+        // The fallback for the node's own packets the main table cannot route (Weft).
+        assert!(
+            rules.contains(
+                "32768:\tnot from all fwmark 0x20/0x60 lookup 180 suppress_prefixlength 0"
+            ),
+            "{family} rules: {rules}"
+        );
         let routes = a.ns.ip(&[family, "route", "show", "table", "180"]);
         assert!(
             routes.contains(&format!("default dev {}", a.interface)) && routes.contains("mtu 1420"),
             "{family} table 180: {routes}"
         );
     }
-    // Per-peer routes are not used with the capture: the mark decides.
+    // Table 180 also routes each prefix of the routed set, for the fallback rule.
+    let routes = a.ns.ip(&["route", "show", "table", "180"]);
+    assert!(
+        routes.contains(&format!(
+            "{} dev {} proto static scope link metric 1 mtu 1420",
+            b.underlay, a.interface
+        )),
+        "table 180: {routes}"
+    );
+    // Per-peer routes are not used in the main table with the capture: the mark decides.
     let main = a.ns.ip(&["route", "show", &b_host]);
     assert!(
         main.trim().is_empty(),
@@ -737,6 +753,28 @@ async fn capture_marks_routed_traffic_into_the_tunnel_and_is_removed_cleanly() {
     );
 
     ping_underlay_through_tunnel(a, b).await;
+
+    // A prefix leaving the routed set leaves table 180; one joining it gets its route.
+    let other = "192.0.2.0/24";
+    a.apply_with(
+        vec![b.as_peer(Some(b.endpoint()), &[&b_host, other])],
+        Some(capture(&[other])),
+    )
+    .await;
+    let routes = a.ns.ip(&["route", "show", "table", "180"]);
+    assert!(
+        routes.contains(&format!("{other} dev {}", a.interface)),
+        "table 180: {routes}"
+    );
+    assert!(
+        !routes.contains(&b.underlay.to_string()),
+        "table 180: {routes}"
+    );
+    a.apply_with(
+        vec![b.as_peer(Some(b.endpoint()), &[&b_host])],
+        Some(capture(&[&b_host])),
+    )
+    .await;
 
     // Dropping the capture from the config removes it; the tunnel stays.
     a.apply_with(vec![b.as_peer(Some(b.endpoint()), &[&b_host])], None)
@@ -789,8 +827,8 @@ fn assert_no_capture(ns: &Namespace, iface: &str) {
     }
 }
 
-/// What a killed weftd leaves behind (its nftables table and its rules; the routes went with the
-/// link) is removed by `remove_capture`, and calling it again is fine.
+/// What a killed weftd leaves behind (its nftables table and its two rules; the routes went with
+/// the link) is removed by `remove_capture`, and calling it again is fine.
 #[tokio::test]
 async fn a_leftover_capture_is_removed() {
     if !prerequisites() {
@@ -813,6 +851,20 @@ async fn a_leftover_capture_is_removed() {
             "180",
             "priority",
             "32500",
+        ]);
+        a.ns.ip(&[
+            family,
+            "rule",
+            "add",
+            "not",
+            "fwmark",
+            "0x20/0x60",
+            "lookup",
+            "180",
+            "suppress_prefixlength",
+            "0",
+            "priority",
+            "32768",
         ]);
     }
     for _ in 0..2 {

@@ -610,6 +610,39 @@ impl Lab {
 }
 
 impl Lab {
+    /// Puts a "pod" behind node `i` (a host's or a site's node, placed already): namespace
+    /// [`Lab::pod_ns`] joined to the node's namespace by a veth, `pod0` = `<prefix>.1/24` in the
+    /// node and `eth0` = `<prefix>.2/24` (MTU 1500, default route via the node) in the pod, and
+    /// IPv4 forwarding on in the node — a network behind the node, for `advertisedNetworks`.
+    /// `prefix` is the first three octets, e.g. `"10.244.1"`. Returns the pod's namespace and
+    /// address.
+    pub fn add_pod_network(&mut self, i: u8, prefix: &str) -> (String, String) {
+        let node_ns = self.netns(i);
+        let pod_ns = self.pod_ns(i);
+        self.add_netns(&pod_ns);
+        ip(&[
+            "-n", &node_ns, "link", "add", "pod0", "type", "veth", "peer", "name", "eth0", "netns",
+            &pod_ns,
+        ]);
+        let node_addr = format!("{prefix}.1");
+        let pod_addr = format!("{prefix}.2");
+        for (ns, link, addr) in [(&node_ns, "pod0", &node_addr), (&pod_ns, "eth0", &pod_addr)] {
+            ip(&["-n", ns, "addr", "add", &format!("{addr}/24"), "dev", link]);
+            ip(&["-n", ns, "link", "set", link, "up"]);
+        }
+        ip(&["-n", &pod_ns, "route", "add", "default", "via", &node_addr]);
+        with_ns(&node_ns, || fs::write("/proc/sys/net/ipv4/ip_forward", "1"))
+            .expect("enable IPv4 forwarding in the node");
+        (pod_ns, pod_addr)
+    }
+
+    /// The namespace of the pod behind node `i` ([`Lab::add_pod_network`]).
+    pub fn pod_ns(&self, i: u8) -> String {
+        format!("wft{}p{i}", self.tag)
+    }
+}
+
+impl Lab {
     /// The WireGuard link name of node `i` in this lab.
     pub fn link_name(&self, i: u8) -> String {
         format!("wg{}k{i}", self.tag)

@@ -36,9 +36,11 @@ const LINK_GONE_POLL: Duration = Duration::from_millis(20);
 /// The main routing table.
 pub const MAIN_TABLE: u32 = 254;
 
-/// A policy-routing rule `[not] fwmark <fwmark>/<mask> lookup <table>` at `priority`, for IPv4
-/// and IPv6. Inverted (wg-quick's scheme): everything except the packets carrying the mark (the
-/// tunnel's own UDP) consults `table`. Plain (KubeSpan's): only packets nftables marked do.
+/// A policy-routing rule `[not] fwmark <fwmark>/<mask> lookup <table> [suppress_prefixlength
+/// <n>]` at `priority`, for IPv4 and IPv6. Inverted (wg-quick's scheme): everything except the
+/// packets carrying the mark (the tunnel's own UDP) consults `table`. Plain (KubeSpan's): only
+/// packets nftables marked do. `suppress_prefix_length`: routes of at most that prefix length
+/// found in `table` are ignored (0: its default routes), and the lookup goes on to the next rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rule {
     pub table: u32,
@@ -46,15 +48,18 @@ pub struct Rule {
     pub fwmark: u32,
     pub mask: u32,
     pub invert: bool,
+    pub suppress_prefix_length: Option<u32>,
 }
 
 impl Rule {
     /// Whether a dumped rule is this one.
     fn matches(&self, message: &RuleMessage) -> bool {
         let mut table = u32::from(message.header.table);
-        let (mut priority, mut fwmark, mut mask) = (None, None, None);
+        let (mut priority, mut fwmark, mut mask, mut suppress) = (None, None, None, None);
         for attribute in &message.attributes {
             match attribute {
+                // The kernel reports "not set" as u32::MAX.
+                RuleAttribute::SuppressPrefixLen(n) if *n != u32::MAX => suppress = Some(*n),
                 // Tables above 255 only fit the attribute; the kernel sends it for every table.
                 RuleAttribute::Table(t) => table = *t,
                 RuleAttribute::Priority(p) => priority = Some(*p),
@@ -69,6 +74,7 @@ impl Rule {
             && priority == Some(self.priority)
             && fwmark == Some(self.fwmark)
             && mask.unwrap_or(u32::MAX) == self.mask
+            && suppress == self.suppress_prefix_length
     }
 }
 
@@ -274,7 +280,19 @@ impl Netlink {
         v6: bool,
         mtu: u32,
     ) -> Result<(), DataPlaneError> {
-        let net = default_net(v6);
+        self.replace_route_with_mtu(name, index, table, default_net(v6), mtu)
+            .await
+    }
+
+    /// `ip route replace <net> dev <link> table <table> metric 1 mtu <mtu> proto static`.
+    pub async fn replace_route_with_mtu(
+        &self,
+        name: &str,
+        index: u32,
+        table: u32,
+        net: IpNet,
+        mtu: u32,
+    ) -> Result<(), DataPlaneError> {
         let what = format!("routing {net} via {name} (table {table}, MTU {mtu})");
         let mut message = Self::route_message(index, table, net, RouteScope::Link)?;
         message.attributes.push(RouteAttribute::Priority(1));
@@ -371,13 +389,20 @@ impl Netlink {
                 continue;
             }
             let what = format!(
-                "adding the rule {}fwmark {:#x}/{:#x} lookup {} (priority {})",
+                "adding the rule {}fwmark {:#x}/{:#x} lookup {}{} (priority {})",
                 if rule.invert { "not " } else { "" },
                 rule.fwmark,
                 rule.mask,
                 rule.table,
+                rule.suppress_prefix_length
+                    .map(|n| format!(" suppress_prefixlength {n}"))
+                    .unwrap_or_default(),
                 rule.priority
             );
+            let mut extra = vec![RuleAttribute::FwMask(rule.mask)];
+            if let Some(n) = rule.suppress_prefix_length {
+                extra.push(RuleAttribute::SuppressPrefixLen(n));
+            }
             let flags = if rule.invert {
                 RuleFlags::Invert
             } else {
@@ -396,14 +421,14 @@ impl Netlink {
                     let mut request = request.v4();
                     let message = request.message_mut();
                     message.header.flags = flags;
-                    message.attributes.push(RuleAttribute::FwMask(rule.mask));
+                    message.attributes.extend(extra);
                     bounded(&what, request.execute()).await?
                 }
                 IpVersion::V6 => {
                     let mut request = request.v6();
                     let message = request.message_mut();
                     message.header.flags = flags;
-                    message.attributes.push(RuleAttribute::FwMask(rule.mask));
+                    message.attributes.extend(extra);
                     bounded(&what, request.execute()).await?
                 }
             };

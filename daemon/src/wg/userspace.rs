@@ -178,6 +178,7 @@ impl PolicyRouting {
             fwmark: self.fwmark,
             mask: self.mask,
             invert: true,
+            suppress_prefix_length: None,
         }
     }
 }
@@ -533,8 +534,10 @@ impl Shared {
         };
         // The routes in its table went with the link; the rule and the nftables table did not.
         let mut first_error = nft::remove(&capture.nftables_table).await.err();
-        if let Err(e) = netlink.delete_rule(&capture_rule(capture)).await {
-            first_error.get_or_insert(e);
+        for rule in [capture_rule(capture), fallback_rule(capture)] {
+            if let Err(e) = netlink.delete_rule(&rule).await {
+                first_error.get_or_insert(e);
+            }
         }
         first_error.map_or(Ok(()), Err)
     }
@@ -947,6 +950,33 @@ fn capture_rule(capture: &Capture) -> Rule {
         fwmark: capture.force_mark,
         mask: capture.mark_mask,
         invert: false,
+        suppress_prefix_length: None,
+    }
+}
+
+/// Priority of the capture's fallback rule: after the main table's rule (32766) and the default
+/// table's (32767).
+pub const FALLBACK_RULE_PRIORITY: u32 = 32768;
+
+/// The capture's fallback rule (Weft; Talos has none), `not fwmark <tunnel>/<mask> lookup <table>
+/// suppress_prefixlength 0` after the main table.
+///
+/// Why: nftables marks the node's own packets in the output hook, which runs only after the
+/// kernel found a first route for them. A destination the main table has no route for — a peer's
+/// advertised network on a node without a default route, or a peer's address only reachable
+/// through the tunnel — fails there, with "network unreachable", before it can be marked (a pod's
+/// forwarded packet is marked in prerouting, before any lookup, so it is not affected). With
+/// this rule, such a lookup falls through to the capture table's per-prefix routes of the routed
+/// set; its default routes are suppressed, so any other destination still fails at once instead
+/// of vanishing into the tunnel, and the tunnel's own UDP is left out, so it cannot loop.
+fn fallback_rule(capture: &Capture) -> Rule {
+    Rule {
+        table: capture.table,
+        priority: FALLBACK_RULE_PRIORITY,
+        fwmark: capture.tunnel_mark,
+        mask: capture.mark_mask,
+        invert: true,
+        suppress_prefix_length: Some(0),
     }
 }
 
@@ -972,9 +1002,19 @@ async fn apply_capture(
     }
     let wanted = (capture.clone(), mtu);
     let applied = running.capture.as_ref() == Some(&wanted);
+    // Per-prefix routes no longer routed (the table is the same: a move removed the old capture).
+    let stale: Vec<IpNet> = match &running.capture {
+        Some((old, _)) if !applied => old
+            .routed
+            .iter()
+            .filter(|net| !capture.routed.contains(net))
+            .copied()
+            .collect(),
+        _ => Vec::new(),
+    };
     if !applied {
         // Recorded before anything is installed, so that a teardown after a failure below removes
-        // whatever got in; MTU 0 means "nftables not applied yet", so the next apply runs nft.
+        // whatever got in; MTU 0 means "not applied yet", so the next apply installs it all again.
         running.capture = Some((capture.clone(), 0));
     }
     for v6 in [false, true] {
@@ -983,6 +1023,20 @@ async fn apply_capture(
             .await?;
     }
     netlink.ensure_rule(&capture_rule(capture)).await?;
+    if !applied {
+        for net in stale {
+            netlink
+                .delete_route(&name, index, capture.table, net)
+                .await?;
+        }
+        // For the fallback rule (see there); the default routes above serve marked packets.
+        for net in &capture.routed {
+            netlink
+                .replace_route_with_mtu(&name, index, capture.table, *net, mtu)
+                .await?;
+        }
+    }
+    netlink.ensure_rule(&fallback_rule(capture)).await?;
     if !applied {
         nft::apply(capture, mtu).await?;
         tracing::debug!(
@@ -1005,8 +1059,15 @@ async fn remove_capture(
     capture: &Capture,
 ) -> Result<(), DataPlaneError> {
     let mut first_error = nft::remove(&capture.nftables_table).await.err();
-    if let Err(e) = netlink.delete_rule(&capture_rule(capture)).await {
-        first_error.get_or_insert(e);
+    for rule in [capture_rule(capture), fallback_rule(capture)] {
+        if let Err(e) = netlink.delete_rule(&rule).await {
+            first_error.get_or_insert(e);
+        }
+    }
+    for net in &capture.routed {
+        if let Err(e) = netlink.delete_route(name, index, capture.table, *net).await {
+            first_error.get_or_insert(e);
+        }
     }
     for v6 in [false, true] {
         if let Err(e) = netlink
