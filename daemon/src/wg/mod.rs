@@ -52,7 +52,9 @@ pub struct DeviceConfig {
 /// with `force_mark`; a rule sends packets with that mark to `table`, whose default routes (with
 /// the MTU) go through the interface; the tunnel's own UDP carries `tunnel_mark` and is left
 /// alone, so a peer's endpoint inside the routed set does not loop. TCP SYNs to the routed set
-/// get their MSS clamped to fit the MTU ([`mss_v4`], [`mss_v6`]).
+/// get their MSS clamped to fit the MTU ([`mss_v4`], [`mss_v6`]). Weft adds per-prefix routes of
+/// the routed set to `table` and a fallback rule after the main table, for the node's own
+/// packets the main table has no route for (see the userspace backend's `fallback_rule`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Capture {
     pub table: u32,
