@@ -189,6 +189,16 @@ impl Cluster {
         yaml_docs(&String::from_utf8_lossy(&out.stdout))
     }
 
+    /// `node`'s KubeSpan public key, once it has one.
+    pub fn kubespan_public_key(&self, node: &Node) -> String {
+        wait_until(&format!("{}'s KubeSpan identity", node.name), || {
+            self.get(node, "kubespanidentities")
+                .into_iter()
+                .next()
+                .and_then(|d| d["spec"]["publicKey"].as_str().map(str::to_owned))
+        })
+    }
+
     /// Edits `node`'s config file with `edit` and applies it to the running node
     /// (`weftctl apply-config`), panicking if the node refuses it.
     pub fn apply_config(&self, node: &Node, edit: impl FnOnce(&mut yaml_serde::Value)) {
@@ -1018,6 +1028,42 @@ pub fn with_ns<T: Send>(ns: &str, f: impl FnOnce() -> T + Send) -> T {
         .join()
         .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     })
+}
+
+/// Sends `chunks` writes of `chunk_len` bytes over one TCP connection from namespace `from` to a
+/// listener on `server` (an address of namespace `to`, port 0: any) and returns how many bytes
+/// the listener read before the end of the stream. Panics when the connection cannot be made or
+/// the transfer makes no progress for `stall`.
+pub fn tcp_transfer(
+    from: &str,
+    to: &str,
+    server: &str,
+    chunks: usize,
+    chunk_len: usize,
+    stall: Duration,
+) -> u64 {
+    use std::io::Write as _;
+    use std::net::{Shutdown, TcpListener, TcpStream};
+    let listener = with_ns(to, || TcpListener::bind((server, 0)))
+        .unwrap_or_else(|e| panic!("listen on {server} in {to}: {e}"));
+    let server_addr = listener.local_addr().expect("address");
+    let receiver = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().expect("accept");
+        stream.set_read_timeout(Some(stall)).expect("timeout");
+        std::io::copy(&mut stream, &mut std::io::sink())
+    });
+    let mut client = with_ns(from, || TcpStream::connect_timeout(&server_addr, stall))
+        .unwrap_or_else(|e| panic!("connect from {from} to {server_addr}: {e}"));
+    client.set_write_timeout(Some(stall)).expect("timeout");
+    let chunk = vec![0x5a_u8; chunk_len];
+    for _ in 0..chunks {
+        client.write_all(&chunk).expect("the transfer stalled");
+    }
+    client.shutdown(Shutdown::Write).expect("shutdown");
+    receiver
+        .join()
+        .expect("receiver thread")
+        .expect("the transfer stalled")
 }
 
 /// A running `tcpdump -n -t -l` on one interface, printing to a file. It stops by itself after

@@ -15,13 +15,10 @@
 //!
 //! Privileged: runs as root (CI); skipped with a reason otherwise, and fails under `CI=true`.
 
-use std::io::Write as _;
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
 
 use weft_e2e::{
     Capture, Cluster, DiscoveryService, Lab, Node, in_ns, privileged, tools_present, wait_until,
-    with_ns,
 };
 use yaml_serde::Value;
 
@@ -34,6 +31,7 @@ const POD_NET_B: &str = "10.244.2";
 const STALL: Duration = Duration::from_secs(30);
 /// 1400-byte writes: 2.8 MB in all.
 const CHUNKS: usize = 2000;
+const CHUNK_LEN: usize = 1400;
 /// MSS of SYNs into the tunnel at MTU 1420 (IPv4: 1420 − 52).
 const CLAMPED_MSS: u16 = 1368;
 /// Most packets one capture keeps (the transfer is about 2 × CHUNKS packets).
@@ -45,16 +43,6 @@ fn ping(ns: &str, to: &str, count: &str) -> bool {
     in_ns(ns, &["ping", "-c", count, "-i", "0.2", "-W", "1", to])
         .status
         .success()
-}
-
-fn public_key(cluster: &Cluster, node: &Node) -> String {
-    wait_until("the KubeSpan identity", || {
-        cluster
-            .get(node, "kubespanidentities")
-            .into_iter()
-            .next()
-            .and_then(|d| d["spec"]["publicKey"].as_str().map(str::to_owned))
-    })
 }
 
 fn peer_status(cluster: &Cluster, node: &Node, key: &str) -> Option<Value> {
@@ -144,7 +132,10 @@ fn pods_behind_nodes_reach_each_other_through_the_tunnel() {
     b.start(&cluster);
     let (a_ns, b_ns) = (a.netns.clone().expect("ns"), b.netns.clone().expect("ns"));
     let b_addr = lab.public_addr(1);
-    let (a_key, b_key) = (public_key(&cluster, &a), public_key(&cluster, &b));
+    let (a_key, b_key) = (
+        cluster.kubespan_public_key(&a),
+        cluster.kubespan_public_key(&b),
+    );
 
     // 1. Each node routes the other's network to it: allowed IPs, then the nftables set.
     wait_until("A and B see each other up", || {
@@ -198,34 +189,8 @@ fn pods_behind_nodes_reach_each_other_through_the_tunnel() {
         10,
         Duration::from_secs(60),
     );
-    let listener =
-        with_ns(&pod_b_ns, || TcpListener::bind((pod_b.as_str(), 0))).expect("listen in pod B");
-    let server_addr: SocketAddr = listener.local_addr().expect("address");
-    let server = std::thread::spawn(move || {
-        let (mut stream, _) = listener.accept().expect("accept");
-        stream.set_read_timeout(Some(STALL)).expect("timeout");
-        std::io::copy(&mut stream, &mut std::io::sink())
-    });
-    let mut client = with_ns(&pod_a_ns, || {
-        TcpStream::connect_timeout(&server_addr, STALL)
-    })
-    .expect("connect from pod A to pod B");
-    client.set_write_timeout(Some(STALL)).expect("timeout");
-    let chunk = [0xa5_u8; 1400];
-    for _ in 0..CHUNKS {
-        client.write_all(&chunk).expect("the transfer stalled");
-    }
-    client.shutdown(Shutdown::Write).expect("shutdown");
-    let received = server
-        .join()
-        .expect("server thread")
-        .expect("the transfer stalled");
-    assert_eq!(
-        received,
-        (CHUNKS * chunk.len()) as u64,
-        "every byte arrived"
-    );
-    drop(client);
+    let received = weft_e2e::tcp_transfer(&pod_a_ns, &pod_b_ns, &pod_b, CHUNKS, CHUNK_LEN, STALL);
+    assert_eq!(received, (CHUNKS * CHUNK_LEN) as u64, "every byte arrived");
     let is_from =
         |p: &weft_e2e::Packet, ip: &str| p.src.map(|s| s.to_string()).as_deref() == Some(ip);
     tunnel.wait_for("pod A's SYN in B's tunnel link", |p| is_from(p, &pod_a));

@@ -11,13 +11,10 @@
 //!
 //! Privileged: runs as root (CI); skipped with a reason otherwise, and fails under `CI=true`.
 
-use std::io::Write as _;
-use std::net::{Shutdown, TcpListener, TcpStream};
 use std::time::Duration;
 
 use weft_e2e::{
     Capture, Cluster, DiscoveryService, Lab, Node, in_ns, privileged, tools_present, wait_until,
-    with_ns,
 };
 
 const TEST: &str = "capture_routes_node_traffic_through_the_tunnel";
@@ -26,6 +23,7 @@ const WG_PORT: u16 = 51820;
 const STALL: Duration = Duration::from_secs(30);
 /// 1400-byte writes: 8.4 MB in all.
 const CHUNKS: usize = 6000;
+const CHUNK_LEN: usize = 1400;
 
 fn ping(from: &Node, to: &str, count: &str) -> bool {
     in_ns(
@@ -42,16 +40,6 @@ fn state_of(cluster: &Cluster, node: &Node, peer_key: &str) -> Option<String> {
         .into_iter()
         .find(|d| d["metadata"]["id"].as_str() == Some(peer_key))
         .and_then(|d| d["spec"]["state"].as_str().map(str::to_owned))
-}
-
-fn public_key(cluster: &Cluster, node: &Node) -> String {
-    wait_until("the KubeSpan identity", || {
-        cluster
-            .get(node, "kubespanidentities")
-            .into_iter()
-            .next()
-            .and_then(|d| d["spec"]["publicKey"].as_str().map(str::to_owned))
-    })
 }
 
 #[test]
@@ -80,8 +68,8 @@ fn capture_routes_node_traffic_through_the_tunnel() {
     b.start(&cluster);
     let (a_ns, b_ns) = (a.netns.clone().expect("ns"), b.netns.clone().expect("ns"));
     let (a_addr, b_addr) = (lab.public_addr(0), lab.public_addr(1));
-    let b_key = public_key(&cluster, &b);
-    let a_key = public_key(&cluster, &a);
+    let b_key = cluster.kubespan_public_key(&b);
+    let a_key = cluster.kubespan_public_key(&a);
     wait_until("A and B see each other up", || {
         (state_of(&cluster, &a, &b_key).as_deref() == Some("up")
             && state_of(&cluster, &b, &a_key).as_deref() == Some("up"))
@@ -115,31 +103,8 @@ fn capture_routes_node_traffic_through_the_tunnel() {
         10,
         Duration::from_secs(40),
     );
-    let listener = with_ns(&b_ns, || TcpListener::bind((b_addr.as_str(), 0))).expect("listen in B");
-    let server_addr = listener.local_addr().expect("address");
-    let server = std::thread::spawn(move || {
-        let (mut stream, _) = listener.accept().expect("accept");
-        stream.set_read_timeout(Some(STALL)).expect("timeout");
-        std::io::copy(&mut stream, &mut std::io::sink())
-    });
-    let mut client = with_ns(&a_ns, || TcpStream::connect_timeout(&server_addr, STALL))
-        .expect("connect from A to B's node address");
-    client.set_write_timeout(Some(STALL)).expect("timeout");
-    let chunk = [0x5a_u8; 1400];
-    for _ in 0..CHUNKS {
-        client.write_all(&chunk).expect("the transfer stalled");
-    }
-    client.shutdown(Shutdown::Write).expect("shutdown");
-    let received = server
-        .join()
-        .expect("server thread")
-        .expect("the transfer stalled");
-    assert_eq!(
-        received,
-        (CHUNKS * chunk.len()) as u64,
-        "every byte arrived"
-    );
-    drop(client);
+    let received = weft_e2e::tcp_transfer(&a_ns, &b_ns, &b_addr, CHUNKS, CHUNK_LEN, STALL);
+    assert_eq!(received, (CHUNKS * CHUNK_LEN) as u64, "every byte arrived");
     tunnel.wait_for("A's SYN in the tunnel", |p| {
         p.src.map(|ip| ip.to_string()) == Some(a_addr.clone())
     });
