@@ -993,6 +993,7 @@ async fn apply_capture(
     if let Some((old, _)) = &running.capture {
         let moved = old.table != capture.table
             || capture_rule(old) != capture_rule(capture)
+            || fallback_rule(old) != fallback_rule(capture)
             || old.nftables_table != capture.nftables_table;
         if moved {
             let old = old.clone();
@@ -1002,15 +1003,22 @@ async fn apply_capture(
     }
     let wanted = (capture.clone(), mtu);
     let applied = running.capture.as_ref() == Some(&wanted);
-    // Per-prefix routes no longer routed (the table is the same: a move removed the old capture).
-    let stale: Vec<IpNet> = match &running.capture {
-        Some((old, _)) if !applied => old
-            .routed
-            .iter()
-            .filter(|net| !capture.routed.contains(net))
-            .copied()
-            .collect(),
-        _ => Vec::new(),
+    // Per-prefix routes no longer routed, and those to install: only the new ones when the
+    // previous capture was applied in full with this MTU, else all (the table is the same: a move
+    // removed the old capture above).
+    let (stale, fresh): (Vec<IpNet>, Vec<IpNet>) = match &running.capture {
+        Some((old, old_mtu)) if !applied => {
+            let now: BTreeSet<&IpNet> = capture.routed.iter().collect();
+            let before: BTreeSet<&IpNet> = old.routed.iter().collect();
+            let stale = before.difference(&now).map(|n| **n).collect();
+            let fresh = if *old_mtu == mtu {
+                now.difference(&before).map(|n| **n).collect()
+            } else {
+                capture.routed.clone()
+            };
+            (stale, fresh)
+        }
+        _ => (Vec::new(), capture.routed.clone()),
     };
     if !applied {
         // Recorded before anything is installed, so that a teardown after a failure below removes
@@ -1030,9 +1038,9 @@ async fn apply_capture(
                 .await?;
         }
         // For the fallback rule (see there); the default routes above serve marked packets.
-        for net in &capture.routed {
+        for net in fresh {
             netlink
-                .replace_route_with_mtu(&name, index, capture.table, *net, mtu)
+                .replace_route_with_mtu(&name, index, capture.table, net, mtu)
                 .await?;
         }
     }
