@@ -12,6 +12,9 @@
 //!   own), and a transfer in 1400-byte writes completes, every byte counted.
 //! - The network withdrawn live (`apply-config`): the other node stops routing it (allowed IPs and
 //!   nftables set), and a pod's ping no longer goes anywhere, in clear or not.
+//! - A node's *own* traffic to a peer's network its main table has no route for (the lab has no
+//!   default route) goes through the tunnel by the capture's fallback rule: B pings pod A, and
+//!   answers pod A's ping to B's pod-link address.
 //!
 //! Privileged: runs as root (CI); skipped with a reason otherwise, and fails under `CI=true`.
 
