@@ -1242,6 +1242,11 @@ impl Packet {
         }
     }
 
+    /// Whether the packet's source address is `ip` (as text, e.g. `"10.244.1.2"`).
+    pub fn is_from(&self, ip: &str) -> bool {
+        self.src.is_some_and(|src| src.to_string() == ip)
+    }
+
     /// TCP flags as tcpdump prints them (`S` for a SYN, `S.` for a SYN-ACK, `.` for an ACK).
     pub fn tcp_flags(&self) -> Option<&str> {
         let rest = self.line.split_once("Flags [")?.1;

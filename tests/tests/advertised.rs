@@ -194,11 +194,9 @@ fn pods_behind_nodes_reach_each_other_through_the_tunnel() {
     );
     let received = weft_e2e::tcp_transfer(&pod_a_ns, &pod_b_ns, &pod_b, CHUNKS, CHUNK_LEN, STALL);
     assert_eq!(received, (CHUNKS * CHUNK_LEN) as u64, "every byte arrived");
-    let is_from =
-        |p: &weft_e2e::Packet, ip: &str| p.src.map(|s| s.to_string()).as_deref() == Some(ip);
-    tunnel.wait_for("pod A's SYN in B's tunnel link", |p| is_from(p, &pod_a));
-    tunnel.wait_for("pod B's SYN-ACK in B's tunnel link", |p| is_from(p, &pod_b));
-    pod_side.wait_for("pod A's SYN on its own link", |p| is_from(p, &pod_a));
+    tunnel.wait_for("pod A's SYN in B's tunnel link", |p| p.is_from(&pod_a));
+    tunnel.wait_for("pod B's SYN-ACK in B's tunnel link", |p| p.is_from(&pod_b));
+    pod_side.wait_for("pod A's SYN on its own link", |p| p.is_from(&pod_a));
     for syn in tunnel.stop() {
         assert_eq!(
             syn.mss(),
@@ -208,7 +206,7 @@ fn pods_behind_nodes_reach_each_other_through_the_tunnel() {
         );
     }
     // What was clamped: the pod itself offered more.
-    for syn in pod_side.stop().iter().filter(|p| is_from(p, &pod_a)) {
+    for syn in pod_side.stop().iter().filter(|p| p.is_from(&pod_a)) {
         assert_eq!(syn.mss(), Some(POD_MSS), "pod A's own SYN: {}", syn.line);
     }
 

@@ -105,14 +105,9 @@ fn capture_routes_node_traffic_through_the_tunnel() {
     );
     let received = weft_e2e::tcp_transfer(&a_ns, &b_ns, &b_addr, CHUNKS, CHUNK_LEN, STALL);
     assert_eq!(received, (CHUNKS * CHUNK_LEN) as u64, "every byte arrived");
-    tunnel.wait_for("A's SYN in the tunnel", |p| {
-        p.src.map(|ip| ip.to_string()) == Some(a_addr.clone())
-    });
+    tunnel.wait_for("A's SYN in the tunnel", |p| p.is_from(&a_addr));
     let syns = tunnel.stop();
-    let from_a: Vec<_> = syns
-        .iter()
-        .filter(|p| p.src.map(|ip| ip.to_string()) == Some(a_addr.clone()))
-        .collect();
+    let from_a: Vec<_> = syns.iter().filter(|p| p.is_from(&a_addr)).collect();
     for syn in from_a {
         assert_eq!(
             syn.mss(),
@@ -146,7 +141,7 @@ fn capture_routes_node_traffic_through_the_tunnel() {
             "ping sent in clear while B is down: {}",
             p.line
         );
-        if p.src.map(|ip| ip.to_string()) == Some(a_addr.clone()) {
+        if p.is_from(&a_addr) {
             assert_eq!(
                 p.dport,
                 Some(WG_PORT),

@@ -362,14 +362,10 @@ impl Netlink {
         }
     }
 
-    /// The rules of one family that are `rule`.
-    async fn find_rules(
-        &self,
-        rule: &Rule,
-        version: IpVersion,
-    ) -> Result<Vec<RuleMessage>, DataPlaneError> {
+    /// Every rule of one family.
+    async fn list_rules(&self, version: IpVersion) -> Result<Vec<RuleMessage>, DataPlaneError> {
         let what = "listing routing rules";
-        let all = bounded(what, async {
+        bounded(what, async {
             self.handle
                 .rule()
                 .get(version)
@@ -378,63 +374,80 @@ impl Netlink {
                 .await
         })
         .await?
-        .map_err(|e| failure(what, describe(&e)))?;
+        .map_err(|e| failure(what, describe(&e)))
+    }
+
+    /// The rules of one family that are `rule`.
+    async fn find_rules(
+        &self,
+        rule: &Rule,
+        version: IpVersion,
+    ) -> Result<Vec<RuleMessage>, DataPlaneError> {
+        let all = self.list_rules(version).await?;
         Ok(all.into_iter().filter(|m| rule.matches(m)).collect())
     }
 
-    /// Adds `rule` for IPv4 and IPv6 where it is missing (a rule can exist twice, so look first).
-    pub async fn ensure_rule(&self, rule: &Rule) -> Result<(), DataPlaneError> {
+    /// Adds each of `rules` for IPv4 and IPv6 where it is missing (a rule can exist twice, so
+    /// look first: one listing per family for all of them).
+    pub async fn ensure_rules(&self, rules: &[Rule]) -> Result<(), DataPlaneError> {
         for version in [IpVersion::V4, IpVersion::V6] {
-            if !self.find_rules(rule, version.clone()).await?.is_empty() {
-                continue;
-            }
-            let what = format!(
-                "adding the rule {}fwmark {:#x}/{:#x} lookup {}{} (priority {})",
-                if rule.invert { "not " } else { "" },
-                rule.fwmark,
-                rule.mask,
-                rule.table,
-                rule.suppress_prefix_length
-                    .map(|n| format!(" suppress_prefixlength {n}"))
-                    .unwrap_or_default(),
-                rule.priority
-            );
-            let mut extra = vec![RuleAttribute::FwMask(rule.mask)];
-            if let Some(n) = rule.suppress_prefix_length {
-                extra.push(RuleAttribute::SuppressPrefixLen(n));
-            }
-            let flags = if rule.invert {
-                RuleFlags::Invert
-            } else {
-                RuleFlags::empty()
-            };
-            let request = self
-                .handle
-                .rule()
-                .add()
-                .table_id(rule.table)
-                .priority(rule.priority)
-                .fw_mark(rule.fwmark)
-                .action(RuleAction::ToTable);
-            let result = match version {
-                IpVersion::V4 => {
-                    let mut request = request.v4();
-                    let message = request.message_mut();
-                    message.header.flags = flags;
-                    message.attributes.extend(extra);
-                    bounded(&what, request.execute()).await?
+            let present = self.list_rules(version.clone()).await?;
+            for rule in rules {
+                if !present.iter().any(|m| rule.matches(m)) {
+                    self.add_rule(rule, version.clone()).await?;
                 }
-                IpVersion::V6 => {
-                    let mut request = request.v6();
-                    let message = request.message_mut();
-                    message.header.flags = flags;
-                    message.attributes.extend(extra);
-                    bounded(&what, request.execute()).await?
-                }
-            };
-            result.map_err(|e| failure(what, describe(&e)))?;
+            }
         }
         Ok(())
+    }
+
+    /// Adds `rule` for one family.
+    async fn add_rule(&self, rule: &Rule, version: IpVersion) -> Result<(), DataPlaneError> {
+        let what = format!(
+            "adding the rule {}fwmark {:#x}/{:#x} lookup {}{} (priority {})",
+            if rule.invert { "not " } else { "" },
+            rule.fwmark,
+            rule.mask,
+            rule.table,
+            rule.suppress_prefix_length
+                .map(|n| format!(" suppress_prefixlength {n}"))
+                .unwrap_or_default(),
+            rule.priority
+        );
+        let mut extra = vec![RuleAttribute::FwMask(rule.mask)];
+        if let Some(n) = rule.suppress_prefix_length {
+            extra.push(RuleAttribute::SuppressPrefixLen(n));
+        }
+        let flags = if rule.invert {
+            RuleFlags::Invert
+        } else {
+            RuleFlags::empty()
+        };
+        let request = self
+            .handle
+            .rule()
+            .add()
+            .table_id(rule.table)
+            .priority(rule.priority)
+            .fw_mark(rule.fwmark)
+            .action(RuleAction::ToTable);
+        let result = match version {
+            IpVersion::V4 => {
+                let mut request = request.v4();
+                let message = request.message_mut();
+                message.header.flags = flags;
+                message.attributes.extend(extra);
+                bounded(&what, request.execute()).await?
+            }
+            IpVersion::V6 => {
+                let mut request = request.v6();
+                let message = request.message_mut();
+                message.header.flags = flags;
+                message.attributes.extend(extra);
+                bounded(&what, request.execute()).await?
+            }
+        };
+        result.map_err(|e| failure(what, describe(&e)))
     }
 
     /// Deletes every copy of `rule`, both families.

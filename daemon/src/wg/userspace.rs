@@ -895,7 +895,7 @@ async fn reconfigure(
     let table = options.routing.table();
     let avoid: Vec<SocketAddr> = match options.routing {
         Routing::Policy(policy) => {
-            netlink.ensure_rule(&policy.rule()).await?;
+            netlink.ensure_rules(&[policy.rule()]).await?;
             Vec::new()
         }
         // The endpoints the device has now (roamed ones included) and the ones just configured.
@@ -1030,7 +1030,9 @@ async fn apply_capture(
             .replace_default_route(&name, index, capture.table, v6, mtu)
             .await?;
     }
-    netlink.ensure_rule(&capture_rule(capture)).await?;
+    netlink
+        .ensure_rules(&[capture_rule(capture), fallback_rule(capture)])
+        .await?;
     if !applied {
         for net in stale {
             netlink
@@ -1044,7 +1046,6 @@ async fn apply_capture(
                 .await?;
         }
     }
-    netlink.ensure_rule(&fallback_rule(capture)).await?;
     if !applied {
         nft::apply(capture, mtu).await?;
         tracing::debug!(

@@ -159,6 +159,13 @@ pub fn endpoints(
     out
 }
 
+/// The networks of a config list (validated already; `what` names one in an error).
+fn parse_nets(list: &[String], what: &str) -> anyhow::Result<Vec<IpNet>> {
+    list.iter()
+        .map(|n| weft_api::config::filter::parse_net(n).with_context(|| format!("{what} {n:?}")))
+        .collect()
+}
+
 /// Pure: this node's affiliate.
 pub fn local_affiliate(inputs: &LocalInputs<'_>) -> anyhow::Result<AffiliateSpec> {
     let kubespan = match inputs.kubespan {
@@ -172,14 +179,7 @@ pub fn local_affiliate(inputs: &LocalInputs<'_>) -> anyhow::Result<AffiliateSpec
                         .map_err(|()| anyhow::anyhow!("endpoint filter {f:?}"))
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            let exclude = config
-                .exclude_advertised_networks
-                .iter()
-                .map(|n| {
-                    weft_api::config::filter::parse_net(n)
-                        .with_context(|| format!("excluded network {n:?}"))
-                })
-                .collect::<anyhow::Result<Vec<_>>>()?;
+            let exclude = parse_nets(&config.exclude_advertised_networks, "excluded network")?;
             let extra = config
                 .extra_endpoints
                 .iter()
@@ -188,14 +188,7 @@ pub fn local_affiliate(inputs: &LocalInputs<'_>) -> anyhow::Result<AffiliateSpec
                         .with_context(|| format!("extra endpoint {e:?}"))
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            let advertised = config
-                .advertised_networks
-                .iter()
-                .map(|n| {
-                    weft_api::config::filter::parse_net(n)
-                        .with_context(|| format!("advertised network {n:?}"))
-                })
-                .collect::<anyhow::Result<Vec<_>>>()?;
+            let advertised = parse_nets(&config.advertised_networks, "advertised network")?;
             let address = IpAddr::V6(identity.address.addr());
             KubeSpanAffiliateSpec {
                 public_key: identity.public_key.clone(),
