@@ -86,6 +86,12 @@ pub enum Command {
     /// Withdraw nodes from the cluster's discovery services (needs os:admin)
     #[command(
         long_about = "Withdraw nodes from the cluster's discovery services (needs os:admin).\n\nEach node deletes its affiliate from every configured discovery service and stops announcing\nitself, so the other nodes drop it as a peer. It keeps running, and announces itself again\nwhen weftd restarts.",
+    /// Check that every node is healthy: API, KubeSpan identity, discovery, every peer up
+    #[command(
+        long_about = "Check that every node is healthy: API, KubeSpan identity, discovery, every peer up.\n\nFor every target node (-n, else the context's nodes): its API answers with this client's\ncredentials; it has a KubeSpan identity; at least one discovery service is connected; every\npeer spec has a peer status and it is up, and every other target node is one of its peers.\nOne line per check and node, then a summary. Exit code 0 only when every check passes.\n\nWith --matrix: a node × node grid of what each node sees of each other one (state, handshake\nage, endpoint), from every node's peer statuses fetched concurrently; cells where two nodes\ndisagree (A sees B up, B does not see A up) are marked with `!`.",
+        after_help = "Examples:\n  weftctl health\n  weftctl -n 10.5.0.2,10.5.0.3 health --wait-timeout 2m\n  weftctl health --matrix\n  weftctl health -o json | jq '.nodes[] | select(.healthy | not) | .node'"
+    )]
+    Health(HealthArgs),
         after_help = "Examples:\n  weftctl -n 10.5.0.3 leave"
     )]
     Leave,
@@ -165,6 +171,28 @@ pub struct GetArgs {
 #[derive(Debug, Args)]
 pub struct ApplyConfigArgs {
     /// The machine config to apply
+/// What `weftctl health` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HealthOutput {
+    /// Aligned lines for people (the matrix as a bordered grid)
+    Table,
+    /// One JSON object for scripts (shape documented in `weftctl::commands::health`)
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct HealthArgs {
+    /// Print the node × node grid of peer states instead of the checks
+    #[arg(long, conflicts_with = "wait_timeout")]
+    pub matrix: bool,
+    /// Output format
+    #[arg(short, long, value_enum, default_value = "table")]
+    pub output: HealthOutput,
+    /// Re-check until healthy or this long has passed [default: check once]
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub wait_timeout: Option<Duration>,
+}
+
     #[arg(short, long, value_name = "FILE")]
     pub file: PathBuf,
     /// Check the config on the node without applying it

@@ -10,6 +10,7 @@ pub mod external_peer;
 pub mod gen_config;
 pub mod gen_secrets;
 pub mod get;
+pub mod health;
 pub mod leave;
 pub mod validate;
 pub mod version;
@@ -32,6 +33,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Version(args) => version::run(&args),
         Command::Completion(args) => completion::run(&args),
         Command::Get(args) => runtime()?.block_on(get::run(&cli.global, &args)),
+        Command::Health(args) => runtime()?.block_on(health::run(&cli.global, &args)),
         Command::ApplyConfig(args) => runtime()?.block_on(apply_config::run(&cli.global, &args)),
         Command::Leave => runtime()?.block_on(leave::run(&cli.global)),
         Command::ExternalPeer(args) => match &args.command {
