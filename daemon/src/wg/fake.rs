@@ -10,11 +10,14 @@
 //! - NAT traversal: [`FakeDataPlane::set_reflexive`] sets what a STUN server would answer (only
 //!   while the interface exists, like the real socket); punches are recorded
 //!   ([`FakeDataPlane::punches`]).
+//! - Liveness probes are recorded ([`FakeDataPlane::probes`]) and change nothing: the fake sends
+//!   no keepalives and answers no probes, so a peer's counters move only when the test says so.
+//!   What probes do on a real device is tested against the real one (`tests/tests/liveness.rs`).
 //!
 //! Clones share the same state, so a test keeps one handle and gives another to the controller.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::net::{Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -47,6 +50,8 @@ struct FakeState {
     heard: Vec<SocketAddr>,
     /// Every `remove_capture` call.
     captures_removed: Vec<Capture>,
+    /// Every probe round sent: the targets of each `probe` call, in order.
+    probes: Vec<Vec<Ipv6Addr>>,
 }
 
 impl Default for FakeDataPlane {
@@ -152,6 +157,11 @@ impl FakeDataPlane {
         self.lock().punches.clone()
     }
 
+    /// Every probe round sent so far (the targets of each `probe` call), in order.
+    pub fn probes(&self) -> Vec<Vec<Ipv6Addr>> {
+        self.lock().probes.clone()
+    }
+
     /// Makes every following `apply` fail with `reason` (`None`: succeed again).
     pub fn fail_applies(&self, reason: Option<&str>) {
         self.lock().fail_applies = reason.map(str::to_owned);
@@ -245,6 +255,18 @@ impl DataPlane for FakeDataPlane {
             });
         }
         s.punches.extend_from_slice(targets);
+        Ok(targets.len())
+    }
+
+    async fn probe(&self, targets: &[Ipv6Addr]) -> Result<usize, DataPlaneError> {
+        let mut s = self.lock();
+        if s.config.is_none() {
+            return Err(DataPlaneError {
+                what: "sending liveness probes".into(),
+                reason: "the interface does not exist".into(),
+            });
+        }
+        s.probes.push(targets.to_vec());
         Ok(targets.len())
     }
 

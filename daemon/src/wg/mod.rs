@@ -14,12 +14,13 @@
 pub mod fake;
 mod link;
 pub mod nft;
+mod probe;
 mod shared_socket;
 pub mod userspace;
 
 use std::fmt;
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{Ipv6Addr, SocketAddr};
 use std::time::{Duration, SystemTime};
 
 use ipnet::{IpNet, Ipv6Net};
@@ -201,6 +202,16 @@ pub trait DataPlane: Send + Sync + 'static {
     fn punch(
         &self,
         targets: &[SocketAddr],
+    ) -> impl Future<Output = Result<usize, DataPlaneError>> + Send;
+
+    /// Sends one liveness probe (an ICMPv6 echo request from the interface's address) through
+    /// the tunnel to each target, a peer's KubeSpan address: the peer's device counts it as
+    /// received data and the peer answers it, so both sides hear each other on an idle link
+    /// (see `probe` and `adapters::kubespan::peer_status`). Never leaves outside the tunnel.
+    /// Returns how many were sent; fails when the interface does not exist.
+    fn probe(
+        &self,
+        targets: &[Ipv6Addr],
     ) -> impl Future<Output = Result<usize, DataPlaneError>> + Send;
 }
 

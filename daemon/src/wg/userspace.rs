@@ -66,6 +66,7 @@ use tokio::time::Instant;
 use weft_api::stun;
 
 use super::link::{MAIN_TABLE, Netlink, Rule};
+use super::probe::Prober;
 use super::shared_socket::{Answer, SharedUdpFactory, SocketSlot, send_from};
 use super::{
     Capture, DataPlane, DataPlaneError, DeviceConfig, Key, PeerConfig, PeerState, base64_key, nft,
@@ -81,6 +82,10 @@ pub const UAPI_DIR: &str = "/var/run/wireguard";
 /// A UAPI client that connects and then sends nothing is dropped after this long, so a stuck
 /// client cannot keep a thread forever.
 const UAPI_IO_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The longest UAPI request read: a `set` for 1024 peers with a few allowed IPs each fits many
+/// times over; a client that sends more is cut off rather than buffered.
+const UAPI_MAX_REQUEST: usize = 4 * 1024 * 1024;
 
 /// After the device is stopped, how long the kernel gets to delete the TUN link (it does when the
 /// last file descriptor closes) before we delete it ourselves.
@@ -247,6 +252,10 @@ struct Running {
     /// Routes installed through the interface.
     routes: BTreeSet<IpNet>,
     uapi: Option<Uapi>,
+    /// The interface's address (of the last apply): where liveness probes come from.
+    address: std::net::Ipv6Addr,
+    /// The liveness-probe socket, opened on the first probe (see `probe`).
+    prober: Option<Prober>,
 }
 
 /// The UAPI socket we serve.
@@ -412,6 +421,15 @@ impl DataPlane for UserspaceDataPlane {
         .await
     }
 
+    async fn probe(&self, targets: &[std::net::Ipv6Addr]) -> Result<usize, DataPlaneError> {
+        let shared = Arc::clone(&self.shared);
+        let targets = targets.to_vec();
+        self.on_thread("sending liveness probes", async move {
+            shared.probe(&targets).await
+        })
+        .await
+    }
+
     async fn remove(&self) -> Result<(), DataPlaneError> {
         let shared = Arc::clone(&self.shared);
         self.on_thread(
@@ -568,6 +586,33 @@ impl Shared {
                 Err(_) => return Err(failure(&what, format!("no answer within {timeout:?}"))),
             }
         }
+    }
+
+    /// Probes from the running interface's address, opening (or, after the interface or its
+    /// address changed, reopening) the probe socket on this thread, so in its namespace.
+    async fn probe(&self, targets: &[std::net::Ipv6Addr]) -> Result<usize, DataPlaneError> {
+        let mut guard = self.state.lock().await;
+        let Some(running) = guard.running.as_mut() else {
+            return Err(failure(
+                "sending liveness probes",
+                "the interface does not exist",
+            ));
+        };
+        if !running
+            .prober
+            .as_ref()
+            .is_some_and(|p| p.fits(&running.name, running.address))
+        {
+            running.prober = None;
+            let prober = Prober::open(&running.name, running.address).map_err(|e| {
+                failure(
+                    format!("opening the liveness-probe socket on {}", running.name),
+                    e,
+                )
+            })?;
+            running.prober = Some(prober);
+        }
+        Ok(running.prober.as_mut().map_or(0, |p| p.send(targets)))
     }
 
     async fn punch(&self, targets: &[SocketAddr]) -> Result<usize, DataPlaneError> {
@@ -751,6 +796,8 @@ async fn create(
         uapi,
         capture: None,
         fwmark,
+        address: config.address.addr(),
+        prober: None,
     })
 }
 
@@ -790,6 +837,7 @@ async fn reconfigure(
     netlink
         .set_address(&name, running.index, config.address)
         .await?;
+    running.address = config.address.addr();
 
     let current: Vec<DevicePeer> = running
         .device
@@ -1198,9 +1246,14 @@ async fn serve_uapi(listener: tokio::net::UnixListener, client: UapiClient) {
                     s.set_write_timeout(Some(UAPI_IO_TIMEOUT))?;
                     Ok(s)
                 });
-                match stream {
-                    Ok(stream) => client.clone().wrap_read_write(stream),
-                    Err(e) => tracing::warn!(error = %e, "UAPI connection"),
+                let spawned = stream.and_then(|stream| {
+                    let client = client.clone();
+                    std::thread::Builder::new()
+                        .name("weft-uapi".to_owned())
+                        .spawn(move || serve_uapi_connection(&client, &stream))
+                });
+                if let Err(e) = spawned {
+                    tracing::warn!(error = %e, "UAPI connection");
                 }
             }
             Err(e) => {
@@ -1210,6 +1263,75 @@ async fn serve_uapi(listener: tokio::net::UnixListener, client: UapiClient) {
             }
         }
     }
+}
+
+/// Serves one UAPI connection (requests end with a blank line, as the protocol says) through
+/// gotatun's handler, with one correction: the protocol's `last_handshake_time_sec`/`_nsec` are
+/// a wall-clock time (since the Unix epoch), while gotatun 0.10.2 puts the time *since* the
+/// handshake there — `wg show` then prints a handshake in 1970, or "Now". Ends when the client
+/// closes, after [`UAPI_IO_TIMEOUT`] of silence, or on a request longer than
+/// [`UAPI_MAX_REQUEST`].
+fn serve_uapi_connection(client: &UapiClient, stream: &std::os::unix::net::UnixStream) {
+    use std::io::{BufRead as _, Write as _};
+    let mut reader = std::io::BufReader::new(stream);
+    let mut writer = stream;
+    let mut request = String::new();
+    loop {
+        let mut line = String::new();
+        let read = std::io::Read::take(&mut reader, UAPI_MAX_REQUEST as u64).read_line(&mut line);
+        let ended = matches!(read, Ok(0) | Err(_));
+        let line = line.trim_end_matches('\n');
+        if !ended && !line.is_empty() {
+            request.push_str(line);
+            request.push('\n');
+            if request.len() > UAPI_MAX_REQUEST {
+                tracing::debug!("UAPI request too long; closing the connection");
+                return;
+            }
+            continue;
+        }
+        if !request.is_empty() {
+            let response = request
+                .parse::<gotatun::device::uapi::command::Request>()
+                .map_err(|e| format!("{e:#}"))
+                .and_then(|r| client.send_sync(r).map_err(|e| format!("{e:#}")));
+            match response {
+                Ok(mut response) => {
+                    if let gotatun::device::uapi::command::Response::Get(get) = &mut response {
+                        let now = SystemTime::now();
+                        for peer in &mut get.peers {
+                            let since = peer.last_handshake_time_sec.map(|secs| {
+                                Duration::new(secs, peer.last_handshake_time_nsec.unwrap_or(0))
+                            });
+                            let (secs, nanos) = wall_clock_handshake(since, now);
+                            peer.last_handshake_time_sec = Some(secs);
+                            peer.last_handshake_time_nsec = Some(nanos);
+                        }
+                    }
+                    if writeln!(writer, "{response}").is_err() {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "UAPI request refused");
+                    return;
+                }
+            }
+            request.clear();
+        }
+        if ended {
+            return;
+        }
+    }
+}
+
+/// The UAPI handshake time for a handshake `since` ago (`None`: never): seconds and nanoseconds
+/// since the Unix epoch, or 0 and 0 for none, as the kernel reports it.
+pub(crate) fn wall_clock_handshake(since: Option<Duration>, now: SystemTime) -> (u64, u32) {
+    since
+        .and_then(|since| now.checked_sub(since))
+        .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+        .map_or((0, 0), |t| (t.as_secs(), t.subsec_nanos()))
 }
 
 /// One peer as the device has it, reduced to what [`plan_peers`] compares.
@@ -1624,6 +1746,21 @@ mod tests {
         assert_eq!(
             keepalive_secs(Some(Duration::from_secs(1 << 20))),
             Some(u16::MAX)
+        );
+    }
+
+    #[test]
+    fn uapi_handshake_times_are_wall_clock() {
+        let now = SystemTime::UNIX_EPOCH + Duration::new(1_800_000_000, 500_000_000);
+        assert_eq!(
+            wall_clock_handshake(Some(Duration::new(3, 200_000_000)), now),
+            (1_799_999_997, 300_000_000)
+        );
+        assert_eq!(wall_clock_handshake(None, now), (0, 0), "never: zero");
+        assert_eq!(
+            wall_clock_handshake(Some(Duration::from_secs(u64::MAX)), now),
+            (0, 0),
+            "before the epoch: zero, not a panic"
         );
     }
 

@@ -34,7 +34,7 @@
 //! a key or the secret.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -54,7 +54,7 @@ use weft_api::resources::{
 
 use super::config::KubeSpanConfigSpec;
 use crate::adapters::kubespan::peer_status::{
-    PERSISTENT_KEEPALIVE, Tracked, evaluate, prefer_heard,
+    PERSISTENT_KEEPALIVE, PROBE_INTERVAL, Tracked, evaluate, prefer_heard,
 };
 use crate::controllers::cluster::{ptr, typed};
 use crate::runtime::engine::{Controller, ReconcileContext};
@@ -73,6 +73,14 @@ pub const PUNCH_INTERVAL: Duration = Duration::from_secs(2);
 
 /// Most punches per round: 1024 peers × 64 endpoints could otherwise mean 65k datagrams.
 pub const MAX_PUNCH_TARGETS: usize = 256;
+
+/// Most liveness probes per round: the discovery service's limit of affiliates per cluster.
+pub const MAX_PROBE_TARGETS: usize = 1024;
+
+/// A probe round is due this much before [`PROBE_INTERVAL`] is over: runs come on a 1 s tick
+/// (and on changes), so a round due at exactly 2 s could slip to 3 s; with this slack rounds go
+/// out every 1.5–2 s.
+pub const PROBE_EARLY: Duration = Duration::from_millis(500);
 
 /// How often to re-evaluate peers when nothing happens: verdicts that only time brings (a peer
 /// quiet too long, an endpoint tried long enough) come at most this late. Talos uses 30 s; a
@@ -112,6 +120,8 @@ pub struct ManagerController<D: DataPlane> {
     invalid: BTreeSet<String>,
     /// When the last punch round went out (tokio's clock, so tests can pause it).
     last_punch: Option<Instant>,
+    /// When the last liveness-probe round went out (tokio's clock).
+    last_probe: Option<Instant>,
 }
 
 impl<D: DataPlane> std::fmt::Debug for ManagerController<D> {
@@ -140,6 +150,7 @@ impl<D: DataPlane> ManagerController<D> {
             removed: false,
             invalid: BTreeSet::new(),
             last_punch: None,
+            last_probe: None,
         }
     }
 
@@ -196,6 +207,27 @@ impl<D: DataPlane> ManagerController<D> {
         match self.data_plane.punch(&targets).await {
             Ok(sent) => tracing::trace!(sent, "punched towards peers that are not up"),
             Err(e) => tracing::debug!(error = %e, "punching through NAT"),
+        }
+    }
+
+    /// Sends a liveness probe to every peer once per [`PROBE_INTERVAL`] (see
+    /// `adapters::kubespan::peer_status` for why). Failures are logged, not returned: a missed
+    /// round costs one interval of evidence, which the silence timeout allows for.
+    async fn probe(&mut self, targets: &[Ipv6Addr]) {
+        let now = Instant::now();
+        if self
+            .last_probe
+            .is_some_and(|last| now.duration_since(last) + PROBE_EARLY < PROBE_INTERVAL)
+        {
+            return;
+        }
+        self.last_probe = Some(now);
+        if targets.is_empty() {
+            return;
+        }
+        match self.data_plane.probe(targets).await {
+            Ok(sent) => tracing::trace!(sent, "sent liveness probes"),
+            Err(e) => tracing::debug!(error = %e, "sending liveness probes"),
         }
     }
 
@@ -265,6 +297,31 @@ pub fn punch_targets<'a>(
         }
     }
     targets
+}
+
+/// Where to send a peer's liveness probe: its KubeSpan address, or for a peer without one (an
+/// external peer) the first single IPv6 address among its allowed IPs — the probe comes from
+/// this node's KubeSpan address, which only an IPv6 destination can answer through its tunnel.
+/// `None`: nothing to probe; such a peer is judged by handshakes and its own traffic.
+pub fn probe_target(spec: &PeerSpec) -> Option<Ipv6Addr> {
+    if let Some(IpAddr::V6(address)) = spec.address {
+        return Some(address);
+    }
+    spec.allowed_ips.iter().find_map(|net| match net {
+        IpNet::V6(net) if net.prefix_len() == 128 => Some(net.addr()),
+        _ => None,
+    })
+}
+
+/// The probe targets of every peer, in order, without repeats, at most [`MAX_PROBE_TARGETS`].
+pub fn probe_targets<'a>(specs: impl IntoIterator<Item = &'a PeerSpec>) -> Vec<Ipv6Addr> {
+    let mut seen = BTreeSet::new();
+    specs
+        .into_iter()
+        .filter_map(probe_target)
+        .filter(|t| seen.insert(*t))
+        .take(MAX_PROBE_TARGETS)
+        .collect()
 }
 
 /// The interface for `config` and `identity` with `peers` (already sorted).
@@ -364,6 +421,7 @@ impl<D: DataPlane> Controller for ManagerController<D> {
         };
         let psk = preshared_key(&config)?;
         let specs = self.peer_specs(ctx);
+        let probes = probe_targets(specs.iter().map(|(_, _, spec)| spec));
 
         let reported: BTreeMap<Key, PeerState> = self
             .data_plane
@@ -453,6 +511,7 @@ impl<D: DataPlane> Controller for ManagerController<D> {
         }
         // Committed only now: after a failed apply, the retry evaluates from the same memory.
         self.peers = tracked;
+        self.probe(&probes).await;
         if config.nat_traversal {
             self.punch(&evaluated).await;
         }
@@ -472,7 +531,7 @@ impl<D: DataPlane> Controller for ManagerController<D> {
 
 #[cfg(test)]
 mod tests {
-    use std::net::SocketAddr;
+    use std::net::{Ipv6Addr, SocketAddr};
 
     use tokio::task::JoinHandle;
     use tokio::time::Instant;
@@ -751,9 +810,9 @@ mod tests {
         assert_eq!(up.receive_bytes, 92);
         assert_eq!(up.last_handshake_time, OffsetDateTime::from(h.clock.now()));
 
-        // A minute of keepalives, then silence.
-        for _ in 0..3 {
-            tokio::time::sleep(Duration::from_secs(20)).await;
+        // A minute of what the probes bring (a packet every probe interval), then silence.
+        for _ in 0..30 {
+            tokio::time::sleep(PROBE_INTERVAL).await;
             h.packet(2, false, None);
         }
         let last_packet = Instant::now();
@@ -821,13 +880,20 @@ mod tests {
         let applies = h.fake.applies();
         let (_, mut watch) = h.state.watch(&status_ptr(3)).expect("watch");
 
-        // Ten minutes of an idle link: keepalives every 25 s, each 1.5 s late (timers, jitter:
-        // within the margin), a handshake at every fifth (~2 min, as rekeying does).
-        for i in 1..=23u32 {
-            tokio::time::sleep(Duration::from_millis(26_500)).await;
-            h.packet(3, i % 5 == 0, None);
+        // Ten minutes of an idle link, as the real device reports it: no keepalive moves the
+        // counter; what moves it is the peer's probes and the answers to ours, one packet per
+        // probe interval, 0.5 s late, with every sixth lost; a handshake every ~2 minutes
+        // (probes are data, so the session is rekeyed as on a busy link).
+        let interval = PROBE_INTERVAL + Duration::from_millis(500);
+        let mut packets = 0;
+        for i in 1..=240u32 {
+            tokio::time::sleep(interval).await;
+            if i % 6 != 0 {
+                h.packet(3, i % 48 == 1, None);
+                packets += 1;
+            }
         }
-        tokio::time::sleep(Duration::from_secs(10)).await;
+        tokio::time::sleep(Duration::from_secs(5)).await;
 
         let mut updates = 0;
         while let Ok(Some(event)) = tokio::time::timeout(Duration::ZERO, watch.next()).await {
@@ -840,9 +906,85 @@ mod tests {
             assert_eq!(s.last_used_endpoint, Some(ep(A)), "no endpoint change");
             updates += 1;
         }
-        assert!(updates >= 23, "every packet updated the status ({updates})");
+        assert!(
+            updates >= packets,
+            "every packet updated the status ({updates} of {packets})"
+        );
         assert_eq!(h.fake.applies(), applies, "no re-apply");
         h.stop().await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn every_peer_is_probed_every_probe_interval_up_or_not() {
+        let h = Harness::start(false);
+        set_peer(&h.state, 4, &[A]);
+        set_peer(&h.state, 5, &[B]);
+        h.state_is(4, StatusState::Unknown).await;
+        h.state_is(5, StatusState::Unknown).await;
+        h.packet(4, true, None);
+        h.state_is(4, StatusState::Up).await;
+
+        let start = Instant::now();
+        let rounds_before = h.fake.probes().len();
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        let rounds = h.fake.probes();
+        let new_rounds = &rounds[rounds_before..];
+        // One round per 1.5–2 s (PROBE_EARLY): 30 to 40 rounds in a minute (±1 at the edges).
+        let expected = 60.0 / PROBE_INTERVAL.as_secs_f64();
+        let n = new_rounds.len() as f64;
+        assert!(
+            n >= expected - 1.0 && n <= expected * 4.0 / 3.0 + 1.0,
+            "{n} probe rounds in 60 s since {start:?}"
+        );
+        // Each round targets every peer's KubeSpan address, the up one and the unknown one.
+        let both: Vec<Ipv6Addr> = vec![
+            "fd00::4".parse().expect("ip"),
+            "fd00::5".parse().expect("ip"),
+        ];
+        for round in new_rounds {
+            assert_eq!(round, &both);
+        }
+        h.stop().await;
+    }
+
+    #[test]
+    fn probe_targets_are_kubespan_addresses_or_a_single_ipv6_allowed_ip() {
+        let spec = |address: Option<&str>, allowed: &[&str]| PeerSpec {
+            address: address.map(|a| a.parse().expect("ip")),
+            allowed_ips: nets(allowed),
+            endpoints: Vec::new(),
+            label: String::new(),
+        };
+        let ip = |s: &str| -> Ipv6Addr { s.parse().expect("ip") };
+        let cases = [
+            (spec(Some("fd00::1"), &["fd00::1/128"]), Some(ip("fd00::1"))),
+            // An external peer: no KubeSpan address, a /128 among its allowed IPs.
+            (
+                spec(None, &["192.168.50.0/24", "fd00::99/128"]),
+                Some(ip("fd00::99")),
+            ),
+            // Only networks or IPv4: nothing that could answer through its tunnel.
+            (spec(None, &["192.168.50.0/24", "fd00:9::/64"]), None),
+            (spec(Some("10.0.0.1"), &["10.0.0.1/32"]), None),
+        ];
+        for (spec, want) in &cases {
+            assert_eq!(probe_target(spec), *want, "{spec:?}");
+        }
+        let specs = [
+            spec(Some("fd00::1"), &[]),
+            spec(None, &[]),
+            spec(Some("fd00::1"), &[]),
+            spec(Some("fd00::2"), &[]),
+        ];
+        assert_eq!(
+            probe_targets(&specs),
+            [ip("fd00::1"), ip("fd00::2")],
+            "in order, no repeats, peers without a target skipped"
+        );
+        let many: Vec<PeerSpec> = (0..MAX_PROBE_TARGETS + 10)
+            .map(|i| spec(Some(&format!("fd00::{i:x}")), &[]))
+            .collect();
+        assert_eq!(probe_targets(&many).len(), MAX_PROBE_TARGETS, "bounded");
     }
 
     #[tokio::test(start_paused = true)]
