@@ -375,7 +375,7 @@ pub struct ClusterArgs {
 #[derive(Debug, Subcommand)]
 pub enum ClusterCommand {
     /// Build a local mesh: a network namespace per node on a bridge, a discovery service, weftd on
-    /// every node; wait until every node sees every peer up; print the peer statuses
+    /// every node; wait until it is healthy (as `weftctl health`); print the peer statuses
     Create(ClusterCreateArgs),
     /// Remove a local mesh: processes, namespaces, links and files (also after a crash)
     Destroy(ClusterDestroyArgs),
@@ -399,7 +399,7 @@ pub struct ClusterCreateArgs {
     /// Where cluster state lives [default: ~/.weft/clusters]
     #[arg(long, value_name = "DIR")]
     pub state: Option<PathBuf>,
-    /// How long to wait for every peer to be up
+    /// How long to wait for the mesh to be healthy (the checks of `weftctl health`)
     #[arg(long, default_value = "120s", value_parser = parse_duration, value_name = "DURATION")]
     pub wait_timeout: Duration,
 }

@@ -42,6 +42,7 @@ use weft_api::resources::{KUBESPAN_PEER_STATUS_TYPE, NAMESPACE_KUBESPAN};
 
 use crate::args::{ClusterCreateArgs, ClusterDestroyArgs, GlobalArgs};
 use crate::client::{self, Target};
+use crate::commands::health;
 use crate::output;
 
 /// Port of the embedded discovery service on the host side.
@@ -52,8 +53,6 @@ const DISCOVERY_METRICS_PORT: u16 = 2122;
 const STOP_GRACE: Duration = Duration::from_secs(10);
 /// How long each `ip` command may take.
 const IP_TIMEOUT_SECS: &str = "10";
-/// Pause between two looks at the cluster while waiting.
-const POLL: Duration = Duration::from_millis(200);
 /// Name of the state file.
 const STATE_FILE: &str = "cluster.yaml";
 
@@ -500,36 +499,9 @@ async fn build(
         .unwrap_or(args.name.clone());
     eprintln!("merged context {context_name:?} into {}", path.display());
 
-    // Wait until every node sees every other one up.
-    let want = targets.len() * targets.len().saturating_sub(1);
-    let bar = indicatif::ProgressBar::new(want as u64);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{spinner} waiting for peers to be up [{bar:30}] {pos}/{len} {msg}",
-        )
-        .map_err(|e| anyhow::anyhow!("{e}"))?,
-    );
-    let start = Instant::now();
-    let statuses = loop {
-        let statuses = peer_statuses(&targets, &ctx, global.timeout).await;
-        let up = statuses
-            .iter()
-            .flat_map(|(_, r)| r.iter().flatten())
-            .filter(|r| r.spec["state"].as_str() == Some("up"))
-            .count();
-        bar.set_position(up.min(want) as u64);
-        if up >= want {
-            bar.finish_with_message(format!("in {:.1}s", start.elapsed().as_secs_f64()));
-            break statuses;
-        }
-        if start.elapsed() > args.wait_timeout {
-            bar.abandon_with_message("timed out");
-            print_statuses(&statuses)?;
-            bail!(
-                "not every peer was up after {}s ({up} of {want})",
-                args.wait_timeout.as_secs()
-            );
-        }
+    // Wait until the mesh is healthy, through the same checks as `weftctl health`; a process of
+    // the cluster that exits ends the wait at once.
+    let report = health::wait(&targets, &ctx, global.timeout, args.wait_timeout, || {
         for (pid_name, pid) in &state.pids {
             let program = if pid_name == "discovery" {
                 "weft-discovery"
@@ -537,16 +509,24 @@ async fn build(
                 "weftd"
             };
             if !is_ours(*pid, program) {
-                bar.abandon();
                 bail!(
                     "{pid_name} exited; its log: {}",
                     dir.join(format!("{pid_name}.log")).display()
                 );
             }
         }
-        tokio::time::sleep(POLL).await;
-    };
-    print_statuses(&statuses)?;
+        Ok(())
+    })
+    .await?;
+    print_statuses(&peer_statuses(&targets, &ctx, global.timeout).await)?;
+    if !report.healthy {
+        print!("\n{}", health::render_report(&report));
+        bail!(
+            "the mesh was not healthy after {}s: {}",
+            args.wait_timeout.as_secs(),
+            report.failing()
+        );
+    }
     println!(
         "\ncluster {:?} is up: `weftctl --context {context_name} get kubespanpeerstatuses`, `ip netns exec {} wg show kubespan1`",
         args.name, state.node_namespaces[0]
