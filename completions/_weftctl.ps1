@@ -41,6 +41,7 @@ Register-ArgumentCompleter -Native -CommandName 'weftctl' -ScriptBlock {
             [CompletionResult]::new('apply-config', 'apply-config', [CompletionResultType]::ParameterValue, 'Apply a new machine config to nodes, immediately (no restart)')
             [CompletionResult]::new('config', 'config', [CompletionResultType]::ParameterValue, 'Manage the client config (contexts, credentials)')
             [CompletionResult]::new('cluster', 'cluster', [CompletionResultType]::ParameterValue, 'Create or destroy a local mesh of nodes in network namespaces (needs root)')
+            [CompletionResult]::new('health', 'health', [CompletionResultType]::ParameterValue, 'Check that every node is healthy: API, KubeSpan identity, discovery, every peer up')
             [CompletionResult]::new('leave', 'leave', [CompletionResultType]::ParameterValue, 'Withdraw nodes from the cluster''s discovery services (needs os:admin)')
             [CompletionResult]::new('external-peer', 'external-peer', [CompletionResultType]::ParameterValue, 'Publish WireGuard devices that run no weftd as cluster members (needs os:admin)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -339,8 +340,9 @@ Register-ArgumentCompleter -Native -CommandName 'weftctl' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
-            [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Build a local mesh: a network namespace per node on a bridge, a discovery service, weftd on every node; wait until every node sees every peer up; print the peer statuses')
+            [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Build a local mesh: a network namespace per node on a bridge, a discovery service, weftd on every node; wait until it is healthy (as `weftctl health`); print the peer statuses')
             [CompletionResult]::new('destroy', 'destroy', [CompletionResultType]::ParameterValue, 'Remove a local mesh: processes, namespaces, links and files (also after a crash)')
+            [CompletionResult]::new('chaos', 'chaos', [CompletionResultType]::ParameterValue, 'Change the network impairments of a running local mesh: loss, bandwidth, partitions')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -350,7 +352,13 @@ Register-ArgumentCompleter -Native -CommandName 'weftctl' -ScriptBlock {
             [CompletionResult]::new('--discovery', '--discovery', [CompletionResultType]::ParameterName, 'Discovery service: `embedded` (a weft-discovery started for the cluster) or a URL')
             [CompletionResult]::new('--cidr', '--cidr', [CompletionResultType]::ParameterName, 'IPv4 network for the nodes; the host side takes the first address')
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'Where cluster state lives [default: ~/.weft/clusters]')
-            [CompletionResult]::new('--wait-timeout', '--wait-timeout', [CompletionResultType]::ParameterName, 'How long to wait for every peer to be up')
+            [CompletionResult]::new('--wait-timeout', '--wait-timeout', [CompletionResultType]::ParameterName, 'How long to wait for the mesh to be healthy (the checks of `weftctl health`)')
+            [CompletionResult]::new('--with-network-packet-loss', '--with-network-packet-loss', [CompletionResultType]::ParameterName, 'Random packet loss on every node''s link, each direction, as a fraction: 0.2 = 20 %')
+            [CompletionResult]::new('--with-network-bandwidth', '--with-network-bandwidth', [CompletionResultType]::ParameterName, 'Bandwidth limit of every node''s link, each direction, in kbit/s')
+            [CompletionResult]::new('--with-network-latency', '--with-network-latency', [CompletionResultType]::ParameterName, 'Latency on every node''s link (needs the kernel''s netem, sch_netem)')
+            [CompletionResult]::new('--with-network-jitter', '--with-network-jitter', [CompletionResultType]::ParameterName, 'Jitter of that latency (needs sch_netem)')
+            [CompletionResult]::new('--with-network-packet-reorder', '--with-network-packet-reorder', [CompletionResultType]::ParameterName, 'Reordered packets, as a fraction (needs sch_netem and a latency)')
+            [CompletionResult]::new('--with-network-packet-corrupt', '--with-network-packet-corrupt', [CompletionResultType]::ParameterName, 'Corrupted packets, as a fraction (needs sch_netem)')
             [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly')
             [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly')
             [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated')
@@ -358,6 +366,7 @@ Register-ArgumentCompleter -Native -CommandName 'weftctl' -ScriptBlock {
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context to use instead of the client config''s current one')
             [CompletionResult]::new('--weftconfig', '--weftconfig', [CompletionResultType]::ParameterName, 'Client config file [default: ~/.weft/config]')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Connection and request timeout')
+            [CompletionResult]::new('--with-network-chaos', '--with-network-chaos', [CompletionResultType]::ParameterName, 'Enable the network chaos flags (as in talosctl, they are refused without it)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -380,9 +389,32 @@ Register-ArgumentCompleter -Native -CommandName 'weftctl' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'weftctl;cluster;chaos' {
+            [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'Cluster name')
+            [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'Where cluster state lives [default: ~/.weft/clusters]')
+            [CompletionResult]::new('--node', '--node', [CompletionResultType]::ParameterName, 'The node --loss, --bandwidth and --clear apply to, by index (i of weft-<name>-<i>) [default: every node]')
+            [CompletionResult]::new('--loss', '--loss', [CompletionResultType]::ParameterName, 'Random loss on the node''s link, each direction, in percent (0 removes it)')
+            [CompletionResult]::new('--bandwidth', '--bandwidth', [CompletionResultType]::ParameterName, 'Bandwidth limit of the node''s link, each direction, in kbit/s (0 removes it)')
+            [CompletionResult]::new('--partition', '--partition', [CompletionResultType]::ParameterName, 'Drop everything between nodes I and J, both directions; both still reach the others and the host (repeatable)')
+            [CompletionResult]::new('--heal', '--heal', [CompletionResultType]::ParameterName, 'Undo --partition I,J (repeatable)')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly')
+            [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated')
+            [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context to use instead of the client config''s current one')
+            [CompletionResult]::new('--weftconfig', '--weftconfig', [CompletionResultType]::ParameterName, 'Client config file [default: ~/.weft/config]')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Connection and request timeout')
+            [CompletionResult]::new('--clear', '--clear', [CompletionResultType]::ParameterName, 'Remove every impairment of --node, its partitions included, or of every node')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'weftctl;cluster;help' {
-            [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Build a local mesh: a network namespace per node on a bridge, a discovery service, weftd on every node; wait until every node sees every peer up; print the peer statuses')
+            [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Build a local mesh: a network namespace per node on a bridge, a discovery service, weftd on every node; wait until it is healthy (as `weftctl health`); print the peer statuses')
             [CompletionResult]::new('destroy', 'destroy', [CompletionResultType]::ParameterValue, 'Remove a local mesh: processes, namespaces, links and files (also after a crash)')
+            [CompletionResult]::new('chaos', 'chaos', [CompletionResultType]::ParameterValue, 'Change the network impairments of a running local mesh: loss, bandwidth, partitions')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -392,7 +424,28 @@ Register-ArgumentCompleter -Native -CommandName 'weftctl' -ScriptBlock {
         'weftctl;cluster;help;destroy' {
             break
         }
+        'weftctl;cluster;help;chaos' {
+            break
+        }
         'weftctl;cluster;help;help' {
+            break
+        }
+        'weftctl;health' {
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--wait-timeout', '--wait-timeout', [CompletionResultType]::ParameterName, 'Re-check until healthy or this long has passed [default: check once]')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly')
+            [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated')
+            [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context to use instead of the client config''s current one')
+            [CompletionResult]::new('--weftconfig', '--weftconfig', [CompletionResultType]::ParameterName, 'Client config file [default: ~/.weft/config]')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Connection and request timeout')
+            [CompletionResult]::new('--matrix', '--matrix', [CompletionResultType]::ParameterName, 'Print the node × node grid of peer states instead of the checks')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
         'weftctl;leave' {
@@ -481,6 +534,7 @@ Register-ArgumentCompleter -Native -CommandName 'weftctl' -ScriptBlock {
             [CompletionResult]::new('apply-config', 'apply-config', [CompletionResultType]::ParameterValue, 'Apply a new machine config to nodes, immediately (no restart)')
             [CompletionResult]::new('config', 'config', [CompletionResultType]::ParameterValue, 'Manage the client config (contexts, credentials)')
             [CompletionResult]::new('cluster', 'cluster', [CompletionResultType]::ParameterValue, 'Create or destroy a local mesh of nodes in network namespaces (needs root)')
+            [CompletionResult]::new('health', 'health', [CompletionResultType]::ParameterValue, 'Check that every node is healthy: API, KubeSpan identity, discovery, every peer up')
             [CompletionResult]::new('leave', 'leave', [CompletionResultType]::ParameterValue, 'Withdraw nodes from the cluster''s discovery services (needs os:admin)')
             [CompletionResult]::new('external-peer', 'external-peer', [CompletionResultType]::ParameterValue, 'Publish WireGuard devices that run no weftd as cluster members (needs os:admin)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -532,14 +586,21 @@ Register-ArgumentCompleter -Native -CommandName 'weftctl' -ScriptBlock {
             break
         }
         'weftctl;help;cluster' {
-            [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Build a local mesh: a network namespace per node on a bridge, a discovery service, weftd on every node; wait until every node sees every peer up; print the peer statuses')
+            [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Build a local mesh: a network namespace per node on a bridge, a discovery service, weftd on every node; wait until it is healthy (as `weftctl health`); print the peer statuses')
             [CompletionResult]::new('destroy', 'destroy', [CompletionResultType]::ParameterValue, 'Remove a local mesh: processes, namespaces, links and files (also after a crash)')
+            [CompletionResult]::new('chaos', 'chaos', [CompletionResultType]::ParameterValue, 'Change the network impairments of a running local mesh: loss, bandwidth, partitions')
             break
         }
         'weftctl;help;cluster;create' {
             break
         }
         'weftctl;help;cluster;destroy' {
+            break
+        }
+        'weftctl;help;cluster;chaos' {
+            break
+        }
+        'weftctl;help;health' {
             break
         }
         'weftctl;help;leave' {

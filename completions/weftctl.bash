@@ -40,6 +40,9 @@ _weftctl() {
             weftctl,get)
                 cmd="weftctl__subcmd__get"
                 ;;
+            weftctl,health)
+                cmd="weftctl__subcmd__health"
+                ;;
             weftctl,help)
                 cmd="weftctl__subcmd__help"
                 ;;
@@ -52,6 +55,9 @@ _weftctl() {
             weftctl,version)
                 cmd="weftctl__subcmd__version"
                 ;;
+            weftctl__subcmd__cluster,chaos)
+                cmd="weftctl__subcmd__cluster__subcmd__chaos"
+                ;;
             weftctl__subcmd__cluster,create)
                 cmd="weftctl__subcmd__cluster__subcmd__create"
                 ;;
@@ -60,6 +66,9 @@ _weftctl() {
                 ;;
             weftctl__subcmd__cluster,help)
                 cmd="weftctl__subcmd__cluster__subcmd__help"
+                ;;
+            weftctl__subcmd__cluster__subcmd__help,chaos)
+                cmd="weftctl__subcmd__cluster__subcmd__help__subcmd__chaos"
                 ;;
             weftctl__subcmd__cluster__subcmd__help,create)
                 cmd="weftctl__subcmd__cluster__subcmd__help__subcmd__create"
@@ -157,6 +166,9 @@ _weftctl() {
             weftctl__subcmd__help,get)
                 cmd="weftctl__subcmd__help__subcmd__get"
                 ;;
+            weftctl__subcmd__help,health)
+                cmd="weftctl__subcmd__help__subcmd__health"
+                ;;
             weftctl__subcmd__help,help)
                 cmd="weftctl__subcmd__help__subcmd__help"
                 ;;
@@ -168,6 +180,9 @@ _weftctl() {
                 ;;
             weftctl__subcmd__help,version)
                 cmd="weftctl__subcmd__help__subcmd__version"
+                ;;
+            weftctl__subcmd__help__subcmd__cluster,chaos)
+                cmd="weftctl__subcmd__help__subcmd__cluster__subcmd__chaos"
                 ;;
             weftctl__subcmd__help__subcmd__cluster,create)
                 cmd="weftctl__subcmd__help__subcmd__cluster__subcmd__create"
@@ -206,7 +221,7 @@ _weftctl() {
 
     case "${cmd}" in
         weftctl)
-            opts="-n -e -h -V --nodes --endpoints --context --weftconfig --timeout --help --version gen validate version completion get g apply-config config cluster leave external-peer help"
+            opts="-n -e -h -V --nodes --endpoints --context --weftconfig --timeout --help --version gen validate version completion get g apply-config config cluster health leave external-peer help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -298,7 +313,7 @@ _weftctl() {
             return 0
             ;;
         weftctl__subcmd__cluster)
-            opts="-n -e -h -V --nodes --endpoints --context --weftconfig --timeout --help --version create destroy help"
+            opts="-n -e -h -V --nodes --endpoints --context --weftconfig --timeout --help --version create destroy chaos help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -339,8 +354,78 @@ _weftctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        weftctl__subcmd__cluster__subcmd__chaos)
+            opts="-n -e -h -V --name --state --node --loss --bandwidth --partition --heal --clear --nodes --endpoints --context --weftconfig --timeout --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --node)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --loss)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bandwidth)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --partition)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --heal)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --nodes)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --endpoints)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -e)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --weftconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         weftctl__subcmd__cluster__subcmd__create)
-            opts="-n -e -h -V --name --workers --discovery --cidr --state --wait-timeout --nodes --endpoints --context --weftconfig --timeout --help --version"
+            opts="-n -e -h -V --name --workers --discovery --cidr --state --wait-timeout --with-network-chaos --with-network-packet-loss --with-network-bandwidth --with-network-latency --with-network-jitter --with-network-packet-reorder --with-network-packet-corrupt --nodes --endpoints --context --weftconfig --timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -367,6 +452,30 @@ _weftctl() {
                     return 0
                     ;;
                 --wait-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --with-network-packet-loss)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --with-network-bandwidth)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --with-network-latency)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --with-network-jitter)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --with-network-packet-reorder)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --with-network-packet-corrupt)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -456,8 +565,22 @@ _weftctl() {
             return 0
             ;;
         weftctl__subcmd__cluster__subcmd__help)
-            opts="create destroy help"
+            opts="create destroy chaos help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        weftctl__subcmd__cluster__subcmd__help__subcmd__chaos)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1333,8 +1456,62 @@ _weftctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        weftctl__subcmd__health)
+            opts="-o -n -e -h -V --matrix --output --wait-timeout --nodes --endpoints --context --weftconfig --timeout --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                --wait-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --nodes)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --endpoints)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -e)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --weftconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         weftctl__subcmd__help)
-            opts="gen validate version completion get apply-config config cluster leave external-peer help"
+            opts="gen validate version completion get apply-config config cluster health leave external-peer help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1362,8 +1539,22 @@ _weftctl() {
             return 0
             ;;
         weftctl__subcmd__help__subcmd__cluster)
-            opts="create destroy"
+            opts="create destroy chaos"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        weftctl__subcmd__help__subcmd__cluster__subcmd__chaos)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1572,6 +1763,20 @@ _weftctl() {
             return 0
             ;;
         weftctl__subcmd__help__subcmd__get)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        weftctl__subcmd__help__subcmd__health)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -38,6 +38,7 @@ set edit:completion:arg-completer[weftctl] = {|@words|
             cand apply-config 'Apply a new machine config to nodes, immediately (no restart)'
             cand config 'Manage the client config (contexts, credentials)'
             cand cluster 'Create or destroy a local mesh of nodes in network namespaces (needs root)'
+            cand health 'Check that every node is healthy: API, KubeSpan identity, discovery, every peer up'
             cand leave 'Withdraw nodes from the cluster''s discovery services (needs os:admin)'
             cand external-peer 'Publish WireGuard devices that run no weftd as cluster members (needs os:admin)'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -311,8 +312,9 @@ set edit:completion:arg-completer[weftctl] = {|@words|
             cand --help 'Print help'
             cand -V 'Print version'
             cand --version 'Print version'
-            cand create 'Build a local mesh: a network namespace per node on a bridge, a discovery service, weftd on every node; wait until every node sees every peer up; print the peer statuses'
+            cand create 'Build a local mesh: a network namespace per node on a bridge, a discovery service, weftd on every node; wait until it is healthy (as `weftctl health`); print the peer statuses'
             cand destroy 'Remove a local mesh: processes, namespaces, links and files (also after a crash)'
+            cand chaos 'Change the network impairments of a running local mesh: loss, bandwidth, partitions'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'weftctl;cluster;create'= {
@@ -321,7 +323,13 @@ set edit:completion:arg-completer[weftctl] = {|@words|
             cand --discovery 'Discovery service: `embedded` (a weft-discovery started for the cluster) or a URL'
             cand --cidr 'IPv4 network for the nodes; the host side takes the first address'
             cand --state 'Where cluster state lives [default: ~/.weft/clusters]'
-            cand --wait-timeout 'How long to wait for every peer to be up'
+            cand --wait-timeout 'How long to wait for the mesh to be healthy (the checks of `weftctl health`)'
+            cand --with-network-packet-loss 'Random packet loss on every node''s link, each direction, as a fraction: 0.2 = 20 %'
+            cand --with-network-bandwidth 'Bandwidth limit of every node''s link, each direction, in kbit/s'
+            cand --with-network-latency 'Latency on every node''s link (needs the kernel''s netem, sch_netem)'
+            cand --with-network-jitter 'Jitter of that latency (needs sch_netem)'
+            cand --with-network-packet-reorder 'Reordered packets, as a fraction (needs sch_netem and a latency)'
+            cand --with-network-packet-corrupt 'Corrupted packets, as a fraction (needs sch_netem)'
             cand -n 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly'
             cand --nodes 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly'
             cand -e 'Endpoints to use when no nodes are given, comma-separated'
@@ -329,6 +337,7 @@ set edit:completion:arg-completer[weftctl] = {|@words|
             cand --context 'Context to use instead of the client config''s current one'
             cand --weftconfig 'Client config file [default: ~/.weft/config]'
             cand --timeout 'Connection and request timeout'
+            cand --with-network-chaos 'Enable the network chaos flags (as in talosctl, they are refused without it)'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'
@@ -349,16 +358,57 @@ set edit:completion:arg-completer[weftctl] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'weftctl;cluster;chaos'= {
+            cand --name 'Cluster name'
+            cand --state 'Where cluster state lives [default: ~/.weft/clusters]'
+            cand --node 'The node --loss, --bandwidth and --clear apply to, by index (i of weft-<name>-<i>) [default: every node]'
+            cand --loss 'Random loss on the node''s link, each direction, in percent (0 removes it)'
+            cand --bandwidth 'Bandwidth limit of the node''s link, each direction, in kbit/s (0 removes it)'
+            cand --partition 'Drop everything between nodes I and J, both directions; both still reach the others and the host (repeatable)'
+            cand --heal 'Undo --partition I,J (repeatable)'
+            cand -n 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly'
+            cand --nodes 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly'
+            cand -e 'Endpoints to use when no nodes are given, comma-separated'
+            cand --endpoints 'Endpoints to use when no nodes are given, comma-separated'
+            cand --context 'Context to use instead of the client config''s current one'
+            cand --weftconfig 'Client config file [default: ~/.weft/config]'
+            cand --timeout 'Connection and request timeout'
+            cand --clear 'Remove every impairment of --node, its partitions included, or of every node'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'weftctl;cluster;help'= {
-            cand create 'Build a local mesh: a network namespace per node on a bridge, a discovery service, weftd on every node; wait until every node sees every peer up; print the peer statuses'
+            cand create 'Build a local mesh: a network namespace per node on a bridge, a discovery service, weftd on every node; wait until it is healthy (as `weftctl health`); print the peer statuses'
             cand destroy 'Remove a local mesh: processes, namespaces, links and files (also after a crash)'
+            cand chaos 'Change the network impairments of a running local mesh: loss, bandwidth, partitions'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'weftctl;cluster;help;create'= {
         }
         &'weftctl;cluster;help;destroy'= {
         }
+        &'weftctl;cluster;help;chaos'= {
+        }
         &'weftctl;cluster;help;help'= {
+        }
+        &'weftctl;health'= {
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --wait-timeout 'Re-check until healthy or this long has passed [default: check once]'
+            cand -n 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly'
+            cand --nodes 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly'
+            cand -e 'Endpoints to use when no nodes are given, comma-separated'
+            cand --endpoints 'Endpoints to use when no nodes are given, comma-separated'
+            cand --context 'Context to use instead of the client config''s current one'
+            cand --weftconfig 'Client config file [default: ~/.weft/config]'
+            cand --timeout 'Connection and request timeout'
+            cand --matrix 'Print the node × node grid of peer states instead of the checks'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
         }
         &'weftctl;leave'= {
             cand -n 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly'
@@ -438,6 +488,7 @@ set edit:completion:arg-completer[weftctl] = {|@words|
             cand apply-config 'Apply a new machine config to nodes, immediately (no restart)'
             cand config 'Manage the client config (contexts, credentials)'
             cand cluster 'Create or destroy a local mesh of nodes in network namespaces (needs root)'
+            cand health 'Check that every node is healthy: API, KubeSpan identity, discovery, every peer up'
             cand leave 'Withdraw nodes from the cluster''s discovery services (needs os:admin)'
             cand external-peer 'Publish WireGuard devices that run no weftd as cluster members (needs os:admin)'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -475,12 +526,17 @@ set edit:completion:arg-completer[weftctl] = {|@words|
         &'weftctl;help;config;merge'= {
         }
         &'weftctl;help;cluster'= {
-            cand create 'Build a local mesh: a network namespace per node on a bridge, a discovery service, weftd on every node; wait until every node sees every peer up; print the peer statuses'
+            cand create 'Build a local mesh: a network namespace per node on a bridge, a discovery service, weftd on every node; wait until it is healthy (as `weftctl health`); print the peer statuses'
             cand destroy 'Remove a local mesh: processes, namespaces, links and files (also after a crash)'
+            cand chaos 'Change the network impairments of a running local mesh: loss, bandwidth, partitions'
         }
         &'weftctl;help;cluster;create'= {
         }
         &'weftctl;help;cluster;destroy'= {
+        }
+        &'weftctl;help;cluster;chaos'= {
+        }
+        &'weftctl;help;health'= {
         }
         &'weftctl;help;leave'= {
         }

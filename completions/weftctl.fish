@@ -40,6 +40,7 @@ complete -c weftctl -n "__fish_weftctl_needs_command" -f -a "g" -d 'Get a specif
 complete -c weftctl -n "__fish_weftctl_needs_command" -f -a "apply-config" -d 'Apply a new machine config to nodes, immediately (no restart)'
 complete -c weftctl -n "__fish_weftctl_needs_command" -f -a "config" -d 'Manage the client config (contexts, credentials)'
 complete -c weftctl -n "__fish_weftctl_needs_command" -f -a "cluster" -d 'Create or destroy a local mesh of nodes in network namespaces (needs root)'
+complete -c weftctl -n "__fish_weftctl_needs_command" -f -a "health" -d 'Check that every node is healthy: API, KubeSpan identity, discovery, every peer up'
 complete -c weftctl -n "__fish_weftctl_needs_command" -f -a "leave" -d 'Withdraw nodes from the cluster\'s discovery services (needs os:admin)'
 complete -c weftctl -n "__fish_weftctl_needs_command" -f -a "external-peer" -d 'Publish WireGuard devices that run no weftd as cluster members (needs os:admin)'
 complete -c weftctl -n "__fish_weftctl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -186,27 +187,35 @@ complete -c weftctl -n "__fish_weftctl_using_subcommand config; and __fish_seen_
 complete -c weftctl -n "__fish_weftctl_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "use-context" -d 'Make a context the current one'
 complete -c weftctl -n "__fish_weftctl_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "merge" -d 'Merge a client config (e.g. from gen config) into the default one'
 complete -c weftctl -n "__fish_weftctl_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and not __fish_seen_subcommand_from create destroy help" -s n -l nodes -d 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly' -r
-complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and not __fish_seen_subcommand_from create destroy help" -s e -l endpoints -d 'Endpoints to use when no nodes are given, comma-separated' -r
-complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and not __fish_seen_subcommand_from create destroy help" -l context -d 'Context to use instead of the client config\'s current one' -r
-complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and not __fish_seen_subcommand_from create destroy help" -l weftconfig -d 'Client config file [default: ~/.weft/config]' -r -F
-complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and not __fish_seen_subcommand_from create destroy help" -l timeout -d 'Connection and request timeout' -r
-complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and not __fish_seen_subcommand_from create destroy help" -s h -l help -d 'Print help'
-complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and not __fish_seen_subcommand_from create destroy help" -s V -l version -d 'Print version'
-complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and not __fish_seen_subcommand_from create destroy help" -f -a "create" -d 'Build a local mesh: a network namespace per node on a bridge, a discovery service, weftd on every node; wait until every node sees every peer up; print the peer statuses'
-complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and not __fish_seen_subcommand_from create destroy help" -f -a "destroy" -d 'Remove a local mesh: processes, namespaces, links and files (also after a crash)'
-complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and not __fish_seen_subcommand_from create destroy help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and not __fish_seen_subcommand_from create destroy chaos help" -s n -l nodes -d 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and not __fish_seen_subcommand_from create destroy chaos help" -s e -l endpoints -d 'Endpoints to use when no nodes are given, comma-separated' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and not __fish_seen_subcommand_from create destroy chaos help" -l context -d 'Context to use instead of the client config\'s current one' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and not __fish_seen_subcommand_from create destroy chaos help" -l weftconfig -d 'Client config file [default: ~/.weft/config]' -r -F
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and not __fish_seen_subcommand_from create destroy chaos help" -l timeout -d 'Connection and request timeout' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and not __fish_seen_subcommand_from create destroy chaos help" -s h -l help -d 'Print help'
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and not __fish_seen_subcommand_from create destroy chaos help" -s V -l version -d 'Print version'
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and not __fish_seen_subcommand_from create destroy chaos help" -f -a "create" -d 'Build a local mesh: a network namespace per node on a bridge, a discovery service, weftd on every node; wait until it is healthy (as `weftctl health`); print the peer statuses'
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and not __fish_seen_subcommand_from create destroy chaos help" -f -a "destroy" -d 'Remove a local mesh: processes, namespaces, links and files (also after a crash)'
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and not __fish_seen_subcommand_from create destroy chaos help" -f -a "chaos" -d 'Change the network impairments of a running local mesh: loss, bandwidth, partitions'
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and not __fish_seen_subcommand_from create destroy chaos help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from create" -l name -d 'Cluster name (also the client context\'s name)' -r
 complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from create" -l workers -d 'Number of worker nodes besides the control-plane node (as talosctl\'s `--workers`); the global `--nodes N` sets the total number of nodes instead' -r
 complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from create" -l discovery -d 'Discovery service: `embedded` (a weft-discovery started for the cluster) or a URL' -r
 complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from create" -l cidr -d 'IPv4 network for the nodes; the host side takes the first address' -r
 complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from create" -l state -d 'Where cluster state lives [default: ~/.weft/clusters]' -r -F
-complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from create" -l wait-timeout -d 'How long to wait for every peer to be up' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from create" -l wait-timeout -d 'How long to wait for the mesh to be healthy (the checks of `weftctl health`)' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from create" -l with-network-packet-loss -d 'Random packet loss on every node\'s link, each direction, as a fraction: 0.2 = 20 %' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from create" -l with-network-bandwidth -d 'Bandwidth limit of every node\'s link, each direction, in kbit/s' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from create" -l with-network-latency -d 'Latency on every node\'s link (needs the kernel\'s netem, sch_netem)' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from create" -l with-network-jitter -d 'Jitter of that latency (needs sch_netem)' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from create" -l with-network-packet-reorder -d 'Reordered packets, as a fraction (needs sch_netem and a latency)' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from create" -l with-network-packet-corrupt -d 'Corrupted packets, as a fraction (needs sch_netem)' -r
 complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from create" -s n -l nodes -d 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly' -r
 complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from create" -s e -l endpoints -d 'Endpoints to use when no nodes are given, comma-separated' -r
 complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from create" -l context -d 'Context to use instead of the client config\'s current one' -r
 complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from create" -l weftconfig -d 'Client config file [default: ~/.weft/config]' -r -F
 complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from create" -l timeout -d 'Connection and request timeout' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from create" -l with-network-chaos -d 'Enable the network chaos flags (as in talosctl, they are refused without it)'
 complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help'
 complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from create" -s V -l version -d 'Print version'
 complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from destroy" -l name -d 'Cluster name' -r
@@ -218,9 +227,36 @@ complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen
 complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from destroy" -l timeout -d 'Connection and request timeout' -r
 complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from destroy" -s h -l help -d 'Print help'
 complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from destroy" -s V -l version -d 'Print version'
-complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from help" -f -a "create" -d 'Build a local mesh: a network namespace per node on a bridge, a discovery service, weftd on every node; wait until every node sees every peer up; print the peer statuses'
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from chaos" -l name -d 'Cluster name' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from chaos" -l state -d 'Where cluster state lives [default: ~/.weft/clusters]' -r -F
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from chaos" -l node -d 'The node --loss, --bandwidth and --clear apply to, by index (i of weft-<name>-<i>) [default: every node]' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from chaos" -l loss -d 'Random loss on the node\'s link, each direction, in percent (0 removes it)' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from chaos" -l bandwidth -d 'Bandwidth limit of the node\'s link, each direction, in kbit/s (0 removes it)' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from chaos" -l partition -d 'Drop everything between nodes I and J, both directions; both still reach the others and the host (repeatable)' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from chaos" -l heal -d 'Undo --partition I,J (repeatable)' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from chaos" -s n -l nodes -d 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from chaos" -s e -l endpoints -d 'Endpoints to use when no nodes are given, comma-separated' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from chaos" -l context -d 'Context to use instead of the client config\'s current one' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from chaos" -l weftconfig -d 'Client config file [default: ~/.weft/config]' -r -F
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from chaos" -l timeout -d 'Connection and request timeout' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from chaos" -l clear -d 'Remove every impairment of --node, its partitions included, or of every node'
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from chaos" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from chaos" -s V -l version -d 'Print version'
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from help" -f -a "create" -d 'Build a local mesh: a network namespace per node on a bridge, a discovery service, weftd on every node; wait until it is healthy (as `weftctl health`); print the peer statuses'
 complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from help" -f -a "destroy" -d 'Remove a local mesh: processes, namespaces, links and files (also after a crash)'
+complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from help" -f -a "chaos" -d 'Change the network impairments of a running local mesh: loss, bandwidth, partitions'
 complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c weftctl -n "__fish_weftctl_using_subcommand health" -s o -l output -d 'Output format' -r -f -a "table\t'Aligned lines for people (the matrix as a bordered grid)'
+json\t'One JSON object for scripts (shape documented in `weftctl::commands::health`)'"
+complete -c weftctl -n "__fish_weftctl_using_subcommand health" -l wait-timeout -d 'Re-check until healthy or this long has passed [default: check once]' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand health" -s n -l nodes -d 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand health" -s e -l endpoints -d 'Endpoints to use when no nodes are given, comma-separated' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand health" -l context -d 'Context to use instead of the client config\'s current one' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand health" -l weftconfig -d 'Client config file [default: ~/.weft/config]' -r -F
+complete -c weftctl -n "__fish_weftctl_using_subcommand health" -l timeout -d 'Connection and request timeout' -r
+complete -c weftctl -n "__fish_weftctl_using_subcommand health" -l matrix -d 'Print the node × node grid of peer states instead of the checks'
+complete -c weftctl -n "__fish_weftctl_using_subcommand health" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c weftctl -n "__fish_weftctl_using_subcommand health" -s V -l version -d 'Print version'
 complete -c weftctl -n "__fish_weftctl_using_subcommand leave" -s n -l nodes -d 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly' -r
 complete -c weftctl -n "__fish_weftctl_using_subcommand leave" -s e -l endpoints -d 'Endpoints to use when no nodes are given, comma-separated' -r
 complete -c weftctl -n "__fish_weftctl_using_subcommand leave" -l context -d 'Context to use instead of the client config\'s current one' -r
@@ -258,24 +294,26 @@ complete -c weftctl -n "__fish_weftctl_using_subcommand external-peer; and __fis
 complete -c weftctl -n "__fish_weftctl_using_subcommand external-peer; and __fish_seen_subcommand_from help" -f -a "add" -d 'Publish a WireGuard device as a member (adding an existing name replaces it)'
 complete -c weftctl -n "__fish_weftctl_using_subcommand external-peer; and __fish_seen_subcommand_from help" -f -a "remove" -d 'Stop publishing an external peer; every node drops it'
 complete -c weftctl -n "__fish_weftctl_using_subcommand external-peer; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion get apply-config config cluster leave external-peer help" -f -a "gen" -d 'Generate secrets and configuration files'
-complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion get apply-config config cluster leave external-peer help" -f -a "validate" -d 'Validate a machine config'
-complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion get apply-config config cluster leave external-peer help" -f -a "version" -d 'Print the version'
-complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion get apply-config config cluster leave external-peer help" -f -a "completion" -d 'Output shell completion code for the given shell'
-complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion get apply-config config cluster leave external-peer help" -f -a "get" -d 'Get a specific resource or list of resources'
-complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion get apply-config config cluster leave external-peer help" -f -a "apply-config" -d 'Apply a new machine config to nodes, immediately (no restart)'
-complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion get apply-config config cluster leave external-peer help" -f -a "config" -d 'Manage the client config (contexts, credentials)'
-complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion get apply-config config cluster leave external-peer help" -f -a "cluster" -d 'Create or destroy a local mesh of nodes in network namespaces (needs root)'
-complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion get apply-config config cluster leave external-peer help" -f -a "leave" -d 'Withdraw nodes from the cluster\'s discovery services (needs os:admin)'
-complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion get apply-config config cluster leave external-peer help" -f -a "external-peer" -d 'Publish WireGuard devices that run no weftd as cluster members (needs os:admin)'
-complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion get apply-config config cluster leave external-peer help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion get apply-config config cluster health leave external-peer help" -f -a "gen" -d 'Generate secrets and configuration files'
+complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion get apply-config config cluster health leave external-peer help" -f -a "validate" -d 'Validate a machine config'
+complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion get apply-config config cluster health leave external-peer help" -f -a "version" -d 'Print the version'
+complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion get apply-config config cluster health leave external-peer help" -f -a "completion" -d 'Output shell completion code for the given shell'
+complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion get apply-config config cluster health leave external-peer help" -f -a "get" -d 'Get a specific resource or list of resources'
+complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion get apply-config config cluster health leave external-peer help" -f -a "apply-config" -d 'Apply a new machine config to nodes, immediately (no restart)'
+complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion get apply-config config cluster health leave external-peer help" -f -a "config" -d 'Manage the client config (contexts, credentials)'
+complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion get apply-config config cluster health leave external-peer help" -f -a "cluster" -d 'Create or destroy a local mesh of nodes in network namespaces (needs root)'
+complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion get apply-config config cluster health leave external-peer help" -f -a "health" -d 'Check that every node is healthy: API, KubeSpan identity, discovery, every peer up'
+complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion get apply-config config cluster health leave external-peer help" -f -a "leave" -d 'Withdraw nodes from the cluster\'s discovery services (needs os:admin)'
+complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion get apply-config config cluster health leave external-peer help" -f -a "external-peer" -d 'Publish WireGuard devices that run no weftd as cluster members (needs os:admin)'
+complete -c weftctl -n "__fish_weftctl_using_subcommand help; and not __fish_seen_subcommand_from gen validate version completion get apply-config config cluster health leave external-peer help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c weftctl -n "__fish_weftctl_using_subcommand help; and __fish_seen_subcommand_from gen" -f -a "secrets" -d 'Generate a secrets bundle: cluster id and secret, and the node API CA'
 complete -c weftctl -n "__fish_weftctl_using_subcommand help; and __fish_seen_subcommand_from gen" -f -a "config" -d 'Generate machine configs and a client config for a new cluster'
 complete -c weftctl -n "__fish_weftctl_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "new" -d 'Issue a client certificate on a node and write a client config around it (needs os:admin)'
 complete -c weftctl -n "__fish_weftctl_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "contexts" -d 'List the contexts of the client config'
 complete -c weftctl -n "__fish_weftctl_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "use-context" -d 'Make a context the current one'
 complete -c weftctl -n "__fish_weftctl_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "merge" -d 'Merge a client config (e.g. from gen config) into the default one'
-complete -c weftctl -n "__fish_weftctl_using_subcommand help; and __fish_seen_subcommand_from cluster" -f -a "create" -d 'Build a local mesh: a network namespace per node on a bridge, a discovery service, weftd on every node; wait until every node sees every peer up; print the peer statuses'
+complete -c weftctl -n "__fish_weftctl_using_subcommand help; and __fish_seen_subcommand_from cluster" -f -a "create" -d 'Build a local mesh: a network namespace per node on a bridge, a discovery service, weftd on every node; wait until it is healthy (as `weftctl health`); print the peer statuses'
 complete -c weftctl -n "__fish_weftctl_using_subcommand help; and __fish_seen_subcommand_from cluster" -f -a "destroy" -d 'Remove a local mesh: processes, namespaces, links and files (also after a crash)'
+complete -c weftctl -n "__fish_weftctl_using_subcommand help; and __fish_seen_subcommand_from cluster" -f -a "chaos" -d 'Change the network impairments of a running local mesh: loss, bandwidth, partitions'
 complete -c weftctl -n "__fish_weftctl_using_subcommand help; and __fish_seen_subcommand_from external-peer" -f -a "add" -d 'Publish a WireGuard device as a member (adding an existing name replaces it)'
 complete -c weftctl -n "__fish_weftctl_using_subcommand help; and __fish_seen_subcommand_from external-peer" -f -a "remove" -d 'Stop publishing an external peer; every node drops it'

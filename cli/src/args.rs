@@ -8,6 +8,9 @@ use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 use ipnet::IpNet;
 
 use crate::client::parse_duration;
+use crate::commands::cluster::chaos::{
+    parse_bandwidth, parse_fraction, parse_loss_percent, parse_pair,
+};
 use crate::commands::external_peer::{parse_address, parse_endpoint, parse_name, parse_public_key};
 
 /// weftctl — full-mesh WireGuard networking for clusters that span the edge, the datacenter and the
@@ -83,15 +86,15 @@ pub enum Command {
     Config(ConfigArgs),
     /// Create or destroy a local mesh of nodes in network namespaces (needs root)
     Cluster(ClusterArgs),
-    /// Withdraw nodes from the cluster's discovery services (needs os:admin)
-    #[command(
-        long_about = "Withdraw nodes from the cluster's discovery services (needs os:admin).\n\nEach node deletes its affiliate from every configured discovery service and stops announcing\nitself, so the other nodes drop it as a peer. It keeps running, and announces itself again\nwhen weftd restarts.",
     /// Check that every node is healthy: API, KubeSpan identity, discovery, every peer up
     #[command(
         long_about = "Check that every node is healthy: API, KubeSpan identity, discovery, every peer up.\n\nFor every target node (-n, else the context's nodes): its API answers with this client's\ncredentials; it has a KubeSpan identity; at least one discovery service is connected; every\npeer spec has a peer status and it is up, and every other target node is one of its peers.\nOne line per check and node, then a summary. Exit code 0 only when every check passes.\n\nWith --matrix: a node × node grid of what each node sees of each other one (state, handshake\nage, endpoint), from every node's peer statuses fetched concurrently; cells where two nodes\ndisagree (A sees B up, B does not see A up) are marked with `!`.",
         after_help = "Examples:\n  weftctl health\n  weftctl -n 10.5.0.2,10.5.0.3 health --wait-timeout 2m\n  weftctl health --matrix\n  weftctl health -o json | jq '.nodes[] | select(.healthy | not) | .node'"
     )]
     Health(HealthArgs),
+    /// Withdraw nodes from the cluster's discovery services (needs os:admin)
+    #[command(
+        long_about = "Withdraw nodes from the cluster's discovery services (needs os:admin).\n\nEach node deletes its affiliate from every configured discovery service and stops announcing\nitself, so the other nodes drop it as a peer. It keeps running, and announces itself again\nwhen weftd restarts.",
         after_help = "Examples:\n  weftctl -n 10.5.0.3 leave"
     )]
     Leave,
@@ -168,9 +171,6 @@ pub struct GetArgs {
     pub watch: bool,
 }
 
-#[derive(Debug, Args)]
-pub struct ApplyConfigArgs {
-    /// The machine config to apply
 /// What `weftctl health` prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum HealthOutput {
@@ -193,6 +193,9 @@ pub struct HealthArgs {
     pub wait_timeout: Option<Duration>,
 }
 
+#[derive(Debug, Args)]
+pub struct ApplyConfigArgs {
+    /// The machine config to apply
     #[arg(short, long, value_name = "FILE")]
     pub file: PathBuf,
     /// Check the config on the node without applying it
@@ -379,6 +382,12 @@ pub enum ClusterCommand {
     Create(ClusterCreateArgs),
     /// Remove a local mesh: processes, namespaces, links and files (also after a crash)
     Destroy(ClusterDestroyArgs),
+    /// Change the network impairments of a running local mesh: loss, bandwidth, partitions
+    #[command(
+        long_about = "Change the network impairments of a running local mesh: loss, bandwidth, partitions.\n\nEach applies to a node's underlay link (eth0 in its namespace weft-<name>-<i>), in both\ndirections: loss and partitions with nftables (table inet weftlab in the node's namespace,\nreplaced whole in one transaction), bandwidth with tc tbf on both ends of the link. The\nimpairments are recorded in the cluster's state file; repeating a command changes nothing.",
+        after_help = "Examples:\n  weftctl cluster chaos --node 2 --loss 30\n  weftctl cluster chaos --loss 20                  # every node\n  weftctl cluster chaos --partition 1,2            # 1 and 2 still reach the others and the host\n  weftctl cluster chaos --heal 1,2\n  weftctl cluster chaos --node 3 --bandwidth 1000  # kbit/s\n  weftctl cluster chaos --clear                    # everything, every node"
+    )]
+    Chaos(ClusterChaosArgs),
 }
 
 #[derive(Debug, Args)]
@@ -402,6 +411,36 @@ pub struct ClusterCreateArgs {
     /// How long to wait for the mesh to be healthy (the checks of `weftctl health`)
     #[arg(long, default_value = "120s", value_parser = parse_duration, value_name = "DURATION")]
     pub wait_timeout: Duration,
+    #[command(flatten)]
+    pub chaos: NetworkChaosArgs,
+}
+
+/// talosctl's network chaos flags (its QEMU provisioner's, same names and units), applied here
+/// to every node's link in both directions.
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Network chaos")]
+pub struct NetworkChaosArgs {
+    /// Enable the network chaos flags (as in talosctl, they are refused without it)
+    #[arg(long)]
+    pub with_network_chaos: bool,
+    /// Random packet loss on every node's link, each direction, as a fraction: 0.2 = 20 %
+    #[arg(long, value_name = "FRACTION", value_parser = parse_fraction)]
+    pub with_network_packet_loss: Option<f64>,
+    /// Bandwidth limit of every node's link, each direction, in kbit/s
+    #[arg(long, value_name = "KBPS", value_parser = parse_bandwidth)]
+    pub with_network_bandwidth: Option<u32>,
+    /// Latency on every node's link (needs the kernel's netem, sch_netem)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub with_network_latency: Option<Duration>,
+    /// Jitter of that latency (needs sch_netem)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub with_network_jitter: Option<Duration>,
+    /// Reordered packets, as a fraction (needs sch_netem and a latency)
+    #[arg(long, value_name = "FRACTION", value_parser = parse_fraction)]
+    pub with_network_packet_reorder: Option<f64>,
+    /// Corrupted packets, as a fraction (needs sch_netem)
+    #[arg(long, value_name = "FRACTION", value_parser = parse_fraction)]
+    pub with_network_packet_corrupt: Option<f64>,
 }
 
 #[derive(Debug, Args)]
@@ -412,4 +451,40 @@ pub struct ClusterDestroyArgs {
     /// Where cluster state lives [default: ~/.weft/clusters]
     #[arg(long, value_name = "DIR")]
     pub state: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+#[command(group(
+    clap::ArgGroup::new("change")
+        .required(true)
+        .multiple(true)
+        .args(["loss", "bandwidth", "partition", "heal", "clear"])
+))]
+pub struct ClusterChaosArgs {
+    /// Cluster name
+    #[arg(long, default_value = "weft-default")]
+    pub name: String,
+    /// Where cluster state lives [default: ~/.weft/clusters]
+    #[arg(long, value_name = "DIR")]
+    pub state: Option<PathBuf>,
+    /// The node --loss, --bandwidth and --clear apply to, by index (i of weft-<name>-<i>)
+    /// [default: every node]
+    #[arg(long, value_name = "I", value_parser = clap::value_parser!(u8).range(1..))]
+    pub node: Option<u8>,
+    /// Random loss on the node's link, each direction, in percent (0 removes it)
+    #[arg(long, value_name = "PERCENT", value_parser = parse_loss_percent)]
+    pub loss: Option<f64>,
+    /// Bandwidth limit of the node's link, each direction, in kbit/s (0 removes it)
+    #[arg(long, value_name = "KBPS", value_parser = parse_bandwidth)]
+    pub bandwidth: Option<u32>,
+    /// Drop everything between nodes I and J, both directions; both still reach the others and
+    /// the host (repeatable)
+    #[arg(long, value_name = "I,J", value_parser = parse_pair)]
+    pub partition: Vec<(usize, usize)>,
+    /// Undo --partition I,J (repeatable)
+    #[arg(long, value_name = "I,J", value_parser = parse_pair)]
+    pub heal: Vec<(usize, usize)>,
+    /// Remove every impairment of --node, its partitions included, or of every node
+    #[arg(long, conflicts_with_all = ["loss", "bandwidth", "partition", "heal"])]
+    pub clear: bool,
 }

@@ -45,6 +45,8 @@ use crate::client::{self, Target};
 use crate::commands::health;
 use crate::output;
 
+pub mod chaos;
+
 /// Port of the embedded discovery service on the host side.
 const DISCOVERY_PORT: u16 = 3000;
 /// Port of its metrics endpoint.
@@ -67,6 +69,9 @@ struct ClusterState {
     node_namespaces: Vec<String>,
     /// Process ids by role (`discovery`, `node-1`, …).
     pids: BTreeMap<String, u32>,
+    /// Network impairments of the nodes' links (`--with-network-*`, `cluster chaos`).
+    #[serde(default, skip_serializing_if = "chaos::Chaos::is_empty")]
+    chaos: chaos::Chaos,
 }
 
 impl ClusterState {
@@ -256,6 +261,7 @@ fn node_count(global: &GlobalArgs, args: &ClusterCreateArgs) -> anyhow::Result<u
 pub async fn create(global: &GlobalArgs, args: &ClusterCreateArgs) -> anyhow::Result<()> {
     check_name(&args.name)?;
     let nodes = node_count(global, args)?;
+    let impairment = chaos::from_create_flags(&args.chaos)?;
     if !is_root() {
         bail!(
             "weftctl cluster create needs root: it creates network namespaces, veth links and a bridge (run it with sudo)"
@@ -274,6 +280,7 @@ pub async fn create(global: &GlobalArgs, args: &ClusterCreateArgs) -> anyhow::Re
             bail!("`{tool}` is missing: it is needed {why} (apt-get install {package})");
         }
     }
+    chaos::check_kernel(&impairment)?;
     let cidr: Ipv4Net = args.cidr.parse().with_context(|| {
         format!(
             "--cidr: {:?} is not an IPv4 network like 10.5.0.0/24",
@@ -401,6 +408,7 @@ async fn build(
         ])?;
         ip(&["-n", &ns, "link", "set", "eth0", "up"])?;
     }
+    chaos::create(&mut state, dir, &chaos::from_create_flags(&args.chaos)?)?;
 
     // The discovery service.
     let discovery_url = match discovery_bin {

@@ -45,6 +45,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Cluster(args) => match &args.command {
             ClusterCommand::Create(a) => runtime()?.block_on(cluster::create(&cli.global, a)),
             ClusterCommand::Destroy(a) => cluster::destroy(a),
+            ClusterCommand::Chaos(a) => cluster::chaos::run_chaos(a),
         },
         Command::Config(args) => match &args.command {
             ConfigCommand::New(a) => runtime()?.block_on(config::new(&cli.global, a)),
