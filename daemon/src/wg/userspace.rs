@@ -83,10 +83,6 @@ pub const UAPI_DIR: &str = "/var/run/wireguard";
 /// client cannot keep a thread forever.
 const UAPI_IO_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The longest UAPI request read: a `set` for 1024 peers with a few allowed IPs each fits many
-/// times over; a client that sends more is cut off rather than buffered.
-const UAPI_MAX_REQUEST: usize = 4 * 1024 * 1024;
-
 /// After the device is stopped, how long the kernel gets to delete the TUN link (it does when the
 /// last file descriptor closes) before we delete it ourselves.
 const LINK_GONE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -1246,14 +1242,9 @@ async fn serve_uapi(listener: tokio::net::UnixListener, client: UapiClient) {
                     s.set_write_timeout(Some(UAPI_IO_TIMEOUT))?;
                     Ok(s)
                 });
-                let spawned = stream.and_then(|stream| {
-                    let client = client.clone();
-                    std::thread::Builder::new()
-                        .name("weft-uapi".to_owned())
-                        .spawn(move || serve_uapi_connection(&client, &stream))
-                });
-                if let Err(e) = spawned {
-                    tracing::warn!(error = %e, "UAPI connection");
+                match stream {
+                    Ok(stream) => client.clone().wrap_read_write(stream),
+                    Err(e) => tracing::warn!(error = %e, "UAPI connection"),
                 }
             }
             Err(e) => {
@@ -1263,75 +1254,6 @@ async fn serve_uapi(listener: tokio::net::UnixListener, client: UapiClient) {
             }
         }
     }
-}
-
-/// Serves one UAPI connection (requests end with a blank line, as the protocol says) through
-/// gotatun's handler, with one correction: the protocol's `last_handshake_time_sec`/`_nsec` are
-/// a wall-clock time (since the Unix epoch), while gotatun 0.10.2 puts the time *since* the
-/// handshake there — `wg show` then prints a handshake in 1970, or "Now". Ends when the client
-/// closes, after [`UAPI_IO_TIMEOUT`] of silence, or on a request longer than
-/// [`UAPI_MAX_REQUEST`].
-fn serve_uapi_connection(client: &UapiClient, stream: &std::os::unix::net::UnixStream) {
-    use std::io::{BufRead as _, Write as _};
-    let mut reader = std::io::BufReader::new(stream);
-    let mut writer = stream;
-    let mut request = String::new();
-    loop {
-        let mut line = String::new();
-        let read = std::io::Read::take(&mut reader, UAPI_MAX_REQUEST as u64).read_line(&mut line);
-        let ended = matches!(read, Ok(0) | Err(_));
-        let line = line.trim_end_matches('\n');
-        if !ended && !line.is_empty() {
-            request.push_str(line);
-            request.push('\n');
-            if request.len() > UAPI_MAX_REQUEST {
-                tracing::debug!("UAPI request too long; closing the connection");
-                return;
-            }
-            continue;
-        }
-        if !request.is_empty() {
-            let response = request
-                .parse::<gotatun::device::uapi::command::Request>()
-                .map_err(|e| format!("{e:#}"))
-                .and_then(|r| client.send_sync(r).map_err(|e| format!("{e:#}")));
-            match response {
-                Ok(mut response) => {
-                    if let gotatun::device::uapi::command::Response::Get(get) = &mut response {
-                        let now = SystemTime::now();
-                        for peer in &mut get.peers {
-                            let since = peer.last_handshake_time_sec.map(|secs| {
-                                Duration::new(secs, peer.last_handshake_time_nsec.unwrap_or(0))
-                            });
-                            let (secs, nanos) = wall_clock_handshake(since, now);
-                            peer.last_handshake_time_sec = Some(secs);
-                            peer.last_handshake_time_nsec = Some(nanos);
-                        }
-                    }
-                    if writeln!(writer, "{response}").is_err() {
-                        return;
-                    }
-                }
-                Err(e) => {
-                    tracing::debug!(error = %e, "UAPI request refused");
-                    return;
-                }
-            }
-            request.clear();
-        }
-        if ended {
-            return;
-        }
-    }
-}
-
-/// The UAPI handshake time for a handshake `since` ago (`None`: never): seconds and nanoseconds
-/// since the Unix epoch, or 0 and 0 for none, as the kernel reports it.
-pub(crate) fn wall_clock_handshake(since: Option<Duration>, now: SystemTime) -> (u64, u32) {
-    since
-        .and_then(|since| now.checked_sub(since))
-        .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
-        .map_or((0, 0), |t| (t.as_secs(), t.subsec_nanos()))
 }
 
 /// One peer as the device has it, reduced to what [`plan_peers`] compares.
@@ -1746,21 +1668,6 @@ mod tests {
         assert_eq!(
             keepalive_secs(Some(Duration::from_secs(1 << 20))),
             Some(u16::MAX)
-        );
-    }
-
-    #[test]
-    fn uapi_handshake_times_are_wall_clock() {
-        let now = SystemTime::UNIX_EPOCH + Duration::new(1_800_000_000, 500_000_000);
-        assert_eq!(
-            wall_clock_handshake(Some(Duration::new(3, 200_000_000)), now),
-            (1_799_999_997, 300_000_000)
-        );
-        assert_eq!(wall_clock_handshake(None, now), (0, 0), "never: zero");
-        assert_eq!(
-            wall_clock_handshake(Some(Duration::from_secs(u64::MAX)), now),
-            (0, 0),
-            "before the epoch: zero, not a panic"
         );
     }
 
