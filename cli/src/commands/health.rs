@@ -813,8 +813,10 @@ pub fn render_matrix(m: &Matrix, color: bool) -> String {
     use comfy_table::{Attribute, Cell, Color, Table};
 
     let mut table = Table::new();
-    if !color {
-        // Plain: no escape codes, and no wrapping to a terminal's width.
+    if color {
+        table.load_style(comfy_table::presets::UTF8_FULL);
+    } else {
+        // Plain: ASCII borders, no escape codes, no wrapping to a terminal's width.
         table.force_no_tty();
     }
     let mut header = vec![Cell::new("FROM \\ TO")];
