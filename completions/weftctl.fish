@@ -247,7 +247,7 @@ complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen
 complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from help" -f -a "chaos" -d 'Change the network impairments of a running local mesh: loss, bandwidth, partitions'
 complete -c weftctl -n "__fish_weftctl_using_subcommand cluster; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c weftctl -n "__fish_weftctl_using_subcommand health" -s o -l output -d 'Output format' -r -f -a "table\t'Aligned lines for people (the matrix as a bordered grid)'
-json\t'One JSON object for scripts (shape documented in `weftctl::commands::health`)'"
+json\t'One JSON object for scripts; its fields are only ever added to, never renamed'"
 complete -c weftctl -n "__fish_weftctl_using_subcommand health" -l wait-timeout -d 'Re-check until healthy or this long has passed [default: check once]' -r
 complete -c weftctl -n "__fish_weftctl_using_subcommand health" -s n -l nodes -d 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly' -r
 complete -c weftctl -n "__fish_weftctl_using_subcommand health" -s e -l endpoints -d 'Endpoints to use when no nodes are given, comma-separated' -r

@@ -176,7 +176,7 @@ pub struct GetArgs {
 pub enum HealthOutput {
     /// Aligned lines for people (the matrix as a bordered grid)
     Table,
-    /// One JSON object for scripts (shape documented in `weftctl::commands::health`)
+    /// One JSON object for scripts; its fields are only ever added to, never renamed
     Json,
 }
 
