@@ -660,6 +660,39 @@ mod tests {
         assert!(format!("wft{}", tag("x")).len() <= 15);
     }
 
+    /// The number of nodes from `--workers` or the global `--nodes N`; `--workers 0` is a
+    /// cluster of one (no peers), which `health` judges healthy.
+    #[test]
+    fn node_counts() {
+        use clap::Parser as _;
+
+        use crate::args::{Cli, ClusterCommand, Command};
+
+        let count = |argv: &[&str]| {
+            let cli = Cli::try_parse_from(["weftctl"].iter().chain(argv)).expect("parses");
+            let Command::Cluster(c) = &cli.command else {
+                panic!("not cluster")
+            };
+            let ClusterCommand::Create(args) = &c.command else {
+                panic!("not create")
+            };
+            node_count(&cli.global, args).map_err(|e| e.to_string())
+        };
+        assert_eq!(count(&["cluster", "create"]), Ok(3));
+        assert_eq!(count(&["cluster", "create", "--workers", "0"]), Ok(1));
+        assert_eq!(count(&["cluster", "create", "--workers", "31"]), Ok(32));
+        assert_eq!(count(&["--nodes", "1", "cluster", "create"]), Ok(1));
+        assert_eq!(count(&["--nodes", "32", "cluster", "create"]), Ok(32));
+        for bad in ["0", "33", "x"] {
+            assert!(
+                count(&["--nodes", bad, "cluster", "create"]).is_err(),
+                "{bad}"
+            );
+        }
+        assert!(count(&["--nodes", "1,2", "cluster", "create"]).is_err());
+        assert!(Cli::try_parse_from(["weftctl", "cluster", "create", "--workers", "32"]).is_err());
+    }
+
     #[test]
     fn names() {
         assert!(check_name("weft-default").is_ok());
