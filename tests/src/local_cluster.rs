@@ -100,6 +100,17 @@ impl LocalCluster {
         format!("weft-{}-{i}", self.name)
     }
 
+    /// Node `i`'s WireGuard link, as its config names it (unique per cluster on the host).
+    pub fn link(&self, i: u8) -> String {
+        let path = self.cluster_dir().join(format!("node-{i}.yaml"));
+        let text = std::fs::read_to_string(&path).expect("node config");
+        let config: yaml_serde::Value = yaml_serde::from_str(&text).expect("node config yaml");
+        config["machine"]["network"]["kubespan"]["interface"]
+            .as_str()
+            .expect("interface")
+            .to_owned()
+    }
+
     /// Node `i`'s host name, which its peers show as the label of its status.
     pub fn hostname(&self, i: u8) -> String {
         if i == 1 {

@@ -101,7 +101,7 @@ fn an_idle_mesh_stays_up_and_a_killed_node_is_down_within_30s_and_up_within_5s_o
     // rekeying (a handshake younger than REJECT_AFTER_TIME, 180 s) even on an idle link.
     let out = in_ns(
         &cluster.netns(1),
-        &["wg", "show", "kubespan1", "latest-handshakes"],
+        &["wg", "show", &cluster.link(1), "latest-handshakes"],
     );
     assert!(out.status.success(), "wg show");
     let text = String::from_utf8_lossy(&out.stdout).into_owned();

@@ -10,7 +10,10 @@
 //! ```
 //! The host side carries the first address so weftctl and the embedded discovery service reach
 //! the nodes; each node has its own MAC (so its own KubeSpan address) and its own WireGuard link,
-//! named `kubespan<i>` because the UAPI socket directory is shared by every namespace.
+//! whose name must be unique on the host because the UAPI socket directory
+//! (`/var/run/wireguard/<link>.sock`) is shared by every namespace: `kubespan<i>` in the default
+//! cluster (what users type after `wg show`), `ks<tag><i>` in any other (see [`wg_link`]), so two
+//! labs side by side never take each other's sockets.
 //!
 //! Every step is recorded in `<state>/<name>/cluster.yaml` (written atomically) *before* the thing
 //! it names is created, so `cluster destroy` can remove all of it after a crash. Processes run in
@@ -110,6 +113,19 @@ fn tag(name: &str) -> String {
         h = h.wrapping_mul(0x0100_0193);
     }
     format!("{h:08x}")[..6].to_owned()
+}
+
+/// The cluster name `--name` defaults to.
+const DEFAULT_CLUSTER: &str = "weft-default";
+
+/// The WireGuard link (and UAPI socket) name of node `i` of `cluster`: unique on the host (see the
+/// module doc), at most 11 characters (Linux allows 15).
+fn wg_link(cluster: &str, i: usize) -> String {
+    if cluster == DEFAULT_CLUSTER {
+        format!("kubespan{i}")
+    } else {
+        format!("ks{}{i}", tag(cluster))
+    }
 }
 
 fn check_name(name: &str) -> anyhow::Result<()> {
@@ -459,9 +475,10 @@ async fn build(
         };
         let base = generate::machine_config(&opts, &secrets, machine_type);
         let patch = format!(
-            "{{machine: {{api: {{listenAddress: '0.0.0.0:50000'}}, stateDir: '{}', network: {{hostname: '{}', kubespan: {{interface: 'kubespan{i}'}}}}}}}}",
+            "{{machine: {{api: {{listenAddress: '0.0.0.0:50000'}}, stateDir: '{}', network: {{hostname: '{}', kubespan: {{interface: '{}'}}}}}}}}",
             dir.join(format!("node-{i}")).display(),
             hostname(&args.name, i),
+            wg_link(&args.name, i),
         );
         let config = generate::apply_patch(&base, &patch, "cluster create")?;
         let path = dir.join(format!("node-{i}.yaml"));
@@ -536,8 +553,10 @@ async fn build(
         );
     }
     println!(
-        "\ncluster {:?} is up: `weftctl --context {context_name} get kubespanpeerstatuses`, `ip netns exec {} wg show kubespan1`",
-        args.name, state.node_namespaces[0]
+        "\ncluster {:?} is up: `weftctl --context {context_name} get kubespanpeerstatuses`, `ip netns exec {} wg show {}`",
+        args.name,
+        state.node_namespaces[0],
+        wg_link(&args.name, 1)
     );
     Ok(())
 }
@@ -640,8 +659,12 @@ pub fn destroy(args: &ClusterDestroyArgs) -> anyhow::Result<()> {
         let _ = ip(&["netns", "del", &state.switch_ns]);
     }
     // Leftover WireGuard UAPI sockets of killed daemons.
+    // Only this cluster's names: another lab's live sockets are not ours to remove.
     for i in 1..=state.node_namespaces.len() {
-        let _ = fs::remove_file(format!("/var/run/wireguard/kubespan{i}.sock"));
+        let _ = fs::remove_file(format!(
+            "/var/run/wireguard/{}.sock",
+            wg_link(&args.name, i)
+        ));
     }
     fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
     eprintln!("destroyed cluster {:?}", args.name);
@@ -651,6 +674,15 @@ pub fn destroy(args: &ClusterDestroyArgs) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wg_links_are_unique_per_cluster_and_short() {
+        assert_eq!(wg_link("weft-default", 1), "kubespan1");
+        let other = wg_link("lab-b", 12);
+        assert!(other.starts_with("ks") && other.ends_with("12"), "{other}");
+        assert_ne!(wg_link("lab-a", 1), wg_link("lab-b", 1));
+        assert!(wg_link(&"x".repeat(32), 255).len() <= 15);
+    }
 
     #[test]
     fn tags_are_short_and_stable() {
