@@ -43,6 +43,7 @@ fn update(
     let mut req = AffiliateUpdateRequest {
         cluster_id: cluster.to_owned(),
         affiliate_id: id.to_owned(),
+        owner_token: Vec::new(),
         affiliate_data: (!data.is_empty()).then(|| data.to_vec()),
         affiliate_endpoints: endpoints.to_vec(),
         ttl: Some(Default::default()),
@@ -237,6 +238,7 @@ async fn update_list_watch_and_delete() {
     c.affiliate_delete(AffiliateDeleteRequest {
         cluster_id: "c1".to_owned(),
         affiliate_id: "node-a".to_owned(),
+        owner_token: Vec::new(),
     })
     .await
     .expect("delete");
@@ -315,6 +317,7 @@ async fn every_limit_returns_its_code_and_other_clients_are_still_served() {
         c.affiliate_delete(AffiliateDeleteRequest {
             cluster_id: "c".to_owned(),
             affiliate_id: long.clone(),
+            owner_token: Vec::new(),
         })
         .await,
         Code::InvalidArgument,

@@ -707,6 +707,7 @@ impl<D: Dialer> Client<D> {
             let request = AffiliateUpdateRequest {
                 cluster_id: self.params.cluster_id.clone(),
                 affiliate_id: id.clone(),
+                owner_token: Vec::new(),
                 affiliate_data: None,
                 affiliate_endpoints: endpoints
                     .iter()
@@ -753,6 +754,7 @@ impl<D: Dialer> Client<D> {
         let request = AffiliateUpdateRequest {
             cluster_id: self.params.cluster_id.clone(),
             affiliate_id: affiliate_id.to_owned(),
+            owner_token: Vec::new(),
             affiliate_data: Some(sealed.data),
             affiliate_endpoints: sealed.endpoints,
             ttl: Some(ttl_proto()),
@@ -771,6 +773,7 @@ impl<D: Dialer> Client<D> {
         let request = AffiliateDeleteRequest {
             cluster_id: self.params.cluster_id.clone(),
             affiliate_id: affiliate_id.to_owned(),
+            owner_token: Vec::new(),
         };
         match tokio::time::timeout(PUSH_TIMEOUT, conn.affiliate_delete(request)).await {
             Ok(Ok(())) => Ok(()),

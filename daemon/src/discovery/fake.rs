@@ -92,6 +92,7 @@ impl FakeService {
         self.update(AffiliateUpdateRequest {
             cluster_id: cluster.to_owned(),
             affiliate_id: id.to_owned(),
+            owner_token: Vec::new(),
             affiliate_data: Some(data),
             affiliate_endpoints: endpoints,
             ttl: None,

@@ -187,6 +187,7 @@ fn update_request(cluster: usize, affiliate: usize, data: Vec<u8>) -> AffiliateU
     AffiliateUpdateRequest {
         cluster_id: format!("bench-cluster-{cluster:03}"),
         affiliate_id: format!("bench-affiliate-{affiliate:05}"),
+        owner_token: Vec::new(),
         affiliate_data: Some(data),
         affiliate_endpoints: vec![blob(seed ^ 1, 16), blob(seed ^ 2, 16)],
         ttl: Some(prost_types::Duration {
