@@ -100,6 +100,8 @@ pub struct SealedAffiliate {
 pub struct OpenedAffiliate {
     pub spec: AffiliateSpec,
     pub skipped_endpoints: usize,
+    /// The node said it is leaving (Weft's `weft_leaving`, see [`seal_leaving`]).
+    pub leaving: bool,
 }
 
 fn ip_bytes(ip: IpAddr) -> Vec<u8> {
@@ -195,6 +197,7 @@ pub fn affiliate_to_proto(spec: &AffiliateSpec) -> client::Affiliate {
         control_plane: spec.control_plane.map(|cp| client::ControlPlane {
             api_server_port: u32::from(cp.api_server_port),
         }),
+        weft_leaving: false,
     }
 }
 
@@ -390,8 +393,30 @@ pub fn seal_affiliate(
     cipher: &Cipher,
     spec: &AffiliateSpec,
 ) -> Result<SealedAffiliate, AffiliateError> {
+    seal(cipher, spec, false)
+}
+
+/// Seals the last word of a node that leaves (`weftctl leave`): its affiliate marked
+/// `weft_leaving`, which peers take as a verified departure — sealed with the cluster secret, it
+/// cannot come from someone who only knows the cluster id — and drop the node at once, while a bare
+/// delete (which anyone who knows the cluster id can send to a service that does not check owners)
+/// only starts a grace period.
+pub fn seal_leaving(
+    cipher: &Cipher,
+    spec: &AffiliateSpec,
+) -> Result<SealedAffiliate, AffiliateError> {
+    seal(cipher, spec, true)
+}
+
+fn seal(
+    cipher: &Cipher,
+    spec: &AffiliateSpec,
+    leaving: bool,
+) -> Result<SealedAffiliate, AffiliateError> {
     check_affiliate(spec)?;
-    let data = cipher.seal(&affiliate_to_proto(spec).encode_to_vec())?;
+    let mut pb = affiliate_to_proto(spec);
+    pb.weft_leaving = leaving;
+    let data = cipher.seal(&pb.encode_to_vec())?;
     if data.len() > MAX_DATA_LEN {
         return Err(CryptoError::DataTooLong {
             len: data.len(),
@@ -422,6 +447,7 @@ pub fn open_affiliate(
     bounded("endpoints", &affiliate.endpoints, MAX_ENDPOINTS)?;
     let plain = cipher.open(&affiliate.data)?;
     let pb = client::Affiliate::decode(plain.as_slice()).map_err(|_| AffiliateError::Protobuf)?;
+    let leaving = pb.weft_leaving;
     let mut endpoints = Vec::with_capacity(affiliate.endpoints.len());
     let mut skipped_endpoints = 0;
     for blob in &affiliate.endpoints {
@@ -448,6 +474,7 @@ pub fn open_affiliate(
     Ok(Some(OpenedAffiliate {
         spec,
         skipped_endpoints,
+        leaving,
     }))
 }
 
@@ -534,6 +561,14 @@ mod tests {
             .expect("has data");
         assert_eq!(opened.spec, spec);
         assert_eq!(opened.skipped_endpoints, 0);
+        assert!(!opened.leaving);
+
+        // A leaving node's last word: the same affiliate, marked.
+        let sealed = seal_leaving(&c, &spec).expect("seal");
+        let opened = open_affiliate(&c, &sealed_to_server(NODE, sealed))
+            .expect("open")
+            .expect("has data");
+        assert_eq!((opened.spec, opened.leaving), (spec.clone(), true));
 
         // No KubeSpan, no control plane: both stay absent.
         let minimal = AffiliateSpec {

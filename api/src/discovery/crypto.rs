@@ -38,6 +38,17 @@ pub const MAX_DATA_LEN: usize = 2048;
 /// Largest endpoint blob the discovery service stores (Sidero's limit: two blocks, an IPv6
 /// endpoint).
 pub const MAX_ENDPOINT_BLOB_LEN: usize = 32;
+/// Most affiliates of one cluster the discovery service keeps (Sidero's limit).
+pub const MAX_CLUSTER_AFFILIATES: usize = 1024;
+/// Most endpoints one affiliate carries at the service (Sidero's limit).
+pub const MAX_AFFILIATE_ENDPOINTS: usize = 64;
+/// Largest legal watch message (or List reply): every affiliate of the largest cluster with the
+/// largest data and every endpoint, plus generous protobuf framing (an id up to 256 bytes and
+/// field headers per affiliate). About 4.6 MiB, over tonic's default 4 MiB decode limit, so both
+/// sides set their limits from this: a full cluster must never make a node unable to watch.
+pub const MAX_WATCH_MESSAGE_LEN: usize = MAX_CLUSTER_AFFILIATES
+    * (MAX_DATA_LEN + MAX_AFFILIATE_ENDPOINTS * (MAX_ENDPOINT_BLOB_LEN + 4) + 512)
+    + 1024;
 
 /// Why a blob could not be encrypted or decrypted. Never carries key material or plaintext.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -64,6 +75,8 @@ pub enum CryptoError {
 pub struct Cipher {
     gcm: Aes256Gcm,
     block: Aes256,
+    /// The secret itself, for owner tokens (`super::owner`).
+    key: [u8; CLUSTER_SECRET_LEN],
 }
 
 impl fmt::Debug for Cipher {
@@ -83,7 +96,17 @@ impl Cipher {
         Cipher {
             gcm: Aes256Gcm::new(&Array::from(*key)),
             block: Aes256::new(&Array::from(*key)),
+            key: *key,
         }
+    }
+
+    /// The owner token this cluster's nodes send with `affiliate_id` (see [`super::owner`]).
+    pub fn owner_token(
+        &self,
+        cluster_id: &str,
+        affiliate_id: &str,
+    ) -> [u8; super::owner::OWNER_TOKEN_LEN] {
+        super::owner::owner_token(&self.key, cluster_id, affiliate_id)
     }
 
     /// Encrypts affiliate data with a fresh random nonce.

@@ -13,6 +13,6 @@ pub mod owner;
 
 pub use affiliate::{
     AffiliateError, OpenedAffiliate, SealedAffiliate, check_affiliate, open_affiliate,
-    seal_affiliate,
+    seal_affiliate, seal_leaving,
 };
 pub use crypto::{Cipher, CryptoError};

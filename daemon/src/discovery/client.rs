@@ -47,7 +47,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use weft_api::discovery::affiliate::ip_from_bytes;
-use weft_api::discovery::{Cipher, open_affiliate, seal_affiliate};
+use weft_api::discovery::{Cipher, open_affiliate, seal_affiliate, seal_leaving};
 use weft_api::proto::discovery::server::{
     Affiliate, AffiliateDeleteRequest, AffiliateUpdateRequest, HelloRequest, HelloResponse,
     WatchRequest, WatchResponse,
@@ -56,6 +56,7 @@ use weft_api::resources::cluster::AffiliateSpec;
 
 use super::backoff::Backoff;
 use super::endpoint::Target;
+use super::throttle::Throttle;
 use super::transport::{Connection, Dialer, WatchStream};
 
 /// Lifetime the service gives the affiliate (Sidero's maximum).
@@ -83,6 +84,20 @@ pub type Extras = BTreeMap<String, AffiliateSpec>;
 
 /// Endpoints this node saw peers at (harvested), by the peer's affiliate id.
 pub type Harvested = BTreeMap<String, BTreeSet<SocketAddr>>;
+
+/// How long an affiliate that disappeared from the service — deleted, or missing from a new
+/// snapshot — is still kept, counted from when it was last stored or updated: the longest TTL a
+/// node gives its affiliate (Sidero's maximum, 30 min). Anyone who knows the cluster id can delete
+/// affiliates at a service that does not check owners (Sidero's), so a delete alone must not make
+/// the node drop a peer — that would remove its WireGuard peer and its traffic capture, and with
+/// them send its traffic in clear. A peer that really went away expires at the service at the
+/// same moment its grace ends; one that leaves with `weftctl leave` says so first
+/// ([`weft_api::discovery::seal_leaving`]) and is dropped at once.
+pub const GRACE: Duration = TTL;
+/// A session must have lasted this long for its failure to reset the reconnect backoff: a
+/// service that takes pushes but breaks every watch (too large to decode, say) must not be
+/// reconnected to — and its whole snapshot pulled again — every half second.
+pub const HEALTHY_SESSION: Duration = Duration::from_secs(30);
 
 /// When harvested endpoints the service refused are offered again.
 pub const HARVEST_RETRY: Duration = Duration::from_secs(60);
@@ -187,13 +202,18 @@ impl ClientHandle {
             announce: announce_rx,
             extras: extras_rx,
             harvested: harvested_rx,
-            held: BTreeSet::new(),
+            held: BTreeMap::new(),
             reporter: Reporter {
                 report: report.clone(),
                 news,
             },
             stop: stop.clone(),
             retire: retire.clone(),
+            seen: BTreeMap::new(),
+            grace: BTreeMap::new(),
+            last_announced: None,
+            undecodable: Throttle::default(),
+            overflow: Throttle::default(),
         };
         tokio::spawn(client.run());
         ClientHandle {
@@ -266,6 +286,16 @@ impl Drop for ClientHandle {
     }
 }
 
+/// What one watch message says about one affiliate.
+enum Change {
+    /// Store or update it.
+    Store(Box<AffiliateSpec>),
+    /// The service deleted it: held for its grace period.
+    Deleted,
+    /// The node said it is leaving: drop it now.
+    Leaving,
+}
+
 /// Why a session ended.
 enum Ended<C> {
     /// Stopped by the handle: end quietly.
@@ -273,7 +303,7 @@ enum Ended<C> {
     /// Retired: say goodbye on this connection (if any), then end.
     Retired(Option<C>),
     /// Failed: report, back off, reconnect. `refreshed`: the session pushed successfully, which
-    /// resets the backoff.
+    /// resets the backoff if the session also lasted [`HEALTHY_SESSION`].
     Failed { error: String, refreshed: bool },
 }
 
@@ -285,10 +315,20 @@ struct Client<D: Dialer> {
     harvested: watch::Receiver<Harvested>,
     /// Ids of extras the service may hold: pushed, and not deleted since. Kept across sessions so
     /// one removed while disconnected is deleted after the reconnect.
-    held: BTreeSet<String>,
+    held: BTreeMap<String, AffiliateSpec>,
     reporter: Reporter,
     stop: CancellationToken,
     retire: CancellationToken,
+    /// When each discovered affiliate was last stored or updated by a watch message.
+    seen: BTreeMap<String, Instant>,
+    /// Affiliates that left the service without a verified leave, kept until then (fail
+    /// closed: see [`GRACE`]).
+    grace: BTreeMap<String, Instant>,
+    /// The affiliate last published for this node, sealed again as its last word on a leave.
+    last_announced: Option<AffiliateSpec>,
+    /// Warnings untrusted input can repeat, one line a minute each.
+    undecodable: Throttle,
+    overflow: Throttle,
 }
 
 /// Error text fit for logs and resources: control characters replaced, length bounded.
@@ -362,6 +402,7 @@ impl<D: Dialer> Client<D> {
                 }
             }
             first = false;
+            let started = Instant::now();
             match self.session().await {
                 Ended::Stopped => return,
                 Ended::Retired(conn) => {
@@ -374,7 +415,7 @@ impl<D: Dialer> Client<D> {
                         r.connected = false;
                         r.last_error = Some(error);
                     });
-                    if refreshed {
+                    if refreshed && started.elapsed() >= HEALTHY_SESSION {
                         backoff.reset();
                     }
                 }
@@ -490,6 +531,7 @@ impl<D: Dialer> Client<D> {
                         match self.push(&mut conn, &self.params.node_id, &spec).await {
                             Ok(()) => {
                                 refreshed = true;
+                                self.last_announced = Some((*spec).clone());
                                 self.reporter.update(|r| {
                                     r.announced = true;
                                     r.left = false;
@@ -509,6 +551,13 @@ impl<D: Dialer> Client<D> {
                 }
                 Announcement::Withdraw => {
                     if !withdrawn {
+                        if let Some(spec) = self.last_announced.clone()
+                            && let Err(error) = self
+                                .say_leaving(&mut conn, &self.params.node_id, &spec)
+                                .await
+                        {
+                            return Ended::Failed { error, refreshed };
+                        }
                         if let Err(error) = self.delete(&mut conn, &self.params.node_id).await {
                             return Ended::Failed { error, refreshed };
                         }
@@ -541,6 +590,7 @@ impl<D: Dialer> Client<D> {
             {
                 return Ended::Failed { error, refreshed };
             }
+            let next_grace = self.grace.values().min().copied();
             let next_refresh = refresh_at
                 .into_iter()
                 .chain(extras_pushed.values().map(|(_, due)| *due))
@@ -567,10 +617,19 @@ impl<D: Dialer> Client<D> {
                     }
                 }
                 () = tokio::time::sleep_until(next_refresh.unwrap_or_else(Instant::now)), if next_refresh.is_some() => {}
+                () = tokio::time::sleep_until(next_grace.unwrap_or_else(Instant::now)), if next_grace.is_some() => {
+                    self.expire_grace(Instant::now());
+                }
                 message = stream.next() => match message {
                     Some(Ok(response)) => {
-                        self.apply(response, snapshot);
+                        let own_gone = self.apply(response, snapshot);
                         snapshot = false;
+                        // Deleted at the service (or missing from a new snapshot) while this node
+                        // still announces itself: publish again at once, not at the next refresh.
+                        if own_gone && pushed.is_some() && matches!(*self.announce.borrow(), Announcement::Announce(_)) {
+                            tracing::warn!(service = %self.params.target, "this node's affiliate is gone from the service; publishing it again");
+                            pushed = None;
+                        }
                     }
                     Some(Err(status)) => {
                         return Ended::Failed { error: status_text("watch", &status), refreshed };
@@ -583,48 +642,120 @@ impl<D: Dialer> Client<D> {
         }
     }
 
-    /// Applies one watch message to the report.
-    fn apply(&self, response: WatchResponse, snapshot: bool) {
+    /// Applies one watch message to the report; returns whether it says this node's own affiliate
+    /// was deleted.
+    ///
+    /// Fail closed: an affiliate that is deleted, or missing from a snapshot, stays in the report
+    /// for its [`GRACE`] — unless it said it was leaving, which only a cluster member can say.
+    fn apply(&mut self, response: WatchResponse, snapshot: bool) -> bool {
         let WatchResponse {
             affiliates,
             deleted,
         } = response;
-        let decoded: Vec<(String, Option<AffiliateSpec>)> = affiliates
-            .into_iter()
-            .filter(|a| a.id != self.params.node_id)
-            .filter_map(|a| self.decode(a, deleted))
+        let own_id = self.params.node_id.clone();
+        let own_listed = affiliates.iter().any(|a| a.id == own_id);
+        // Only a delete says so: a session's snapshot is taken before its first push.
+        let own_gone = deleted && own_listed;
+        let now = Instant::now();
+        let listed: BTreeSet<String> = affiliates
+            .iter()
+            .filter(|a| a.id != own_id)
+            .map(|a| a.id.clone())
             .collect();
+        let decoded: Vec<(String, Change)> = affiliates
+            .into_iter()
+            .filter(|a| a.id != own_id)
+            .filter_map(|a| self.decode(a, deleted, now))
+            .collect();
+        let mut seen = std::mem::take(&mut self.seen);
+        let mut grace = std::mem::take(&mut self.grace);
+        let mut overflowed = false;
+        let grace_until =
+            |seen: &BTreeMap<String, Instant>, id: &str| seen.get(id).map_or(now, |t| *t + GRACE);
         self.reporter.update(|r| {
             if snapshot {
-                r.affiliates.clear();
-            }
-            for (id, spec) in decoded {
-                match spec {
-                    None => {
-                        r.affiliates.remove(&id);
-                    }
-                    Some(spec) => {
-                        let full = r.affiliates.len() >= MAX_DISCOVERED_AFFILIATES;
-                        if full && !r.affiliates.contains_key(&id) {
-                            tracing::warn!(service = %self.params.target, limit = MAX_DISCOVERED_AFFILIATES, "too many affiliates; ignoring the rest");
-                            continue;
-                        }
-                        r.affiliates.insert(id, spec);
+                // What the new snapshot lacks is held, not dropped.
+                for id in r.affiliates.keys() {
+                    if !listed.contains(id) && !grace.contains_key(id) {
+                        grace.insert(id.clone(), grace_until(&seen, id));
                     }
                 }
+            }
+            for (id, change) in decoded {
+                match change {
+                    Change::Deleted => {
+                        if r.affiliates.contains_key(&id) && !grace.contains_key(&id) {
+                            grace.insert(id.clone(), grace_until(&seen, &id));
+                        }
+                    }
+                    Change::Leaving => {
+                        r.affiliates.remove(&id);
+                        grace.remove(&id);
+                        seen.remove(&id);
+                    }
+                    Change::Store(spec) => {
+                        let full = r.affiliates.len() >= MAX_DISCOVERED_AFFILIATES;
+                        if full && !r.affiliates.contains_key(&id) {
+                            overflowed = true;
+                            continue;
+                        }
+                        grace.remove(&id);
+                        seen.insert(id.clone(), now);
+                        r.affiliates.insert(id, *spec);
+                    }
+                }
+            }
+            // Holds already over (a hold is never longer than the affiliate's own TTL).
+            grace.retain(|id, until| {
+                let keep = *until > now;
+                if !keep {
+                    r.affiliates.remove(id);
+                    seen.remove(id);
+                }
+                keep
+            });
+        });
+        self.seen = seen;
+        self.grace = grace;
+        if overflowed && let Some(more) = self.overflow.admit(now) {
+            tracing::warn!(service = %self.params.target, limit = MAX_DISCOVERED_AFFILIATES, suppressed = more, "too many affiliates; ignoring the rest");
+        }
+        own_gone
+    }
+
+    /// Drops the held affiliates whose grace is over.
+    fn expire_grace(&mut self, now: Instant) {
+        let expired: Vec<String> = self
+            .grace
+            .iter()
+            .filter(|(_, until)| **until <= now)
+            .map(|(id, _)| id.clone())
+            .collect();
+        if expired.is_empty() {
+            return;
+        }
+        for id in &expired {
+            self.grace.remove(id);
+            self.seen.remove(id);
+            tracing::info!(service = %self.params.target, affiliate = %show_id(id), "an affiliate gone from the service is dropped after its grace period");
+        }
+        self.reporter.update(|r| {
+            for id in &expired {
+                r.affiliates.remove(id);
             }
         });
     }
 
-    /// One affiliate of a watch message: `Some((id, None))` to remove it, `Some((id, Some(spec)))`
-    /// to store it, `None` to leave things as they are.
+    /// One affiliate of a watch message, or `None` to leave things as they are (no data yet, or
+    /// data that does not open: logged, at most once a minute).
     fn decode(
-        &self,
+        &mut self,
         affiliate: Affiliate,
         deleted: bool,
-    ) -> Option<(String, Option<AffiliateSpec>)> {
+        now: Instant,
+    ) -> Option<(String, Change)> {
         if deleted {
-            return Some((affiliate.id, None));
+            return Some((affiliate.id, Change::Deleted));
         }
         match open_affiliate(&self.params.cipher, &affiliate) {
             Ok(None) => None,
@@ -632,10 +763,16 @@ impl<D: Dialer> Client<D> {
                 if opened.skipped_endpoints > 0 {
                     tracing::debug!(service = %self.params.target, affiliate = %opened.spec.node_id, skipped = opened.skipped_endpoints, "skipped endpoints that do not decrypt");
                 }
-                Some((affiliate.id, Some(opened.spec)))
+                if opened.leaving {
+                    tracing::info!(service = %self.params.target, affiliate = %show_id(&affiliate.id), "a node left the cluster");
+                    return Some((affiliate.id, Change::Leaving));
+                }
+                Some((affiliate.id, Change::Store(Box::new(opened.spec))))
             }
             Err(e) => {
-                tracing::warn!(service = %self.params.target, affiliate = %show_id(&affiliate.id), error = %e, "skipping an affiliate that does not decode");
+                if let Some(more) = self.undecodable.admit(now) {
+                    tracing::warn!(service = %self.params.target, affiliate = %show_id(&affiliate.id), error = %e, suppressed = more, "skipping an affiliate that does not decode");
+                }
                 None
             }
         }
@@ -659,7 +796,7 @@ impl<D: Dialer> Client<D> {
             }
             match self.push(conn, id, spec).await {
                 Ok(()) => {
-                    self.held.insert(id.clone());
+                    self.held.insert(id.clone(), spec.clone());
                 }
                 // As for this node's own: retrying the same data cannot help.
                 Err(Push::Invalid(error)) => {
@@ -670,13 +807,15 @@ impl<D: Dialer> Client<D> {
             pushed.insert(id.clone(), (spec.clone(), now + REFRESH_INTERVAL));
         }
         pushed.retain(|id, _| extras.contains_key(id));
-        let gone: Vec<String> = self
+        let gone: Vec<(String, AffiliateSpec)> = self
             .held
             .iter()
-            .filter(|id| !extras.contains_key(*id))
-            .cloned()
+            .filter(|(id, _)| !extras.contains_key(*id))
+            .map(|(id, spec)| (id.clone(), spec.clone()))
             .collect();
-        for id in gone {
+        for (id, spec) in gone {
+            // Removed on purpose: say so, so peers drop it now rather than after its grace.
+            self.say_leaving(conn, &id, &spec).await?;
             self.delete(conn, &id).await?;
             self.held.remove(&id);
             tracing::info!(service = %self.params.target, affiliate = %id, "deleted an external peer's affiliate");
@@ -707,6 +846,8 @@ impl<D: Dialer> Client<D> {
             let request = AffiliateUpdateRequest {
                 cluster_id: self.params.cluster_id.clone(),
                 affiliate_id: id.clone(),
+                // Endpoint-only, for another node's affiliate: no proof to give (the service
+                // merges endpoints without one, as Sidero's does).
                 owner_token: Vec::new(),
                 affiliate_data: None,
                 affiliate_endpoints: endpoints
@@ -754,7 +895,7 @@ impl<D: Dialer> Client<D> {
         let request = AffiliateUpdateRequest {
             cluster_id: self.params.cluster_id.clone(),
             affiliate_id: affiliate_id.to_owned(),
-            owner_token: Vec::new(),
+            owner_token: self.owner_token(affiliate_id),
             affiliate_data: Some(sealed.data),
             affiliate_endpoints: sealed.endpoints,
             ttl: Some(ttl_proto()),
@@ -769,11 +910,46 @@ impl<D: Dialer> Client<D> {
         }
     }
 
+    /// Publishes an affiliate's last word before it is deleted on purpose (this node's on a leave,
+    /// an external peer's on its removal): marked as leaving (see [`seal_leaving`]), so peers drop
+    /// it at once instead of holding it for [`GRACE`].
+    async fn say_leaving(
+        &self,
+        conn: &mut D::Conn,
+        affiliate_id: &str,
+        spec: &AffiliateSpec,
+    ) -> Result<(), String> {
+        let sealed = seal_leaving(&self.params.cipher, spec).map_err(|e| e.to_string())?;
+        let request = AffiliateUpdateRequest {
+            cluster_id: self.params.cluster_id.clone(),
+            affiliate_id: affiliate_id.to_owned(),
+            owner_token: self.owner_token(affiliate_id),
+            affiliate_data: Some(sealed.data),
+            affiliate_endpoints: Vec::new(),
+            ttl: Some(ttl_proto()),
+        };
+        match tokio::time::timeout(PUSH_TIMEOUT, conn.affiliate_update(request)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(status)) => Err(status_text("affiliate update (leaving)", &status)),
+            Err(_) => Err("affiliate update (leaving): timed out".to_owned()),
+        }
+    }
+
+    /// The proof that this node owns `affiliate_id` (its own, or an external peer's it publishes):
+    /// weft-discovery then lets nobody without the cluster secret overwrite or delete it
+    /// (`weft_api::discovery::owner`). Services that do not know the field ignore it.
+    fn owner_token(&self, affiliate_id: &str) -> Vec<u8> {
+        self.params
+            .cipher
+            .owner_token(&self.params.cluster_id, affiliate_id)
+            .to_vec()
+    }
+
     async fn delete(&self, conn: &mut D::Conn, affiliate_id: &str) -> Result<(), String> {
         let request = AffiliateDeleteRequest {
             cluster_id: self.params.cluster_id.clone(),
             affiliate_id: affiliate_id.to_owned(),
-            owner_token: Vec::new(),
+            owner_token: self.owner_token(affiliate_id),
         };
         match tokio::time::timeout(PUSH_TIMEOUT, conn.affiliate_delete(request)).await {
             Ok(Ok(())) => Ok(()),
@@ -802,7 +978,7 @@ impl<D: Dialer> Client<D> {
             if own {
                 self.delete(&mut conn, &self.params.node_id).await?;
             }
-            for id in &self.held {
+            for id in self.held.keys() {
                 self.delete(&mut conn, id).await?;
             }
             Ok::<(), String>(())
@@ -1006,21 +1182,91 @@ mod tests {
         .await;
         assert_eq!(r.affiliates.keys().collect::<Vec<_>>(), ["x", "y"]);
 
+        // A delete anyone who knows the cluster id could send: x is held for its grace period
+        // (fail closed), counted from when it was last updated, then dropped.
+        let deleted_at = Instant::now();
         service.delete(CLUSTER, "x");
-        until(&mut a, "x removed", |r| !r.affiliates.contains_key("x")).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert!(a.handle.report().affiliates.contains_key("x"), "held");
+        until(&mut a, "x dropped", |r| !r.affiliates.contains_key("x")).await;
+        let held = Instant::now() - deleted_at;
+        assert!(
+            held <= GRACE && held >= GRACE - Duration::from_secs(2),
+            "held {held:?}"
+        );
         // Nothing announced: the client only watches.
         assert_eq!(service.updates_of("a"), 0);
 
-        // After a reconnect the new snapshot replaces what was known, even what the service lost
-        // without telling (here: y, dropped while the client was disconnected).
+        // After a reconnect the new snapshot replaces what was known; what it lacks (here: y,
+        // dropped by the service while the client was disconnected) is held for its grace too,
+        // counted from its last update (y refreshes now, as a live node does).
+        service.put(CLUSTER, "y", &cipher(), &affiliate("y", 8));
+        tokio::time::sleep(Duration::from_secs(1)).await;
         service.break_watches();
         service.forget(CLUSTER, "y");
         service.put(CLUSTER, "z", &cipher(), &affiliate("z", 7));
         let r = until(&mut a, "resnapshot", |r| {
-            r.connected && r.affiliates.keys().eq(["z"].iter())
+            r.connected && r.affiliates.contains_key("z")
         })
         .await;
         assert_eq!(r.affiliates["z"], affiliate("z", 7));
+        assert!(r.affiliates.contains_key("y"), "y held");
+        let r = until(&mut a, "y dropped", |r| !r.affiliates.contains_key("y")).await;
+        assert_eq!(r.affiliates.keys().collect::<Vec<_>>(), ["z"]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_own_affiliate_deleted_by_someone_else_is_published_again_at_once() {
+        let service = FakeService::new("127.0.0.1");
+        let dialer = FakeDialer::new([("disco", service.clone())]);
+        let mut a = start(
+            &dialer,
+            "a",
+            "disco",
+            Announcement::Announce(Box::new(affiliate("a", 1))),
+        );
+        until(&mut a, "announced", |r| r.announced).await;
+        service.wait_updates("a", 1).await;
+        // Someone deletes it, again and again: each time it is back at once, not after 15 min.
+        for round in 2..=4 {
+            let deleted = Instant::now();
+            service.delete(CLUSTER, "a");
+            service.wait_updates("a", round).await;
+            assert_eq!(Instant::now() - deleted, Duration::ZERO, "at once");
+            assert_eq!(
+                service.stored(CLUSTER, "a", &cipher()),
+                Some(affiliate("a", 1))
+            );
+        }
+        // It proves ownership with every push (weft-discovery's owned affiliates).
+        let last = service.last_update("a").expect("update");
+        assert_eq!(
+            last.owner_token,
+            cipher().owner_token(CLUSTER, "a").to_vec()
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_peer_that_leaves_is_dropped_at_once() {
+        let service = FakeService::new("127.0.0.1");
+        let dialer = FakeDialer::new([("disco", service.clone())]);
+        let mut a = start(&dialer, "a", "disco", Announcement::Nothing);
+        let mut b = start(
+            &dialer,
+            "b",
+            "disco",
+            Announcement::Announce(Box::new(affiliate("b", 2))),
+        );
+        until(&mut b, "announced", |r| r.announced).await;
+        until(&mut a, "b known", |r| r.affiliates.contains_key("b")).await;
+        let left = Instant::now();
+        b.handle.announce(&Announcement::Withdraw);
+        until(&mut a, "b dropped", |r| !r.affiliates.contains_key("b")).await;
+        assert_eq!(
+            Instant::now() - left,
+            Duration::ZERO,
+            "no grace for a leave"
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -1119,7 +1365,8 @@ mod tests {
         service.break_watches();
         until(&mut a, "reconnected", |r| r.connected).await;
         tokio::time::sleep(Duration::from_secs(5)).await;
-        assert_eq!(service.updates_of("a"), 1);
+        // The announcement, then before each delete its last word (marked leaving).
+        assert_eq!(service.updates_of("a"), 3);
         assert_eq!(service.deletes_of("a"), 2);
     }
 

@@ -6,6 +6,7 @@
 //! - [`backoff`]: the reconnect backoff.
 //! - [`client`]: one task per service: Hello, Watch, push, reconnect; what it learns.
 //! - [`leave`]: `weftctl leave` — withdraw this node from every service and wait for them.
+//! - [`throttle`]: one log line per minute for warnings untrusted input can repeat.
 //!
 //! The controller that runs the clients and turns their reports into resources is
 //! `controllers::cluster::discovery_service`. Only what the clients encrypted with the cluster
@@ -15,6 +16,7 @@ pub mod backoff;
 pub mod client;
 pub mod endpoint;
 pub mod leave;
+pub mod throttle;
 pub mod transport;
 
 #[cfg(test)]

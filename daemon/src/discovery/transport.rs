@@ -83,7 +83,9 @@ impl Dialer for GrpcDialer {
             .connect()
             .await
             .with_context(|| format!("connecting to {target}"))?;
-        Ok(ClusterClient::new(channel))
+        // A watch snapshot of a full cluster is larger than tonic's default 4 MiB limit.
+        Ok(ClusterClient::new(channel)
+            .max_decoding_message_size(weft_api::discovery::crypto::MAX_WATCH_MESSAGE_LEN))
     }
 }
 
