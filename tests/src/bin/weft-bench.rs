@@ -7,9 +7,14 @@
 //! connection, plus weftd's resident memory.
 //!
 //! Data plane, as root (network namespaces, veth links, TUN devices):
-//! - `weft-bench converge [--nodes 10] [--runs 3]`: a real weft-discovery and N real weftd, each in
-//!   its own network namespace, from starting the daemons until every node reports every peer
-//!   `up`; the floor measured in the same run is until every node's API answers; weftd's RSS.
+//! - `weft-bench converge [--nodes 10] [--runs 3] [--hold 120]`: a real weft-discovery and N real
+//!   weftd (up to 100), each in its own network namespace, from starting the daemons until every
+//!   node reports every peer `up`; the floor measured in the same run is until every node's API
+//!   answers; weftd's RSS and CPU time; then how many statuses left `up` during the hold.
+//! - `weft-bench soak [--minutes 30] [--nodes 5] [--loss PERCENT]`: a `weftctl cluster create`
+//!   lab left idle, its peer statuses watched as events: up→down flips, liveness bytes per peer
+//!   per minute, weftd CPU and RSS; then kill -9 and restart of a node, a partition and its heal,
+//!   timed from the events.
 //! - `weft-bench throughput [--seconds 10]`: one iperf3 TCP stream between two namespaces over the
 //!   plain link, through Weft's tunnel and through wireguard-go (the reference), with the CPU time
 //!   of every process involved. Needs iperf3, wireguard-go, wireguard-tools, iputils-ping.
@@ -28,6 +33,8 @@ mod common;
 mod converge;
 #[path = "weft_bench/discovery_cost.rs"]
 mod discovery_cost;
+#[path = "weft_bench/soak.rs"]
+mod soak;
 #[path = "weft_bench/throughput.rs"]
 mod throughput;
 
@@ -181,7 +188,8 @@ fn node_pid(node: &weft_e2e::Node) -> Option<u32> {
 }
 
 const USAGE: &str = "usage: weft-bench get
-       weft-bench converge [--nodes N (2-32, default 10)] [--runs R (1-20, default 3)]
+       weft-bench converge [--nodes N (2-100, default 10)] [--runs R (1-20, default 3)] [--hold S (0-3600, default 120)]
+       weft-bench soak [--minutes M (1-1440, default 30)] [--nodes N (3-32, default 5)] [--loss PERCENT (0-99, default 0)]
        weft-bench throughput [--seconds S (1-120, default 10)]
        weft-bench discovery-cost [--nodes N,M,... (2-32 each, default 4,8)] [--settle S (0-300, default 10)]";
 
@@ -265,15 +273,26 @@ fn main() {
             bench_get();
             Ok(())
         }
-        "converge" => flags(rest, &["--nodes", "--runs"])
+        "converge" => flags(rest, &["--nodes", "--runs", "--hold"])
             .and_then(|f| {
                 Ok(converge::Options {
-                    nodes: number(&f, "--nodes", 10u8, 2..=32)?,
+                    nodes: number(&f, "--nodes", 10u8, 2..=converge::MAX_NODES)?,
                     runs: number(&f, "--runs", 3usize, 1..=20)?,
+                    hold: std::time::Duration::from_secs(number(&f, "--hold", 120u64, 0..=3600)?),
                 })
             })
             .map_err(Stop::Usage)
             .and_then(|opts| converge::run(opts).map_err(|e| Stop::Failed(e.to_string()))),
+        "soak" => flags(rest, &["--minutes", "--nodes", "--loss"])
+            .and_then(|f| {
+                Ok(soak::Options {
+                    minutes: number(&f, "--minutes", 30u32, 1..=1440)?,
+                    nodes: number(&f, "--nodes", 5u8, 3..=32)?,
+                    loss: number(&f, "--loss", 0u32, 0..=99)?,
+                })
+            })
+            .map_err(Stop::Usage)
+            .and_then(|opts| soak::run(opts).map_err(|e| Stop::Failed(e.to_string()))),
         "throughput" => flags(rest, &["--seconds"])
             .and_then(|f| {
                 Ok(throughput::Options {
