@@ -44,6 +44,36 @@ pub fn write_atomic_with(
     result
 }
 
+/// Most symbolic links followed by [`resolve_links`] (Linux's `MAXSYMLINKS`).
+const MAX_LINK_HOPS: usize = 40;
+
+/// The file that a write to `path` should replace: `path` itself, or — when it is a symbolic link —
+/// the file the chain of links ends at (which may not exist yet). An atomic write renames over its
+/// target, so writing to the link itself would replace the link with a regular file; writing to
+/// the resolved path keeps the link and updates what it points to (as `vi` or `kubectl` do).
+pub fn resolve_links(path: &Path) -> io::Result<PathBuf> {
+    let mut current = path.to_path_buf();
+    for _ in 0..MAX_LINK_HOPS {
+        match fs::symlink_metadata(&current) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let target = fs::read_link(&current)?;
+                current = if target.is_absolute() {
+                    target
+                } else {
+                    parent_dir(&current).join(target)
+                };
+            }
+            Ok(_) => return Ok(current),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(current),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(io::Error::other(format!(
+        "{}: more than {MAX_LINK_HOPS} symbolic links in a row",
+        path.display()
+    )))
+}
+
 /// Creates `path` with `contents` only if it does not exist yet (O_EXCL on the final name is not
 /// enough for atomicity, so the content is written to a temp file and hard-linked into place, which
 /// fails with `AlreadyExists` when another writer won).
@@ -100,6 +130,44 @@ mod tests {
             .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
             .filter(|n| n.ends_with(".tmp"))
             .collect()
+    }
+
+    #[test]
+    fn resolve_links_follows_chains_to_the_final_file() {
+        use std::os::unix::fs::symlink;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        fs::create_dir(d.join("real")).expect("mkdir");
+        fs::write(d.join("real/config"), b"x").expect("write");
+        // Relative links resolve against the link's own directory; absolute ones as they are.
+        symlink("real/config", d.join("rel")).expect("symlink");
+        symlink(d.join("rel"), d.join("abs")).expect("symlink");
+        assert_eq!(
+            resolve_links(&d.join("abs")).expect("resolve"),
+            d.join("real/config")
+        );
+        assert_eq!(
+            resolve_links(&d.join("rel")).expect("resolve"),
+            d.join("real/config")
+        );
+        // Not a link, missing, or a dangling link: the path where the file will be.
+        assert_eq!(
+            resolve_links(&d.join("real/config")).expect("resolve"),
+            d.join("real/config")
+        );
+        assert_eq!(
+            resolve_links(&d.join("none")).expect("resolve"),
+            d.join("none")
+        );
+        symlink("real/later", d.join("dangling")).expect("symlink");
+        assert_eq!(
+            resolve_links(&d.join("dangling")).expect("resolve"),
+            d.join("real/later")
+        );
+        // A loop is an error, not a hang.
+        symlink("loop-b", d.join("loop-a")).expect("symlink");
+        symlink("loop-a", d.join("loop-b")).expect("symlink");
+        assert!(resolve_links(&d.join("loop-a")).is_err());
     }
 
     #[test]

@@ -124,3 +124,79 @@ fn no_client_config_is_a_clear_error() {
         )
     );
 }
+
+/// `~/.weft/config` kept in a dotfiles repository as a symbolic link: `config merge` and
+/// `use-context` write the file it points to and leave the link in place (also a link whose
+/// target does not exist yet, and a chain of two links).
+#[test]
+fn merge_writes_through_a_symlinked_config() {
+    use std::os::unix::fs::symlink;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let secrets = fixture_secrets();
+    let secrets = secrets.to_str().expect("utf8");
+    for (name, out) in [("alpha", "a"), ("beta", "b")] {
+        let o = weftctl(
+            d,
+            &[
+                "gen",
+                "config",
+                name,
+                "https://10.0.0.1:6443",
+                "--with-secrets",
+                secrets,
+                "-t",
+                "weftconfig",
+                "-o",
+                out,
+            ],
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let home = d.join("home");
+    fs::create_dir_all(home.join(".weft")).expect("mkdir");
+    fs::create_dir_all(d.join("dotfiles")).expect("mkdir");
+    let link = home.join(".weft/config");
+    // config -> ../../dotfiles/weft -> weft-config (relative links, the target not there yet).
+    symlink("../../dotfiles/weft", &link).expect("symlink");
+    symlink("weft-config", d.join("dotfiles/weft")).expect("symlink");
+    let target = d.join("dotfiles/weft-config");
+    let run_home = |args: &[&str]| {
+        Command::new(weftctl_bin())
+            .args(args)
+            .current_dir(d)
+            .env("HOME", &home)
+            .env_remove("WEFTCONFIG")
+            .stdin(Stdio::null())
+            .output()
+            .expect("weftctl")
+    };
+    for file in ["a", "b"] {
+        let o = run_home(&["config", "merge", file]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let o = run_home(&["config", "use-context", "alpha"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for l in [&link, &d.join("dotfiles/weft")] {
+        assert!(
+            fs::symlink_metadata(l)
+                .expect("lstat")
+                .file_type()
+                .is_symlink(),
+            "{} is still a link",
+            l.display()
+        );
+    }
+    let loaded = ClientConfig::load_or_default(&target).expect("the link's target");
+    assert_eq!(loaded.context, "alpha");
+    assert_eq!(loaded.contexts.len(), 2);
+    assert_eq!(
+        fs::metadata(&target).expect("stat").permissions().mode() & 0o777,
+        0o600
+    );
+    let names: Vec<String> = fs::read_dir(d.join("dotfiles"))
+        .expect("ls")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 2, "no temporary files left: {names:?}");
+}

@@ -267,6 +267,27 @@ fn bad_inputs_table() {
             ]),
         ),
         (
+            "version that is not a string, next to the other problems",
+            Patch("version: 7\nmachine: {type: master}"),
+            problems(&[
+                "version: 7 is not supported, expected \"v1alpha1\"",
+                "machine.type: \"master\" is not a machine type, expected controlplane or worker",
+            ]),
+        ),
+        (
+            "missing version, next to the other problems",
+            Patch("version: null\nmachine: {network: {kubespan: {mtu: 1000}}}"),
+            problems(&[
+                "version: missing, expected \"v1alpha1\"",
+                "machine.network.kubespan.mtu: 1000 is below the minimum 1280",
+            ]),
+        ),
+        (
+            "nesting deeper than the limit, refused before parsing",
+            Raw(b"version: v1alpha1\nmachine:\n  network: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\n"),
+            "error: config.yaml:3:42: YAML nested more than 32 levels deep under machine.network, in a flow collection (the limit for a config), refused before parsing\n".to_owned(),
+        ),
+        (
             "bad hostname",
             Patch("machine: {network: {hostname: 'node_1.example'}}"),
             problems(&["machine.network.hostname: \"node_1.example\" is not a hostname, expected DNS labels of letters, digits and '-' (at most 253 characters)"]),

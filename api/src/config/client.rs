@@ -82,8 +82,10 @@ impl ClientConfig {
         ClientConfig::parse(&text, &path.display().to_string())
     }
 
-    /// Writes the config atomically with mode 0600, creating the directory (0700) if needed.
+    /// Writes the config atomically with mode 0600, creating the directory (0700) if needed. A
+    /// symbolic link at `path` is written through (its target is replaced, the link stays).
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
+        let path = &fsutil::resolve_links(path)?;
         if let Some(dir) = path.parent()
             && !dir.as_os_str().is_empty()
             && !dir.exists()

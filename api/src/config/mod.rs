@@ -10,10 +10,12 @@
 //! - [`client`]: the client config (`weftconfig`).
 //! - [`generate`]: `weftctl gen config`.
 //! - [`filter`]: endpoint filters (`filters.endpoints`, Talos's `FilterIPs` semantics).
+//! - [`nesting`]: the linear pre-scan that bounds YAML nesting before parsing.
 
 pub mod client;
 pub mod filter;
 pub mod generate;
+pub mod nesting;
 pub mod schema;
 pub mod secrets;
 pub mod validate;
@@ -66,6 +68,9 @@ pub const CLUSTER_ID_LEN: usize = 32;
 pub const MAX_CLUSTER_ID_LEN: usize = 256;
 /// Largest machine config or secrets file read; real ones are a few KiB.
 pub const MAX_CONFIG_FILE_BYTES: u64 = 1024 * 1024;
+/// Deepest nesting of containers (block or flow) accepted in any config text, checked before
+/// parsing: the parser's time grows with the square of the depth. A machine config nests 6 deep.
+pub const MAX_CONFIG_DEPTH: usize = 32;
 /// Most entries accepted in any list of the config (filters, endpoints).
 pub const MAX_LIST_ENTRIES: usize = 256;
 /// Default Kubernetes API port, used when suggesting a fixed endpoint URL.

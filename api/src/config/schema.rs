@@ -32,6 +32,8 @@ use crate::pki::CertAndKey;
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MachineConfig {
+    /// Empty when missing (reported by validation, next to the document's other problems).
+    #[serde(default)]
     pub version: String,
     #[serde(default)]
     pub machine: Machine,

@@ -14,6 +14,7 @@ use ipnet::IpNet;
 use url::Url;
 
 use super::filter::{IpFilter, parse_net};
+use super::nesting;
 use super::schema::{self, MachineConfig};
 use super::walk::{self, quote};
 use super::*;
@@ -59,6 +60,18 @@ pub enum ConfigError {
     },
     #[error("{}: not UTF-8 text, expected a YAML {what}", path.display())]
     NotUtf8 { path: PathBuf, what: &'static str },
+    #[error(
+        "{source_name}:{line}:{column}: YAML nested more than {MAX_CONFIG_DEPTH} levels deep{} (the limit for a config), refused before parsing",
+        nesting_place(at, *in_flow)
+    )]
+    TooDeep {
+        source_name: String,
+        line: usize,
+        column: usize,
+        /// The block path to the place (`machine.network`), empty at the top.
+        at: String,
+        in_flow: bool,
+    },
     #[error("{source_name}:{line}:{column}: YAML syntax error: {message}")]
     Syntax {
         source_name: String,
@@ -81,6 +94,15 @@ impl ConfigError {
             ConfigError::Invalid { problems, .. } => problems,
             _ => &[],
         }
+    }
+}
+
+fn nesting_place(at: &str, in_flow: bool) -> String {
+    match (at.is_empty(), in_flow) {
+        (true, false) => String::new(),
+        (true, true) => " in a flow collection".to_owned(),
+        (false, false) => format!(" under {at}"),
+        (false, true) => format!(" under {at}, in a flow collection"),
     }
 }
 
@@ -299,8 +321,16 @@ pub fn read_text_file(path: &Path, what: &'static str) -> Result<String, ConfigE
     })
 }
 
-/// Parses YAML text into a tree, mapping syntax errors to line and column.
+/// Parses YAML text into a tree, mapping syntax errors to line and column. Text nested deeper than
+/// [`MAX_CONFIG_DEPTH`] is refused before the parser sees it ([`super::nesting`]).
 pub(crate) fn parse_yaml(text: &str, source: &str) -> Result<yaml_serde::Value, ConfigError> {
+    nesting::check_depth(text, MAX_CONFIG_DEPTH).map_err(|deep| ConfigError::TooDeep {
+        source_name: source.to_owned(),
+        line: deep.line,
+        column: deep.column,
+        at: deep.path,
+        in_flow: deep.in_flow,
+    })?;
     yaml_serde::from_str(text).map_err(|e| {
         let (line, column) = e
             .location()
@@ -329,6 +359,18 @@ pub(crate) fn parse_document<T: serde::de::DeserializeOwned>(
     what: &'static str,
     problems: &mut Vec<Problem>,
 ) -> Result<T, ConfigError> {
+    parse_document_with(text, source, keys, what, problems, |_, _| {})
+}
+
+/// [`parse_document`] with a first look at the tree (`before`) ahead of the structural walk.
+fn parse_document_with<T: serde::de::DeserializeOwned>(
+    text: &str,
+    source: &str,
+    keys: &'static [walk::Key],
+    what: &'static str,
+    problems: &mut Vec<Problem>,
+    before: impl FnOnce(&mut yaml_serde::Value, &mut Vec<Problem>),
+) -> Result<T, ConfigError> {
     let mut value = parse_yaml(text, source)?;
     if value.is_null() {
         return Err(ConfigError::Invalid {
@@ -340,12 +382,40 @@ pub(crate) fn parse_document<T: serde::de::DeserializeOwned>(
             )],
         });
     }
+    before(&mut value, problems);
     walk::walk_map(&mut value, keys, "", problems);
-    yaml_serde::from_value(value).map_err(|e| ConfigError::Invalid {
-        source_name: source.to_owned(),
-        what,
-        problems: vec![Problem::new("", e.to_string())],
+    yaml_serde::from_value(value).map_err(|e| {
+        // What the walk found stays reported next to what the typed pass could not take.
+        let mut all = std::mem::take(problems);
+        all.push(Problem::new("", e.to_string()));
+        ConfigError::Invalid {
+            source_name: source.to_owned(),
+            what,
+            problems: all,
+        }
     })
+}
+
+/// `version` that is not a string (`version: 7`) is an unsupported version, reported as such and
+/// taken out so the rest of the document is still checked.
+fn take_bad_version(value: &mut yaml_serde::Value, problems: &mut Vec<Problem>) {
+    let Some(map) = value.as_mapping_mut() else {
+        return;
+    };
+    let key = yaml_serde::Value::from("version");
+    if let Some(v) = map.get(&key)
+        && !v.is_string()
+        && !v.is_null()
+    {
+        problems.push(Problem::new(
+            "version",
+            format!(
+                "{} is not supported, expected {VERSION_V1ALPHA1:?}",
+                walk::describe(v)
+            ),
+        ));
+        map.remove(&key);
+    }
 }
 
 /// Parses and validates a machine config. `source` names the text's origin in messages.
@@ -361,12 +431,13 @@ pub(crate) fn check_machine_config(
     what: &'static str,
 ) -> Result<ValidConfig, ConfigError> {
     let mut problems = Vec::new();
-    let config: MachineConfig = parse_document(
+    let config: MachineConfig = parse_document_with(
         text,
         source,
         schema::MACHINE_CONFIG_KEYS,
         what,
         &mut problems,
+        take_bad_version,
     )?;
     let settings = resolve(&config, &mut problems);
     match settings {
@@ -843,17 +914,16 @@ fn resolve_advertised_networks(entries: &[String], c: &mut Checker<'_>) -> Vec<I
             );
             continue;
         };
-        let problem = if net.prefix_len() == 0 {
-            Some("is the default route, which would send all of every peer's traffic to this node; expected a network behind this node".to_owned())
-        } else if net.trunc() != net {
+        let problem = if net.trunc() != net {
             Some(format!(
                 "has host bits set, did you mean \"{}\"?",
                 net.trunc()
             ))
-        } else if !is_routable(net.addr()) {
-            Some("is loopback, link-local, multicast or unspecified space, expected a network behind this node".to_owned())
         } else {
-            None
+            advertised_network_problem(&net).map(|why| match why {
+                DEFAULT_ROUTE => format!("is {why}, which would send all of every peer's traffic to this node; expected a network behind this node"),
+                _ => format!("is {why} space, expected a network behind this node"),
+            })
         };
         match problem {
             Some(why) => c.push(&path, format!("{} {why}", quote(entry))),
@@ -864,8 +934,40 @@ fn resolve_advertised_networks(entries: &[String], c: &mut Checker<'_>) -> Vec<I
     nets
 }
 
+const DEFAULT_ROUTE: &str = "the default route";
+
+/// Why a network may not be advertised by a node (`advertisedNetworks`), or accepted from a peer
+/// (`additionalAddresses`): one rule for both sides. `None`: it may.
+pub fn advertised_network_problem(net: &IpNet) -> Option<&'static str> {
+    if net.prefix_len() == 0 {
+        return Some(DEFAULT_ROUTE);
+    }
+    // Covering such space counts too: 0.0.0.0/1 and 128.0.0.0/1 together are the default route.
+    let special = SPECIAL_SPACE.iter().filter_map(|s| s.parse::<IpNet>().ok());
+    for space in special {
+        if space.contains(net) || net.contains(&space) {
+            return Some("loopback, link-local, multicast or unspecified");
+        }
+    }
+    None
+}
+
+/// Space no node may advertise nor receive: "this network", loopback, link-local, multicast,
+/// broadcast; IPv6 unspecified, loopback, link-local, multicast.
+const SPECIAL_SPACE: [&str; 9] = [
+    "0.0.0.0/8",
+    "127.0.0.0/8",
+    "169.254.0.0/16",
+    "224.0.0.0/4",
+    "255.255.255.255/32",
+    "::/128",
+    "::1/128",
+    "fe80::/10",
+    "ff00::/8",
+];
+
 /// Whether `ip` is an address a network behind a node can have.
-fn is_routable(ip: IpAddr) -> bool {
+pub fn is_routable(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
             !(v4.is_loopback() || v4.is_link_local() || v4.is_multicast() || v4.is_unspecified())
@@ -1069,4 +1171,73 @@ fn resolve_cluster(
 /// Checks a cluster name (also used by the generator).
 pub(crate) fn cluster_name_problem(name: &str) -> Option<String> {
     check_cluster_name(name).err()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn paths_and_messages(err: &ConfigError) -> Vec<String> {
+        err.problems().iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn a_version_that_is_not_a_string_is_unsupported_and_hides_nothing() {
+        let table: &[(&str, &str)] = &[
+            (
+                "version: 7\n",
+                "version: 7 is not supported, expected \"v1alpha1\"",
+            ),
+            (
+                "version: true\n",
+                "version: true is not supported, expected \"v1alpha1\"",
+            ),
+            (
+                "version: [1]\n",
+                "version: a list is not supported, expected \"v1alpha1\"",
+            ),
+            (
+                "version: v2\n",
+                "version: \"v2\" is not supported, expected \"v1alpha1\"",
+            ),
+            ("cluster: {}\n", "version: missing, expected \"v1alpha1\""),
+        ];
+        for (head, want) in table {
+            let text = format!("{head}machine: {{type: master}}\n");
+            let err = parse_machine_config(&text, "c.yaml").expect_err("invalid");
+            let got = paths_and_messages(&err);
+            assert_eq!(
+                got.first().map(String::as_str),
+                Some(*want),
+                "{head}: {err}"
+            );
+            assert!(
+                got.iter()
+                    .any(|p| p.starts_with("machine.type: \"master\"")),
+                "{head}: the other problems are still reported: {got:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_before_parsing_naming_source_place_and_limit() {
+        let text = format!(
+            "version: v1alpha1\ncluster:\n  id: {}\n",
+            "[".repeat(200_000)
+        );
+        let start = std::time::Instant::now();
+        let err = parse_machine_config(&text, "applied config").expect_err("too deep");
+        assert!(start.elapsed() < std::time::Duration::from_secs(5));
+        assert!(
+            matches!(err, ConfigError::TooDeep { line: 3, .. }),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "applied config:3:{}: YAML nested more than {MAX_CONFIG_DEPTH} levels deep under cluster.id, in a flow collection (the limit for a config), refused before parsing",
+                "  id: ".len() + (MAX_CONFIG_DEPTH - 1)
+            )
+        );
+    }
 }
