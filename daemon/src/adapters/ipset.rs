@@ -159,6 +159,16 @@ impl IpSet {
         }
     }
 
+    /// Adds every address of `other`.
+    pub fn add_set(&mut self, other: &IpSet) {
+        for &(lo, hi) in &other.v4.0 {
+            self.v4.add(lo, hi);
+        }
+        for &(lo, hi) in &other.v6.0 {
+            self.v6.add(lo, hi);
+        }
+    }
+
     /// Removes every address of `other`.
     pub fn remove_set(&mut self, other: &IpSet) {
         for &(lo, hi) in &other.v4.0 {

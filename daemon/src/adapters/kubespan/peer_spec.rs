@@ -15,8 +15,11 @@
 //! 4. allowed IPs = the minimal sorted prefix cover; endpoints as the affiliate lists them; label =
 //!    node name.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
 
+use ipnet::IpNet;
+use weft_api::config::validate::{advertised_network_problem, is_routable};
 use weft_api::resources::cluster::AffiliateSpec;
 use weft_api::resources::kubespan::PeerSpec;
 
@@ -42,7 +45,8 @@ pub enum Skip {
 pub struct Overlap {
     /// The affiliate whose addresses were cut.
     pub node_id: String,
-    /// The earlier affiliate that keeps them.
+    /// The affiliate that keeps them: one whose own (node or KubeSpan) addresses they are, or
+    /// an earlier one by node id.
     pub earlier: String,
 }
 
@@ -52,21 +56,65 @@ pub struct PeerSpecs {
     pub peers: Vec<(String, PeerSpec)>,
     pub skipped: Vec<(String, Skip)>,
     pub overlaps: Vec<Overlap>,
+    pub refused: Vec<Refused>,
+}
+
+/// An address or network an affiliate announced that no receiver takes (Weft): what senders are
+/// forbidden to advertise (`weft_api::config::validate::advertised_network_problem`), or an
+/// address of this node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    pub node_id: String,
+    pub net: IpNet,
+    pub why: &'static str,
 }
 
 /// Computes peer specs for the node `local_node_id` with public key `local_public_key` from the
 /// merged `affiliates` (any order).
+///
+/// Against insiders (who hold the cluster secret and can publish any affiliate), on top of
+/// Talos's rules:
+/// - what a sender may not advertise is refused here too (the default route, loopback,
+///   link-local, multicast, unspecified), for networks and node addresses alike;
+/// - this node's own addresses (KubeSpan, node addresses, advertised networks) are never a peer's;
+/// - a node's own addresses (KubeSpan and node addresses) beat other affiliates' networks, however
+///   ids sort: `0000evil` announcing `10.0.0.0/8` no longer takes `10.0.0.2` from the node that
+///   has it. Two affiliates naming the same host address: the one proven to be there keeps it —
+///   `verified` maps a peer's public key to the address its WireGuard traffic comes from while it
+///   is `up`, which only the holder of its private key can achieve — else the first by node id
+///   (as in Talos).
 pub fn peer_specs(
     local_node_id: &str,
     local_public_key: &str,
     affiliates: &[AffiliateSpec],
+    verified: &BTreeMap<String, IpAddr>,
 ) -> PeerSpecs {
     let mut sorted: Vec<&AffiliateSpec> = affiliates.iter().collect();
     sorted.sort_by(|a, b| a.node_id.cmp(&b.node_id));
     let mut out = PeerSpecs::default();
-    // (node id, public key, claimed set) of accepted peers, in order.
-    let mut accepted: Vec<(&str, &str, IpSet)> = Vec::new();
     let mut keys: BTreeSet<&str> = BTreeSet::new();
+
+    // This node's own addresses, whatever others claim.
+    let mut reserved = IpSet::new();
+    for local in sorted.iter().filter(|a| a.node_id == local_node_id) {
+        for ip in &local.addresses {
+            reserved.add_ip(*ip);
+        }
+        if let Some(address) = local.kubespan.address {
+            reserved.add_ip(address);
+        }
+        for net in &local.kubespan.additional_addresses {
+            reserved.add_net(*net);
+        }
+    }
+
+    // Pass 1: which affiliates are peers, and what each announces (forbidden space refused).
+    struct Candidate<'a> {
+        affiliate: &'a AffiliateSpec,
+        hosts: Vec<IpAddr>,
+        nets: Vec<IpNet>,
+    }
+    let mut candidates: Vec<Candidate<'_>> = Vec::new();
     for affiliate in sorted {
         let ks = &affiliate.kubespan;
         let skip = if affiliate.node_id == local_node_id {
@@ -78,10 +126,10 @@ pub fn peer_specs(
         } else if ks.public_key == local_public_key {
             Some(Skip::OwnPublicKey)
         } else if keys.contains(ks.public_key.as_str()) {
-            let node_id = accepted
+            let node_id = candidates
                 .iter()
-                .find(|(_, key, _)| *key == ks.public_key)
-                .map(|(id, _, _)| (*id).to_owned())
+                .find(|c| c.affiliate.kubespan.public_key == ks.public_key)
+                .map(|c| c.affiliate.node_id.clone())
                 .unwrap_or_default();
             Some(Skip::DuplicatePublicKey { node_id })
         } else {
@@ -91,28 +139,122 @@ pub fn peer_specs(
             out.skipped.push((affiliate.node_id.clone(), skip));
             continue;
         }
-
-        let mut set = IpSet::new();
+        keys.insert(&ks.public_key);
+        let mut refuse = |net: IpNet, why: &'static str| {
+            out.refused.push(Refused {
+                node_id: affiliate.node_id.clone(),
+                net,
+                why,
+            });
+        };
+        let mut hosts = Vec::new();
+        for ip in affiliate.addresses.iter().chain(ks.address.iter()) {
+            if is_routable(*ip) {
+                hosts.push(*ip);
+            } else {
+                refuse(
+                    IpNet::from(*ip),
+                    "loopback, link-local, multicast or unspecified",
+                );
+            }
+        }
+        let mut nets = Vec::new();
         for net in &ks.additional_addresses {
+            match advertised_network_problem(net) {
+                None => nets.push(*net),
+                Some(why) => refuse(*net, why),
+            }
+        }
+        candidates.push(Candidate {
+            affiliate,
+            hosts,
+            nets,
+        });
+    }
+
+    // Who keeps each host address named by more than one peer.
+    let mut owners: BTreeMap<IpAddr, &str> = BTreeMap::new();
+    for c in &candidates {
+        let proven = verified.get(&c.affiliate.kubespan.public_key);
+        for ip in &c.hosts {
+            if proven == Some(ip) {
+                owners.insert(*ip, &c.affiliate.node_id);
+            } else {
+                owners.entry(*ip).or_insert(&c.affiliate.node_id);
+            }
+        }
+    }
+    let owner = |ip: IpAddr| -> Option<&str> { owners.get(&ip).copied() };
+    let mut all_hosts = IpSet::new();
+    for c in &candidates {
+        for ip in &c.hosts {
+            all_hosts.add_ip(*ip);
+        }
+    }
+
+    // Pass 2: each peer's set.
+    let mut accepted: Vec<(&str, IpSet)> = Vec::new();
+    for c in &candidates {
+        let affiliate = c.affiliate;
+        let ks = &affiliate.kubespan;
+        // Networks first, minus every node's own addresses (theirs, not this one's to route).
+        let mut set = IpSet::new();
+        for net in &c.nets {
             set.add_net(*net);
         }
-        for ip in &affiliate.addresses {
-            set.add_ip(*ip);
+        // Whoever keeps a host address inside one of these networks takes it out of them.
+        let mut lost_to: Vec<&str> = Vec::new();
+        for ip in candidates.iter().flat_map(|o| o.hosts.iter()) {
+            let mut one = IpSet::new();
+            one.add_ip(*ip);
+            if set.overlaps(&one)
+                && let Some(keeper) = owner(*ip).filter(|k| *k != affiliate.node_id)
+            {
+                lost_to.push(keeper);
+            }
         }
+        set.remove_set(&all_hosts);
+        let mut own_hosts = IpSet::new();
+        for ip in &affiliate.addresses {
+            if c.hosts.contains(ip) {
+                own_hosts.add_ip(*ip);
+            }
+        }
+        set.add_set(&own_hosts);
         for net in &ks.exclude_advertised_networks {
             set.remove_net(*net);
         }
-        if let Some(address) = ks.address {
+        if let Some(address) = ks.address.filter(|a| c.hosts.contains(a)) {
             set.add_ip(address);
         }
-        for (earlier, _, claimed) in &accepted {
+        // Host addresses another peer keeps.
+        for ip in &c.hosts {
+            if let Some(other) = owner(*ip).filter(|o| *o != affiliate.node_id) {
+                set.remove_net(IpNet::from(*ip));
+                lost_to.push(other);
+            }
+        }
+        if set.overlaps(&reserved) {
+            set.remove_set(&reserved);
+            out.refused.push(Refused {
+                node_id: affiliate.node_id.clone(),
+                net: IpNet::from(IpAddr::from([0u8, 0, 0, 0])),
+                why: "addresses of this node",
+            });
+        }
+        for (earlier, claimed) in &accepted {
             if set.overlaps(claimed) {
                 set.remove_set(claimed);
-                out.overlaps.push(Overlap {
-                    node_id: affiliate.node_id.clone(),
-                    earlier: (*earlier).to_owned(),
-                });
+                lost_to.push(earlier);
             }
+        }
+        lost_to.sort_unstable();
+        lost_to.dedup();
+        for other in lost_to {
+            out.overlaps.push(Overlap {
+                node_id: affiliate.node_id.clone(),
+                earlier: other.to_owned(),
+            });
         }
         out.peers.push((
             ks.public_key.clone(),
@@ -123,8 +265,7 @@ pub fn peer_specs(
                 label: affiliate.nodename.clone(),
             },
         ));
-        keys.insert(&ks.public_key);
-        accepted.push((&affiliate.node_id, &ks.public_key, set));
+        accepted.push((&affiliate.node_id, set));
     }
     out
 }
@@ -185,6 +326,96 @@ mod tests {
         want: Vec<(&'static str, Vec<IpNet>)>,
         skipped: Vec<(&'static str, Skip)>,
         overlaps: Vec<(&'static str, &'static str)>,
+    }
+
+    #[test]
+    fn insiders_cannot_take_what_is_not_theirs() {
+        // A real node b, this node (local, 10.0.0.9), and an insider sorting first.
+        let local = aff(LOCAL, 9, &["10.0.0.9"], &["10.9.0.0/24"], &[], &[]);
+        let b = aff("b", 2, &["10.0.0.2"], &[], &[], &["10.0.0.2:51820"]);
+        let evil = aff(
+            "0000evil",
+            7,
+            &["127.0.0.1", "169.254.1.1", "10.0.0.9", "10.0.0.2"],
+            &[
+                "0.0.0.0/0",
+                "::/0",
+                "0.0.0.0/1",
+                "128.0.0.0/1",
+                "224.0.0.0/8",
+                "fe80::/64",
+                "10.0.0.0/8",
+            ],
+            &[],
+            &["10.0.0.7:51820"],
+        );
+        // b is up, its WireGuard traffic seen from 10.0.0.2: proven to be there.
+        let verified = BTreeMap::from([(key(2), "10.0.0.2".parse().expect("ip"))]);
+        let all = [local, b, evil];
+        let got = peer_specs(LOCAL, LOCAL_KEY, &all, &verified);
+        let allowed_of = |label: &str| -> Vec<IpNet> {
+            got.peers
+                .iter()
+                .find(|(_, p)| p.label == label)
+                .map(|(_, p)| p.allowed_ips.clone())
+                .expect("peer")
+        };
+        // b keeps its node address; the insider gets neither b's nor this node's addresses, and
+        // none of the forbidden space: what is left of 10.0.0.0/8 and its own ULA.
+        assert_eq!(allowed_of("b"), allowed(&["10.0.0.2/32", "fd00::2/128"]));
+        let e = allowed_of("0000evil");
+        for taken in [
+            "10.0.0.2",
+            "10.0.0.9",
+            "127.0.0.1",
+            "169.254.1.1",
+            "8.8.8.8",
+            "10.9.0.1",
+        ] {
+            let ip: IpAddr = taken.parse().expect("ip");
+            assert!(!e.iter().any(|n| n.contains(&ip)), "{taken} in {e:?}");
+        }
+        assert!(
+            e.iter()
+                .any(|n| n.contains(&"10.1.2.3".parse::<IpAddr>().expect("ip")))
+        );
+        assert!(e.contains(&"fd00::7/128".parse().expect("net")));
+        // Each refusal named once, with why.
+        let refused: Vec<String> = got
+            .refused
+            .iter()
+            .map(|r| format!("{} {} {}", r.node_id, r.net, r.why))
+            .collect();
+        for want in [
+            "0000evil 0.0.0.0/0 the default route",
+            "0000evil ::/0 the default route",
+            "0000evil 0.0.0.0/1 loopback, link-local, multicast or unspecified",
+            "0000evil 128.0.0.0/1 loopback, link-local, multicast or unspecified",
+            "0000evil 224.0.0.0/8 loopback, link-local, multicast or unspecified",
+            "0000evil fe80::/64 loopback, link-local, multicast or unspecified",
+            "0000evil 127.0.0.1/32 loopback, link-local, multicast or unspecified",
+            "0000evil 169.254.1.1/32 loopback, link-local, multicast or unspecified",
+        ] {
+            assert!(
+                refused.iter().any(|r| r == want),
+                "{want} not in {refused:?}"
+            );
+        }
+        assert!(
+            got.refused
+                .iter()
+                .any(|r| r.node_id == "0000evil" && r.why == "addresses of this node")
+        );
+
+        // Before b is proven anywhere (not up yet), a host address both name goes to the first
+        // by node id, as in Talos; everything else above holds regardless.
+        let unproven = peer_specs(LOCAL, LOCAL_KEY, &all, &BTreeMap::new());
+        let b_now = unproven
+            .peers
+            .iter()
+            .find(|(_, p)| p.label == "b")
+            .map(|(_, p)| p.allowed_ips.clone());
+        assert_eq!(b_now, Some(allowed(&["fd00::2/128"])));
     }
 
     #[test]
@@ -353,7 +584,7 @@ mod tests {
             },
         ];
         for case in cases {
-            let got = peer_specs(LOCAL, LOCAL_KEY, &case.affiliates);
+            let got = peer_specs(LOCAL, LOCAL_KEY, &case.affiliates, &BTreeMap::new());
             let summary: Vec<(String, Vec<IpNet>)> = got
                 .peers
                 .iter()
@@ -389,7 +620,7 @@ mod tests {
         // or dedup of families: the advertising node's filters already chose them.
         let eps = ["[2001:db8::1]:51820", "10.0.0.1:51820", "192.168.1.1:51821"];
         let a = aff("a", 1, &["10.0.0.1"], &[], &[], &eps);
-        let got = peer_specs(LOCAL, LOCAL_KEY, std::slice::from_ref(&a));
+        let got = peer_specs(LOCAL, LOCAL_KEY, std::slice::from_ref(&a), &BTreeMap::new());
         let (id, peer) = &got.peers[0];
         assert_eq!(id, &key(1));
         assert_eq!(peer.address, Some("fd00::1".parse::<IpAddr>().expect("ip")));

@@ -3,13 +3,17 @@
 //! this node has both identities (its node id, to skip itself; its KubeSpan keys, without which
 //! there is no WireGuard to configure); otherwise there are no peers.
 
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+
 use weft_api::resource::{Metadata, Resource};
 use weft_api::resources::cluster::AffiliateSpec;
 use weft_api::resources::kubespan::IdentitySpec as KubeSpanIdentity;
+use weft_api::resources::kubespan::{PeerState, PeerStatusSpec};
 use weft_api::resources::{
     AFFILIATE_TYPE, IDENTITY_TYPE, KUBESPAN_CONFIG_ID, KUBESPAN_CONFIG_TYPE,
-    KUBESPAN_IDENTITY_TYPE, KUBESPAN_PEER_SPEC_TYPE, LOCAL_ID, NAMESPACE_CLUSTER, NAMESPACE_CONFIG,
-    NAMESPACE_KUBESPAN,
+    KUBESPAN_IDENTITY_TYPE, KUBESPAN_PEER_SPEC_TYPE, KUBESPAN_PEER_STATUS_TYPE, LOCAL_ID,
+    NAMESPACE_CLUSTER, NAMESPACE_CONFIG, NAMESPACE_KUBESPAN,
 };
 
 use super::config::KubeSpanConfigSpec;
@@ -21,11 +25,16 @@ use crate::runtime::state::Kind;
 /// Controller name (owner of its outputs).
 pub const NAME: &str = "kubespan.PeerSpecController";
 
+/// Most refusals remembered as already logged (an insider can announce ever new networks).
+const MAX_REMEMBERED_REFUSALS: usize = 4096;
+
 /// See the module doc.
 #[derive(Debug, Default)]
 pub struct PeerSpecController {
     /// The overlaps last warned about, so a stable overlap is logged once, not on every change.
     warned: Vec<(String, String)>,
+    /// Refusals already logged (node id, network), each once; bounded like the affiliates.
+    refusals: BTreeSet<(String, String)>,
 }
 
 impl Controller for PeerSpecController {
@@ -37,6 +46,7 @@ impl Controller for PeerSpecController {
         vec![
             Kind::new(NAMESPACE_CLUSTER, AFFILIATE_TYPE),
             Kind::new(NAMESPACE_CLUSTER, IDENTITY_TYPE),
+            Kind::new(NAMESPACE_KUBESPAN, KUBESPAN_PEER_STATUS_TYPE),
             Kind::new(NAMESPACE_CONFIG, KUBESPAN_CONFIG_TYPE),
             Kind::new(NAMESPACE_KUBESPAN, KUBESPAN_IDENTITY_TYPE),
         ]
@@ -66,7 +76,27 @@ impl Controller for PeerSpecController {
             .iter()
             .filter_map(|r| r.typed_spec().ok())
             .collect();
-        let computed = peer_specs(&own, &identity.public_key, &affiliates);
+        // Where each peer's WireGuard traffic comes from while it is up: proof of where it is.
+        let verified: BTreeMap<String, IpAddr> = ctx
+            .list(NAMESPACE_KUBESPAN, KUBESPAN_PEER_STATUS_TYPE)
+            .iter()
+            .filter_map(|r| {
+                let status: PeerStatusSpec = r.typed_spec().ok()?;
+                let endpoint = status.endpoint.filter(|_| status.state == PeerState::Up)?;
+                Some((r.metadata.id.clone(), endpoint.ip().to_canonical()))
+            })
+            .collect();
+        let computed = peer_specs(&own, &identity.public_key, &affiliates, &verified);
+        if self.refusals.len() > MAX_REMEMBERED_REFUSALS {
+            // Forgetting only means logging one again.
+            self.refusals.clear();
+        }
+        for refused in &computed.refused {
+            let key = (refused.node_id.clone(), refused.net.to_string());
+            if self.refusals.insert(key) {
+                tracing::warn!(node_id = %refused.node_id, net = %refused.net, why = refused.why, "refused what a peer announced");
+            }
+        }
         for (node_id, skip) in &computed.skipped {
             match skip {
                 Skip::OwnPublicKey => {
