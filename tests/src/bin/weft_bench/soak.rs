@@ -16,7 +16,9 @@
 //! Liveness traffic is what the data plane counts between two peers while nothing else uses the
 //! tunnels: the probes, their answers, WireGuard handshakes and keepalives. It is read from the
 //! peer statuses' `receiveBytes`/`transmitBytes` at both ends of the soak (a snapshot is enough
-//! for a difference; every verdict about states comes from the watch events). weftd's RSS is
+//! for a difference; every verdict about states comes from the watch events). The two directions
+//! are not counted alike: gotatun adds whole WireGuard messages when it sends (the UDP payload on
+//! the wire) and the decrypted packet when it receives (a keepalive adds 0). weftd's RSS is
 //! `VmRSS`, its CPU time utime + stime from `/proc/<pid>/stat`, for the pids `cluster create`
 //! records in `<state>/<name>/cluster.yaml`. Nothing here has a time bound: waits give up only
 //! after generous limits, and a wait that gave up is printed as such, not failed.
@@ -204,8 +206,13 @@ pub fn run(opts: Options) -> BenchResult<()> {
     let created = Instant::now();
     let mut cluster = LocalCluster::create(&name, &prefix, n, &[]);
     println!(
-        "created in {:.1} s (every peer up)",
-        created.elapsed().as_secs_f64()
+        "created in {:.1} s (every peer up); its files are in {} (if this is killed by a signal: `weftctl cluster destroy --name {name} --state {}`)",
+        created.elapsed().as_secs_f64(),
+        cluster.cluster_dir().display(),
+        cluster
+            .cluster_dir()
+            .parent()
+            .map_or_else(String::new, |p| p.display().to_string())
     );
     let mut watches: Vec<(u8, StatusWatch)> = (1..=n).map(|i| (i, cluster.watch(i))).collect();
     let hostnames: Vec<String> = (1..=n).map(|j| cluster.hostname(j)).collect();
@@ -561,6 +568,10 @@ pub fn run(opts: Options) -> BenchResult<()> {
     for line in block {
         println!("{line}");
     }
+    println!();
+    println!(
+        "Sent is what gotatun counts going out: whole WireGuard messages (the UDP payload on the wire); received is what it counts coming in: the decrypted packets (a keepalive counts 0)."
+    );
     println!("---- end ----");
     Ok(())
 }
