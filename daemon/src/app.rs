@@ -101,9 +101,42 @@ fn check_identities(state_dir: &Path, reset: bool) -> anyhow::Result<NodeIdentit
         .with_context(|| format!("writing {}", kubespan.display()))?;
         tracing::warn!(file = %kubespan.display(), public_key = %keys.public_key, "--reset-identity: generated a new KubeSpan key pair; peers learn it through discovery");
     } else if kubespan.exists() {
+        tighten_secret_file(&kubespan)?;
         IdentityFile::load(&kubespan)?;
     }
     Ok(node)
+}
+
+/// A file holding a private key must be private. One that others can read (0644 after a copy or a
+/// restore from backup) is tightened to 0600 with a warning — refusing to start would take the node
+/// off the mesh for something weftd can fix itself; the warning says the key may have leaked. If
+/// the mode cannot be changed (another owner, a read-only file system), weftd refuses to start.
+fn tighten_secret_file(path: &Path) -> anyhow::Result<()> {
+    let mode = std::fs::metadata(path)
+        .with_context(|| format!("reading the mode of {}", path.display()))?
+        .permissions()
+        .mode()
+        & 0o777;
+    if mode & 0o077 == 0 {
+        return Ok(());
+    }
+    std::fs::set_permissions(
+        path,
+        std::fs::Permissions::from_mode(fsutil::SECRET_FILE_MODE),
+    )
+    .with_context(|| {
+        format!(
+            "{} is readable by others (mode {mode:o}) and could not be made private",
+            path.display()
+        )
+    })?;
+    tracing::warn!(
+        file = %path.display(),
+        was = format!("{mode:o}"),
+        now = format!("{:o}", fsutil::SECRET_FILE_MODE),
+        "the KubeSpan identity file was readable by others; made it private. Its private key may have been read: `weftd --reset-identity` replaces it"
+    );
+    Ok(())
 }
 
 /// Registers every resource type and publishes the definitions as resources (`weftctl get rd`).
@@ -141,6 +174,13 @@ fn add_discovery_controllers(engine: &mut Engine, state: &State) -> anyhow::Resu
 
 /// Runs weftd until a signal.
 pub async fn run(options: Options) -> Result<(), AppError> {
+    match crate::os::rlimit::raise_nofile() {
+        Ok((before, after)) if after > before => {
+            tracing::info!(before, after, "raised the open-file limit");
+        }
+        Ok(_) => {}
+        Err(err) => tracing::warn!(%err, "raising the open-file limit"),
+    }
     let valid = load_machine_config(&options.config)?;
     let settings = valid.settings.clone();
     for warning in settings.warnings() {

@@ -71,7 +71,9 @@ impl ConfigStore {
             return Ok("Dry run: the config is valid; nothing was applied".to_owned());
         }
         let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
-        fsutil::write_atomic(&self.path, text.as_bytes(), fsutil::SECRET_FILE_MODE)
+        // A symbolic link (a config kept under /etc pointing elsewhere) is written through.
+        fsutil::resolve_links(&self.path)
+            .and_then(|path| fsutil::write_atomic(&path, text.as_bytes(), fsutil::SECRET_FILE_MODE))
             .with_context(|| format!("writing {}", self.path.display()))
             .map_err(ApplyError::Persist)?;
         self.publish(&valid).map_err(ApplyError::Persist)?;

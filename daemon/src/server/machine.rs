@@ -22,6 +22,20 @@ use crate::runtime::state::State;
 /// Longest validity `config new --crt-ttl` may ask for (the CA's own lifetime is ten years).
 pub const MAX_CLIENT_CERT_TTL: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
 
+/// Configs checked at once (`apply-config`, also `--dry-run`). Parsing and validating run on the
+/// blocking pool so the API keeps answering meanwhile; one at a time keeps a core free for it.
+pub const MAX_CONCURRENT_CONFIG_CHECKS: usize = 1;
+
+/// The status for a config that is refused before it is parsed: larger than a config file may be.
+fn oversized(len: usize) -> Option<Status> {
+    let limit = weft_api::config::MAX_CONFIG_FILE_BYTES;
+    (len as u64 > limit).then(|| {
+        Status::resource_exhausted(format!(
+            "the config is {len} bytes, over the limit of {limit} bytes for a machine config"
+        ))
+    })
+}
+
 /// The status for an external peer change that failed.
 fn change_status(err: ChangeError) -> Status {
     match err {
@@ -37,11 +51,16 @@ fn change_status(err: ChangeError) -> Status {
 pub struct MachineApi {
     config: Arc<ConfigStore>,
     state: State,
+    checks: Arc<tokio::sync::Semaphore>,
 }
 
 impl MachineApi {
     pub fn new(state: State, config: Arc<ConfigStore>) -> MachineApi {
-        MachineApi { config, state }
+        MachineApi {
+            config,
+            state,
+            checks: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_CONFIG_CHECKS)),
+        }
     }
 }
 
@@ -53,11 +72,19 @@ impl pb::machine_service_server::MachineService for MachineApi {
     ) -> Result<Response<ApplyConfigurationResponse>, Status> {
         auth::require_admin(&request, "applying a configuration")?;
         let req = request.into_inner();
+        if let Some(status) = oversized(req.data.len()) {
+            return Err(status);
+        }
         let text = String::from_utf8(req.data)
             .map_err(|_| Status::invalid_argument("the config is not UTF-8 text"))?;
-        let message = self
-            .config
-            .apply(&text, req.dry_run)
+        let _permit = Arc::clone(&self.checks)
+            .acquire_owned()
+            .await
+            .map_err(|_| Status::unavailable("shutting down"))?;
+        let config = Arc::clone(&self.config);
+        let message = tokio::task::spawn_blocking(move || config.apply(&text, req.dry_run))
+            .await
+            .map_err(|e| Status::internal(format!("checking the config: {e}")))?
             .map_err(|err| match err {
                 ApplyError::Invalid(e) => Status::invalid_argument(e.to_string()),
                 ApplyError::Persist(e) => Status::internal(format!("{e:#}")),
@@ -184,5 +211,22 @@ impl pb::machine_service_server::MachineService for MachineApi {
             tag: format!("v{}", env!("CARGO_PKG_VERSION")),
             os_arch: format!("{}/{}", std::env::consts::OS, std::env::consts::ARCH),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configs_over_the_file_limit_are_refused_naming_it() {
+        let limit = weft_api::config::MAX_CONFIG_FILE_BYTES as usize;
+        assert!(oversized(limit).is_none());
+        let status = oversized(limit + 1).expect("refused");
+        assert_eq!(status.code(), tonic::Code::ResourceExhausted);
+        assert_eq!(
+            status.message(),
+            "the config is 1048577 bytes, over the limit of 1048576 bytes for a machine config"
+        );
     }
 }

@@ -3,6 +3,8 @@
 //!
 //! - [`auth`]: roles from the client certificate's Organization (`os:admin`, `os:reader`).
 //! - [`tls`]: the node's serving certificate, issued at start from the cluster CA.
+//! - [`listener`]: the front door: TLS handshake deadline, connection caps, idle timeout, accept
+//!   backoff; tonic only sees connections with a valid client certificate.
 //! - [`resource`]: `Get`, `List`, `Watch`, `Definitions`.
 //! - [`machine`]: `ApplyConfiguration`, `GenerateClientConfiguration`, `Version` (admin only).
 
@@ -11,7 +13,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use tokio_util::sync::CancellationToken;
-use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
+use tonic::transport::Server;
 use weft_api::proto::machine::machine_service_server::MachineServiceServer;
 use weft_api::proto::resource::resource_service_server::ResourceServiceServer;
 
@@ -19,6 +21,7 @@ use crate::config_store::ConfigStore;
 use crate::runtime::state::State;
 
 pub mod auth;
+pub mod listener;
 pub mod machine;
 pub mod resource;
 pub mod tls;
@@ -31,17 +34,22 @@ pub async fn serve(
     serving: tls::ServingCert,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let tls = ServerTlsConfig::new()
-        .identity(Identity::from_pem(&serving.crt_pem, &serving.key_pem))
-        .client_ca_root(Certificate::from_pem(&serving.ca_pem));
-    let listener = tokio::net::TcpListener::bind(listen)
+    let acceptor = listener::tls_acceptor(&serving).context("node API TLS settings")?;
+    let tcp = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("listening on {listen} (machine.api.listenAddress)"))?;
-    tracing::info!(%listen, "node API listening");
-    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+    let limits = listener::Limits::for_nofile(crate::os::rlimit::nofile());
+    tracing::info!(
+        %listen,
+        max_connections = limits.caps.total,
+        max_per_source = limits.caps.per_source,
+        handshake_timeout_s = limits.handshake_timeout.as_secs(),
+        "node API listening"
+    );
+    let incoming = listener::incoming(tcp, acceptor, limits, shutdown.clone());
     Server::builder()
-        .tls_config(tls)
-        .context("node API TLS settings")?
+        .http2_keepalive_interval(Some(listener::KEEPALIVE_INTERVAL))
+        .http2_keepalive_timeout(Some(listener::KEEPALIVE_TIMEOUT))
         .add_service(ResourceServiceServer::new(resource::ResourceApi::new(
             state.clone(),
         )))
