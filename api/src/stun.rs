@@ -45,14 +45,16 @@ const ATTR_MAPPED_ADDRESS: u16 = 0x0001;
 const ATTR_MESSAGE_INTEGRITY: u16 = 0x0008;
 const ATTR_MESSAGE_INTEGRITY_SHA256: u16 = 0x001C;
 const ATTR_XOR_MAPPED_ADDRESS: u16 = 0x0020;
+/// RFC 5780's PADDING: bytes whose only purpose is to make the message larger.
+const ATTR_PADDING: u16 = 0x0026;
 /// Attribute types below this must be understood (RFC 8489 §14); from it on they may be skipped.
 const COMPREHENSION_OPTIONAL: u16 = 0x8000;
 /// Comprehension-required attributes a Binding message may carry that we skip rather than refuse:
 /// RFC 3489's address attributes (older servers still send SOURCE-/CHANGED-ADDRESS), USERNAME,
-/// the integrity and error attributes, REALM, NONCE, the RFC 8489 password attributes, and ICE's
-/// PRIORITY and USE-CANDIDATE. Any other type below 0x8000 makes the message unparsable, as
-/// RFC 8489 §6.3 asks.
-const SKIPPABLE_REQUIRED: [u16; 17] = [
+/// the integrity and error attributes, REALM, NONCE, the RFC 8489 password attributes, ICE's
+/// PRIORITY and USE-CANDIDATE, and RFC 5780's PADDING (which Weft's requests carry). Any other
+/// type below 0x8000 makes the message unparsable, as RFC 8489 §6.3 asks.
+const SKIPPABLE_REQUIRED: [u16; 18] = [
     0x0002,
     0x0003,
     0x0004,
@@ -70,6 +72,7 @@ const SKIPPABLE_REQUIRED: [u16; 17] = [
     0x0025,
     ATTR_MAPPED_ADDRESS,
     ATTR_XOR_MAPPED_ADDRESS,
+    ATTR_PADDING,
 ];
 
 const FAMILY_IPV4: u8 = 0x01;
@@ -78,9 +81,21 @@ const FAMILY_IPV6: u8 = 0x02;
 const ADDRESS_V4_LEN: usize = 8;
 const ADDRESS_V6_LEN: usize = 20;
 
-/// A Binding Request (no attributes: 20 bytes, the smallest message a reflector answers).
+/// The size of every Binding Request Weft sends: as large as the largest answer to it (a Binding
+/// Success with an IPv6 XOR-MAPPED-ADDRESS, 44 bytes). weft-discovery's reflector answers only
+/// requests at least as large as its answer, so a forged source address never makes it send more
+/// bytes than it received: it is no traffic amplifier.
+pub const BINDING_REQUEST_LEN: usize = HEADER_LEN + ATTRIBUTE_HEADER_LEN + ADDRESS_V6_LEN;
+const _: () = assert!(BINDING_REQUEST_LEN.is_multiple_of(4));
+
+/// A Binding Request padded to [`BINDING_REQUEST_LEN`] with a PADDING attribute (RFC 5780).
 pub fn binding_request(txid: TransactionId) -> Vec<u8> {
-    message(BINDING_REQUEST, txid, &[])
+    const VALUE_LEN: usize = BINDING_REQUEST_LEN - HEADER_LEN - ATTRIBUTE_HEADER_LEN;
+    let mut padding = Vec::with_capacity(BINDING_REQUEST_LEN - HEADER_LEN);
+    padding.extend_from_slice(&ATTR_PADDING.to_be_bytes());
+    padding.extend_from_slice(&(VALUE_LEN as u16).to_be_bytes());
+    padding.resize(BINDING_REQUEST_LEN - HEADER_LEN, 0);
+    message(BINDING_REQUEST, txid, &padding)
 }
 
 /// A Binding Indication (no attributes): a NAT hole-punching packet that asks for no answer.
@@ -406,11 +421,15 @@ mod tests {
     #[test]
     fn round_trips() {
         let txid = *b"weft-txid-01";
-        assert_eq!(binding_request(txid).len(), 20);
-        assert_eq!(
-            parse(&binding_request(txid)),
-            Ok(Message::BindingRequest { txid })
-        );
+        let request = binding_request(txid);
+        assert_eq!(request.len(), BINDING_REQUEST_LEN);
+        assert_eq!(BINDING_REQUEST_LEN, 44);
+        assert!(is_stun(&request));
+        assert_eq!(parse(&request), Ok(Message::BindingRequest { txid }));
+        // Header, then PADDING (0x0026) with 20 zero bytes.
+        assert_eq!(&request[..4], &[0x00, 0x01, 0x00, 24]);
+        assert_eq!(&request[20..24], &[0x00, 0x26, 0x00, 20]);
+        assert!(request[24..].iter().all(|b| *b == 0));
         assert_eq!(
             parse(&binding_indication(txid)),
             Ok(Message::BindingIndication { txid })
@@ -425,7 +444,11 @@ mod tests {
         ] {
             let msg = binding_success(txid, addr(mapped));
             assert!(is_stun(&msg), "{mapped}");
-            assert!(msg.len() <= 44, "{mapped}: {} bytes", msg.len());
+            assert!(
+                msg.len() <= BINDING_REQUEST_LEN,
+                "{mapped}: {} bytes, more than the request",
+                msg.len()
+            );
             assert_eq!(
                 parse(&msg),
                 Ok(Message::BindingSuccess {
@@ -525,7 +548,8 @@ mod tests {
 
     #[test]
     fn malformed_messages_name_the_problem() {
-        let good = binding_request([2; 12]);
+        // A bare request: 20 bytes, no attributes.
+        let good = build(BINDING_REQUEST, &[]);
         assert_eq!(parse(&good[..19]), Err(StunError::TooShort(19)));
         assert_eq!(parse(&[]), Err(StunError::TooShort(0)));
         let mut big = build(BINDING_REQUEST, &[(0x8022, &[0; 524])]);

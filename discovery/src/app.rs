@@ -3,12 +3,15 @@
 //! server, write a last snapshot.
 //!
 //! ```text
-//! start ─ load snapshot ─ bind ─┬─ gRPC server ───────────────┐
-//!                               ├─ STUN reflector (UDP)       │
-//!                               ├─ metrics server             │
-//!                               ├─ GC every --gc-interval     │ signal: cancel, close watches,
-//!                               └─ snapshot every interval    │ drain (≤ SHUTDOWN_GRACE),
-//!                                                             └ final snapshot, exit 0
+//! start ─ raise RLIMIT_NOFILE ─ remove leftover temp files ─ load snapshot ─ bind ─┐
+//!                               ┌─────────────────────────────────────────────────┘
+//!                               ├─ gRPC server (behind conn::incoming) ┐
+//!                               ├─ STUN reflector (UDP)                │
+//!                               ├─ metrics server                      │
+//!                               ├─ GC every --gc-interval              │ signal: cancel, close
+//!                               └─ snapshot every interval             │ watches, drain (≤
+//!                                                                      │ SHUTDOWN_GRACE), final
+//!                                                                      └ snapshot, exit 0
 //! ```
 
 use std::net::SocketAddr;
@@ -22,15 +25,16 @@ use tonic::transport::{Identity, Server, ServerTlsConfig};
 use weft_api::proto::discovery::server::cluster_server::ClusterServer;
 
 use crate::args::StunListen;
+use crate::conn::{self, ConnLimits, Guarded, Registry};
 use crate::limits::{
-    MAX_RATE_LIMIT_BUCKETS, MAX_REQUEST_BYTES, RATE_LIMITER_GC_INTERVAL, STUN_RATE_LIMIT_BURST,
-    STUN_RATE_LIMIT_PER_SECOND,
+    MAX_RATE_LIMIT_BUCKETS, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES, RATE_LIMITER_GC_INTERVAL,
+    STUN_RATE_LIMIT_BURST, STUN_RATE_LIMIT_PER_SECOND,
 };
 use crate::metrics::{self, Metrics};
 use crate::ratelimit::RateLimiter;
 use crate::server::{self, ClusterApi};
 use crate::snapshot;
-use crate::state::State;
+use crate::state::{Caps, State};
 use crate::stun;
 
 /// How long shutdown waits for open requests and streams before writing the last snapshot.
@@ -55,17 +59,63 @@ pub struct Options {
     pub gc_interval: Duration,
     pub metrics_listen: SocketAddr,
     pub rate_limit: bool,
+    /// Global caps of the state.
+    pub caps: Caps,
+    /// Connection caps and timeouts (`max_connections` is lowered to what `RLIMIT_NOFILE`
+    /// allows).
+    pub connections: ConnLimits,
     pub settings: server::Settings,
 }
 
 /// Runs the service until SIGTERM/SIGINT.
 pub async fn run(options: Options) -> anyhow::Result<()> {
     let started = Instant::now();
+    let nofile = match conn::raise_nofile_limit() {
+        Ok((before, after)) => {
+            if before != after {
+                tracing::info!(
+                    before,
+                    after,
+                    "raised the soft RLIMIT_NOFILE to the hard limit"
+                );
+            }
+            Some(after)
+        }
+        Err(err) => {
+            tracing::warn!(%err, "could not read or raise RLIMIT_NOFILE");
+            None
+        }
+    };
+    let mut connections = options.connections;
+    if let Some(nofile) = nofile {
+        let cap = conn::connection_cap(connections.max_connections, nofile);
+        if cap < connections.max_connections {
+            tracing::warn!(
+                requested = connections.max_connections,
+                cap,
+                rlimit_nofile = nofile,
+                "--max-connections lowered to what RLIMIT_NOFILE allows"
+            );
+            connections.max_connections = cap;
+        }
+    }
     let state = match &options.snapshot_path {
         Some(path) => {
             let path = path.clone();
+            let caps = options.caps;
             let (state, report) = tokio::task::spawn_blocking(move || {
-                snapshot::load(&path, Instant::now(), SystemTime::now())
+                match snapshot::remove_leftovers(&path) {
+                    Ok(left) if left.files > 0 => tracing::warn!(
+                        files = left.files,
+                        bytes = left.bytes,
+                        "removed temporary files of interrupted snapshot writes"
+                    ),
+                    Ok(_) => {}
+                    Err(err) => {
+                        tracing::warn!(%err, "could not remove temporary files of interrupted snapshot writes");
+                    }
+                }
+                snapshot::load(&path, caps, Instant::now(), SystemTime::now())
             })
             .await
             .context("loading the snapshot")??;
@@ -78,9 +128,10 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
             );
             state
         }
-        None => State::new(Instant::now()),
+        None => State::with_caps(Instant::now(), options.caps),
     };
     let metrics = Arc::new(Metrics::default());
+    let registry = Registry::new(connections, metrics.clone());
     let limiter = options.rate_limit.then(|| Arc::new(RateLimiter::default()));
     let stun_limiter = options.rate_limit.then(|| {
         Arc::new(RateLimiter::new(
@@ -143,14 +194,18 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         metrics.clone(),
         options.settings.clone(),
     );
-    let service = ClusterServer::new(api).max_decoding_message_size(MAX_REQUEST_BYTES);
+    let service = Guarded::new(
+        ClusterServer::new(api)
+            .max_decoding_message_size(MAX_REQUEST_BYTES)
+            .max_encoding_message_size(MAX_RESPONSE_BYTES),
+    );
     let mut builder = Server::builder()
         .http2_keepalive_interval(Some(KEEPALIVE_INTERVAL))
         .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT));
     if let Some(tls) = tls {
         builder = builder.tls_config(tls).context("TLS settings")?;
     }
-    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+    let incoming = conn::incoming(listener, registry);
     let server_task = tokio::spawn(
         builder
             .add_service(service)
@@ -159,7 +214,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
 
     let render = {
         let (state, metrics) = (state.clone(), metrics.clone());
-        move || metrics.render(state.counts())
+        move || metrics.render(state.counts(), state.limit_counts())
     };
     let metrics_task = tokio::spawn(metrics::serve(metrics_listener, render, shutdown.clone()));
     let stun_task = stun_socket.map(|socket| {

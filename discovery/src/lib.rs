@@ -5,7 +5,8 @@
 //! - [`state`]: clusters, affiliates, endpoints, expirations and watchers — pure, clock passed in.
 //! - [`limits`]: every limit as a named constant, and request validation.
 //! - [`ratelimit`]: the per-client-IP token bucket.
-//! - [`server`]: the thin gRPC handlers (client IP, rate limit, status codes).
+//! - [`server`]: the thin gRPC handlers (client IP, rate limit, owner tokens, status codes).
+//! - [`conn`]: client connections before gRPC — accept loop, caps, timeouts, the reply budget.
 //! - [`stun`]: the STUN Binding reflector on UDP, which tells a node its public endpoint.
 //! - [`snapshot`]: the on-disk snapshot in Sidero's format.
 //! - [`metrics`]: Prometheus metrics and their `/metrics` endpoint.
@@ -13,6 +14,7 @@
 
 pub mod app;
 pub mod args;
+pub mod conn;
 pub mod limits;
 pub mod metrics;
 pub mod ratelimit;

@@ -22,8 +22,22 @@ pub const MAX_AFFILIATES_PER_CLUSTER: usize = 1024;
 pub const MAX_ENDPOINTS_PER_AFFILIATE: usize = 64;
 
 /// Notifications buffered per watcher; a watcher that falls this far behind is dropped (its stream
-/// ends with Aborted) so that writers never wait for a slow reader.
+/// ends with ResourceExhausted "watch fell behind") so that writers never wait for a slow reader.
 pub const WATCH_BUFFER: usize = 32;
+
+/// Clusters the service holds at once, by default (`--max-clusters`). A cluster is created by the
+/// first update or watch naming it; creating one more: ResourceExhausted. Each costs little while
+/// empty, but without a cap anyone could create clusters without end (40,000 were accepted).
+pub const DEFAULT_MAX_CLUSTERS: usize = 10_000;
+/// Affiliates over all clusters, by default (`--max-affiliates`). An affiliate at every limit
+/// costs about 6 KiB, so this bounds the state near 600 MiB even when every affiliate is as large
+/// as allowed (real ones, ~330 bytes of data and two endpoints, cost well under 1 KiB). Creating
+/// one more: ResourceExhausted.
+pub const DEFAULT_MAX_AFFILIATES: usize = 100_000;
+
+/// Length of an owner token (HMAC-SHA256, see `weft_api::discovery::owner`); a non-empty token
+/// of any other length: InvalidArgument.
+pub const OWNER_TOKEN_LEN: usize = weft_api::discovery::owner::OWNER_TOKEN_LEN;
 
 /// Sustained requests per second per client IP (token refill rate).
 pub const RATE_LIMIT_PER_SECOND: u32 = 15;
@@ -53,6 +67,57 @@ pub const STUN_RATE_LIMIT_BURST: u32 = RATE_LIMIT_BURST;
 /// endpoints, a TTL) is under 5 KiB; refusing more early keeps a client from making the server
 /// buffer megabytes per request.
 pub const MAX_REQUEST_BYTES: usize = 16 * 1024;
+
+/// Largest reply the server encodes (`max_encoding_message_size`): a List reply or the first Watch
+/// message of a full cluster at every limit. Per affiliate: its field tag and length (1 + 3), the
+/// id (1 + 2 + 256), the data (1 + 2 + 2048) and 64 endpoints (1 + 1 + 32 each); then the
+/// `deleted` flag. About 4.4 MiB, over tonic's default of 4 MiB: a cluster within every limit must
+/// never make a reply fail (clients size their decode limit the same way).
+pub const MAX_RESPONSE_BYTES: usize = {
+    const AFFILIATE: usize = (1 + 3)
+        + (1 + 2 + MAX_AFFILIATE_ID_LEN)
+        + (1 + 2 + MAX_AFFILIATE_DATA_LEN)
+        + MAX_ENDPOINTS_PER_AFFILIATE * (1 + 1 + MAX_ENDPOINT_LEN);
+    MAX_AFFILIATES_PER_CLUSTER * AFFILIATE + 2
+};
+
+/// Bytes of replies (List replies, first Watch messages) encoded but not yet taken by their
+/// clients, over all connections. HTTP/2 holds a reply until the client's flow-control window lets
+/// it out, so a client that never reads would otherwise make the server hold a whole cluster's
+/// snapshot per request (200 unread watches held 852 MB). A reply that would go over is refused
+/// with ResourceExhausted; the client retries. 64 MiB is 14 replies of the largest cluster at once,
+/// or thousands of a real one.
+pub const MAX_PENDING_REPLY_BYTES: usize = 64 * 1024 * 1024;
+/// The same, per client IP (TCP peer), so one address cannot take the whole budget: 3 of the
+/// largest replies at once.
+pub const MAX_PENDING_REPLY_BYTES_PER_IP: usize = 16 * 1024 * 1024;
+
+/// Connections served at once, by default (`--max-connections`); lowered at start to what
+/// `RLIMIT_NOFILE` allows, less [`FD_RESERVE`]. Past it, the oldest connection that has not yet
+/// made a request is closed to make room, or else the new one is.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 16_384;
+/// Connections from one IP at once, by default (`--max-connections-per-ip`). Nodes behind one
+/// NAT share an address, and each keeps one connection per discovery service: 256 covers a large
+/// site. Past it, new connections from that IP are closed at once.
+pub const DEFAULT_MAX_CONNECTIONS_PER_IP: usize = 256;
+/// File descriptors kept for everything but client connections (listeners, snapshot files,
+/// metrics scrapes, the runtime).
+pub const FD_RESERVE: u64 = 64;
+/// From accept to the first gRPC request, by default (`--handshake-timeout`): covers a silent TCP
+/// connection, a TLS handshake left half done and an HTTP/2 preface that never comes.
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// A connection with no request in flight is closed after this, by default (`--idle-timeout`).
+/// Nodes keep a Watch open, so they are never idle; gRPC clients reconnect on their next call.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+/// A reply (or watch message) its client has not taken this long after it was ready closes the
+/// connection, by default (`--send-timeout`): closing the connection is the only way to make
+/// HTTP/2 let go of what it holds for a client that stopped reading. 4.4 MiB (the largest reply)
+/// takes ~35 s at 1 Mbit/s.
+pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(60);
+/// Pause after a failed accept (e.g. out of file descriptors), doubling up to
+/// [`ACCEPT_BACKOFF_MAX`] while accepts keep failing, so the accept loop never spins.
+pub const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(10);
+pub const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
 
 /// Distinct `client_version` label values kept for the Hello counter; later versions count as
 /// "other", so clients cannot grow the metrics without bound.
@@ -90,6 +155,9 @@ pub enum LimitError {
     /// The request is fine but the cluster or affiliate is full: ResourceExhausted.
     #[error("{0}")]
     Exhausted(String),
+    /// The affiliate is owned and the request does not prove it is its owner: PermissionDenied.
+    #[error("{0}")]
+    Denied(String),
 }
 
 /// Checks a cluster id: 1..=[`MAX_CLUSTER_ID_LEN`] bytes.
@@ -138,6 +206,21 @@ pub fn check_endpoints(endpoints: &[Vec<u8>]) -> Result<(), LimitError> {
         }
     }
     Ok(())
+}
+
+/// Checks an owner token and gives what the state keeps of it (its SHA-256): `None` when the
+/// request carries none (empty, as from clients that do not know the field).
+pub fn check_owner_token(token: &[u8]) -> Result<Option<[u8; OWNER_TOKEN_LEN]>, LimitError> {
+    if token.is_empty() {
+        return Ok(None);
+    }
+    if token.len() != OWNER_TOKEN_LEN {
+        return Err(LimitError::Invalid(format!(
+            "owner token is {} bytes, it must be {OWNER_TOKEN_LEN}",
+            token.len()
+        )));
+    }
+    Ok(Some(weft_api::discovery::owner::owner_token_hash(token)))
 }
 
 /// Converts and checks a wire TTL: absent means zero (the affiliate expires at the next
@@ -205,6 +288,44 @@ mod tests {
             "affiliate endpoint 1 is 33 bytes, at most 32 allowed"
         );
         assert!(check_endpoints(&[vec![]]).is_ok());
+    }
+
+    #[test]
+    fn owner_tokens() {
+        assert_eq!(check_owner_token(&[]), Ok(None));
+        let hash = check_owner_token(&[7; OWNER_TOKEN_LEN])
+            .expect("valid")
+            .expect("some");
+        assert_ne!(
+            hash, [7; OWNER_TOKEN_LEN],
+            "the hash is kept, not the token"
+        );
+        assert_eq!(
+            invalid(check_owner_token(&[7; 31])),
+            "owner token is 31 bytes, it must be 32"
+        );
+        invalid(check_owner_token(&[7; 33]));
+    }
+
+    #[test]
+    fn the_largest_reply_fits_the_encode_limit() {
+        use prost::Message as _;
+        use weft_api::proto::discovery::server::{Affiliate, WatchResponse};
+        let full = WatchResponse {
+            affiliates: (0..MAX_AFFILIATES_PER_CLUSTER)
+                .map(|i| Affiliate {
+                    id: format!("{i:0>width$}", width = MAX_AFFILIATE_ID_LEN),
+                    data: vec![0xff; MAX_AFFILIATE_DATA_LEN],
+                    endpoints: (0..MAX_ENDPOINTS_PER_AFFILIATE)
+                        .map(|e| vec![e as u8; MAX_ENDPOINT_LEN])
+                        .collect(),
+                })
+                .collect(),
+            deleted: true,
+        };
+        let len = full.encoded_len();
+        assert!(len <= MAX_RESPONSE_BYTES, "{len} > {MAX_RESPONSE_BYTES}");
+        assert!(len > 4 * 1024 * 1024, "over tonic's default limit: {len}");
     }
 
     #[test]

@@ -3,13 +3,20 @@
 
 use std::process::ExitCode;
 
-use clap::Parser as _;
+use clap::{CommandFactory as _, Parser as _};
 use weft_discovery::app::{self, Options};
 use weft_discovery::args::{Args, Switch};
+use weft_discovery::conn::ConnLimits;
 use weft_discovery::server::Settings;
+use weft_discovery::state::Caps;
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Err(message) = args.check() {
+        Args::command()
+            .error(clap::error::ErrorKind::ArgumentConflict, message)
+            .exit();
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("WEFT_DISCOVERY_LOG")
@@ -27,9 +34,22 @@ fn main() -> ExitCode {
         gc_interval: args.gc_interval,
         metrics_listen: args.metrics_listen,
         rate_limit: args.rate_limit == Switch::On,
+        caps: Caps {
+            max_clusters: args.max_clusters,
+            max_affiliates: args.max_affiliates,
+        },
+        connections: ConnLimits {
+            max_connections: args.max_connections,
+            max_connections_per_ip: args.max_connections_per_ip,
+            handshake_timeout: args.handshake_timeout,
+            idle_timeout: args.idle_timeout,
+            send_timeout: args.send_timeout,
+            ..ConnLimits::default()
+        },
         settings: Settings {
             trust_x_real_ip: args.trust_x_real_ip,
             trust_x_forwarded_for: args.trust_x_forwarded_for,
+            trusted_proxies: args.trusted_proxy,
             redirect_endpoint: args.redirect_endpoint,
         },
     };

@@ -7,7 +7,7 @@
 //! per connection and closes, which is all a Prometheus scraper needs, and keeps the binary free
 //! of a second HTTP stack.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,7 +18,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio_util::sync::CancellationToken;
 
 use crate::limits::{MAX_CLIENT_VERSION_LABELS, MAX_CLIENT_VERSION_LEN};
-use crate::state::Counts;
+use crate::state::{Counts, LimitCounts};
 
 /// Histogram bucket bounds, in seconds, for GC and snapshot durations (sub-millisecond for an
 /// idle service up to seconds for a large snapshot on a slow disk).
@@ -29,7 +29,8 @@ const MAX_HTTP_REQUEST: usize = 8 * 1024;
 const HTTP_READ_TIMEOUT: Duration = Duration::from_secs(5);
 /// Label value for Hellos without a client version (as Sidero).
 const VERSION_UNKNOWN: &str = "unknown";
-/// Label value for client versions past [`MAX_CLIENT_VERSION_LABELS`] or too long.
+/// Label value for client versions past [`MAX_CLIENT_VERSION_LABELS`], too long, or holding
+/// control characters (a NUL or a line break in a label breaks scrapers).
 const VERSION_OTHER: &str = "other";
 
 #[derive(Debug, Default)]
@@ -81,6 +82,23 @@ pub struct Metrics {
     stun_ignored: AtomicU64,
     affiliate_updates: AtomicU64,
     watch_messages: AtomicU64,
+    watches_fell_behind: AtomicU64,
+    connections_accepted: AtomicU64,
+    connections_open: AtomicU64,
+    /// By cap: `per_ip`, `global`.
+    connections_refused: Mutex<BTreeMap<&'static str, u64>>,
+    /// By reason: `handshake_timeout`, `idle_timeout`, `send_timeout`, `evicted`.
+    connections_closed: Mutex<BTreeMap<&'static str, u64>>,
+    accept_errors: AtomicU64,
+    pending_reply_bytes: AtomicU64,
+    replies_refused: AtomicU64,
+}
+
+fn bump(map: &Mutex<BTreeMap<&'static str, u64>>, label: &'static str) {
+    *map.lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .entry(label)
+        .or_default() += 1;
 }
 
 impl Metrics {
@@ -89,7 +107,9 @@ impl Metrics {
     pub fn hello(&self, client_version: &str) {
         let label = if client_version.is_empty() {
             VERSION_UNKNOWN
-        } else if client_version.len() > MAX_CLIENT_VERSION_LEN {
+        } else if client_version.len() > MAX_CLIENT_VERSION_LEN
+            || client_version.chars().any(char::is_control)
+        {
             VERSION_OTHER
         } else {
             client_version
@@ -166,8 +186,50 @@ impl Metrics {
         self.stun_ignored.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// The text exposition of every metric, with the state's current `counts`.
-    pub fn render(&self, counts: Counts) -> String {
+    /// Counts one watch closed because its client fell [`crate::limits::WATCH_BUFFER`] changes
+    /// behind.
+    pub fn watch_fell_behind(&self) {
+        self.watches_fell_behind.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts one connection admitted.
+    pub fn connection_accepted(&self) {
+        self.connections_accepted.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Sets the number of open connections.
+    pub fn connections_open(&self, n: u64) {
+        self.connections_open.store(n, Ordering::Relaxed);
+    }
+
+    /// Counts one connection closed at once over a cap (`per_ip`, `global`).
+    pub fn connection_refused(&self, cap: &'static str) {
+        bump(&self.connections_refused, cap);
+    }
+
+    /// Counts one admitted connection the service closed (`reason`: see `conn::CutReason`).
+    pub fn connection_closed(&self, reason: &'static str) {
+        bump(&self.connections_closed, reason);
+    }
+
+    /// Counts one failed accept.
+    pub fn accept_error(&self) {
+        self.accept_errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Sets the bytes of large replies not yet taken by their clients.
+    pub fn pending_reply_bytes(&self, n: u64) {
+        self.pending_reply_bytes.store(n, Ordering::Relaxed);
+    }
+
+    /// Counts one reply refused because the reply budget was spent.
+    pub fn reply_refused(&self) {
+        self.replies_refused.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The text exposition of every metric, with the state's current `counts` and what its limits
+    /// turned away (`limits`).
+    pub fn render(&self, counts: Counts, limits: LimitCounts) -> String {
         let mut out = String::with_capacity(4096);
         let gauge = |out: &mut String, name: &str, help: &str, v: u64| {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
@@ -296,6 +358,113 @@ impl Metrics {
             "discovery_stun_ignored_total",
             "Datagrams on the STUN socket that were not a Binding Request (dropped unanswered).",
             &self.stun_ignored,
+        );
+
+        let plain = |out: &mut String, name: &str, help: &str, v: u64| {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
+            );
+        };
+        plain(
+            &mut out,
+            "discovery_state_clusters_refused_total",
+            "Requests refused because the service holds --max-clusters clusters (Weft).",
+            limits.clusters_refused,
+        );
+        plain(
+            &mut out,
+            "discovery_state_affiliates_refused_total",
+            "Requests refused because the service holds --max-affiliates affiliates (Weft).",
+            limits.affiliates_refused,
+        );
+        plain(
+            &mut out,
+            "discovery_server_owner_refused_total",
+            "Updates and deletes of an owned affiliate refused for want of its owner token (Weft).",
+            limits.not_owner_refused,
+        );
+        plain(
+            &mut out,
+            "discovery_state_endpoints_dropped_total",
+            "New endpoints dropped past the per-affiliate limit (Weft).",
+            limits.endpoints_dropped,
+        );
+        plain(
+            &mut out,
+            "discovery_state_endpoints_evicted_total",
+            "Endpoints others added, evicted to make room for the owner's (Weft).",
+            limits.endpoints_evicted,
+        );
+        counter(
+            &mut out,
+            "discovery_server_watches_fell_behind_total",
+            "Watches closed because their client fell too many changes behind (Weft).",
+            &self.watches_fell_behind,
+        );
+        counter(
+            &mut out,
+            "discovery_server_connections_accepted_total",
+            "Client connections admitted (Weft).",
+            &self.connections_accepted,
+        );
+        gauge(
+            &mut out,
+            "discovery_server_connections",
+            "Client connections open (Weft).",
+            self.connections_open.load(Ordering::Relaxed),
+        );
+        let labelled = |out: &mut String,
+                        name: &str,
+                        help: &str,
+                        label: &str,
+                        values: &[&'static str],
+                        map: &Mutex<BTreeMap<&'static str, u64>>| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+            let map = map.lock().unwrap_or_else(PoisonError::into_inner);
+            for value in values {
+                let n = map.get(value).copied().unwrap_or(0);
+                let _ = writeln!(out, "{name}{{{label}=\"{value}\"}} {n}");
+            }
+        };
+        labelled(
+            &mut out,
+            "discovery_server_connections_refused_total",
+            "Connections closed at once over a connection cap (Weft).",
+            "cap",
+            &["global", "per_ip"],
+            &self.connections_refused,
+        );
+        labelled(
+            &mut out,
+            "discovery_server_connections_closed_total",
+            "Connections the service closed: no request in time, idle, a reply not taken, or evicted for a new one (Weft).",
+            "reason",
+            &[
+                "evicted",
+                "handshake_timeout",
+                "idle_timeout",
+                "send_timeout",
+            ],
+            &self.connections_closed,
+        );
+        counter(
+            &mut out,
+            "discovery_server_accept_errors_total",
+            "Failed accepts of client connections, e.g. out of file descriptors (Weft).",
+            &self.accept_errors,
+        );
+        gauge(
+            &mut out,
+            "discovery_server_pending_reply_bytes",
+            "Bytes of large replies (List, Watch snapshots) not yet taken by their clients (Weft).",
+            self.pending_reply_bytes.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "discovery_server_replies_refused_total",
+            "Requests refused because the budget for replies not yet taken was spent (Weft).",
+            &self.replies_refused,
         );
 
         let name = "discovery_server_hello_requests_total";
@@ -430,11 +599,14 @@ mod tests {
         m.hello("v1.9.0");
         m.hello("v1.9.0");
         m.hello(&"x".repeat(MAX_CLIENT_VERSION_LEN + 1));
-        m.hello("we\"ird\\\n");
+        m.hello("we\"ird\\");
+        // Control characters (NUL, line breaks) never reach a label.
+        m.hello("v1\0evil");
+        m.hello("v1\r\n# TYPE x counter");
         for i in 0..MAX_CLIENT_VERSION_LABELS * 2 {
             m.hello(&format!("v0.{i}"));
         }
-        let text = m.render(Counts::default());
+        let text = m.render(Counts::default(), LimitCounts::default());
         assert!(
             text.contains("discovery_server_hello_requests_total{client_version=\"unknown\"} 1\n")
         );
@@ -442,7 +614,12 @@ mod tests {
             text.contains("discovery_server_hello_requests_total{client_version=\"v1.9.0\"} 2\n")
         );
         assert!(
-            text.contains("{client_version=\"we\\\"ird\\\\\\n\"} 1\n"),
+            text.contains("{client_version=\"we\\\"ird\\\\\"} 1\n"),
+            "{text}"
+        );
+        assert!(!text.contains('\0') && !text.contains('\r'), "{text:?}");
+        assert!(
+            !text.contains("evil") && !text.contains("# TYPE x"),
             "{text}"
         );
         let labels = text
@@ -458,11 +635,12 @@ mod tests {
             })
             .and_then(|v| v.parse().ok())
             .expect("other");
-        // The too-long version, and the versions after the table filled up (4 labels were taken
-        // before the loop: unknown, v1.9.0, other, the weird one).
+        // The too-long version, the two with control characters, and the versions after the
+        // table filled up (4 labels were taken before the loop: unknown, v1.9.0, other, the
+        // weird one).
         assert_eq!(
             other,
-            1 + (MAX_CLIENT_VERSION_LABELS * 2 - (MAX_CLIENT_VERSION_LABELS - 4)) as u64
+            3 + (MAX_CLIENT_VERSION_LABELS * 2 - (MAX_CLIENT_VERSION_LABELS - 4)) as u64
         );
     }
 
@@ -483,12 +661,21 @@ mod tests {
         m.stun_request();
         m.stun_rate_limited();
         m.stun_ignored();
-        let text = m.render(Counts {
-            clusters: 1,
-            affiliates: 2,
-            endpoints: 3,
-            subscribers: 4,
-        });
+        m.connection_refused("per_ip");
+        m.connection_closed("handshake_timeout");
+        m.connection_closed("handshake_timeout");
+        let text = m.render(
+            Counts {
+                clusters: 1,
+                affiliates: 2,
+                endpoints: 3,
+                subscribers: 4,
+            },
+            LimitCounts {
+                not_owner_refused: 5,
+                ..LimitCounts::default()
+            },
+        );
         for line in [
             "discovery_state_clusters 1",
             "discovery_state_affiliates 2",
@@ -509,6 +696,13 @@ mod tests {
             "discovery_stun_requests_total 2",
             "discovery_stun_rate_limited_total 1",
             "discovery_stun_ignored_total 1",
+            "discovery_server_owner_refused_total 5",
+            "discovery_state_clusters_refused_total 0",
+            "discovery_server_connections_refused_total{cap=\"per_ip\"} 1",
+            "discovery_server_connections_refused_total{cap=\"global\"} 0",
+            "discovery_server_connections_closed_total{reason=\"handshake_timeout\"} 2",
+            "discovery_server_connections_closed_total{reason=\"send_timeout\"} 0",
+            "discovery_server_connections 0",
         ] {
             assert!(
                 text.lines().any(|l| l == line),

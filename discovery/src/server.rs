@@ -1,11 +1,17 @@
 //! `sidero.discovery.server.Cluster`: thin gRPC handlers over [`State`]. Each handler resolves the
 //! client's IP, waits for a rate-limit token, validates, calls the state, and maps errors to
 //! Sidero's status codes (InvalidArgument for malformed requests, ResourceExhausted for full
-//! clusters and the rate limit, Aborted for a watcher that fell behind).
+//! clusters, the global caps, the rate limit and a watcher that fell behind), plus
+//! PermissionDenied for an owned affiliate changed without its owner token (a Weft extension).
 //!
-//! Client IP: `x-real-ip`, then the first `x-forwarded-for` entry, then the TCP peer — each header
-//! only when its flag trusts it (both do by default, as Sidero's, which expects to run behind a
-//! proxy). The same IP keys the rate limit, so behind a proxy each real client gets its own bucket.
+//! Client IP: the TCP peer, unless the peer is a trusted proxy (`--trusted-proxy`): then
+//! `x-real-ip`, else the last `x-forwarded-for` entry that is not itself a trusted proxy — each
+//! header only when its flag trusts it. Both flags are off by default (Sidero's are on): a header
+//! any client can set would let it pick its own rate-limit bucket. The same IP keys the rate
+//! limit, so behind a proxy each real client gets its own bucket.
+//!
+//! Large replies (List, the first Watch message) are encoded here, so their size is known, and
+//! reserve the reply budget of [`crate::conn`] before they are sent.
 
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
@@ -13,6 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::Stream;
+use ipnet::IpNet;
 use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status};
 use weft_api::proto::discovery::server::{
@@ -21,7 +28,8 @@ use weft_api::proto::discovery::server::{
     RedirectMessage, WatchRequest, WatchResponse,
 };
 
-use crate::limits::{self, LimitError};
+use crate::conn::{ConnInfo, HeldReply};
+use crate::limits::{self, LimitError, WATCH_BUFFER};
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
 use crate::state::{AffiliateView, Event, LostUpdate, State, SubscribeError, Subscription, Update};
@@ -29,10 +37,12 @@ use crate::state::{AffiliateView, Event, LostUpdate, State, SubscribeError, Subs
 /// How the handlers behave; from the command line.
 #[derive(Debug, Clone, Default)]
 pub struct Settings {
-    /// Use the `x-real-ip` metadata as the client IP when present.
+    /// Use the `x-real-ip` metadata as the client IP when present (from a trusted proxy).
     pub trust_x_real_ip: bool,
-    /// Use the first `x-forwarded-for` entry as the client IP when present.
+    /// Use the `x-forwarded-for` metadata as the client IP when present (from a trusted proxy).
     pub trust_x_forwarded_for: bool,
+    /// The proxies whose headers are believed (`--trusted-proxy`).
+    pub trusted_proxies: Vec<IpNet>,
     /// Returned in every Hello: clients reconnect there.
     pub redirect_endpoint: Option<String>,
 }
@@ -64,7 +74,10 @@ impl ClusterApi {
 
     /// Resolves the client's IP and waits for its rate-limit token.
     async fn admit<T>(&self, request: &Request<T>) -> Result<Option<IpAddr>, Status> {
-        let ip = client_ip(request.metadata(), request.remote_addr(), &self.settings);
+        let peer = ConnInfo::of(request.extensions())
+            .map(|c| c.remote)
+            .or_else(|| request.remote_addr());
+        let ip = client_ip(request.metadata(), peer, &self.settings);
         if let (Some(limiter), Some(ip)) = (&self.limiter, ip) {
             let deadline = grpc_timeout(request.metadata());
             if let Err(err) = limiter.acquire(ip, deadline).await {
@@ -80,7 +93,22 @@ fn limit_status(err: LimitError) -> Status {
     match err {
         LimitError::Invalid(msg) => Status::invalid_argument(msg),
         LimitError::Exhausted(msg) => Status::resource_exhausted(msg),
+        LimitError::Denied(msg) => Status::permission_denied(msg),
     }
+}
+
+/// Reserves the reply budget for `reply` when the request came through [`crate::conn`] (tests
+/// that serve the API directly have no budget), and attaches the reservation to the response.
+fn with_budget<T: prost::Message>(
+    extensions: &tonic::Extensions,
+    reply: &T,
+) -> Result<Option<HeldReply>, Status> {
+    let Some(conn) = ConnInfo::of(extensions) else {
+        return Ok(None);
+    };
+    conn.reserve(reply.encoded_len())
+        .map(|hold| Some(HeldReply::new(hold)))
+        .map_err(Status::resource_exhausted)
 }
 
 fn to_proto(view: &AffiliateView) -> pb::Affiliate {
@@ -118,23 +146,34 @@ pub fn client_ip(
     peer: Option<SocketAddr>,
     settings: &Settings,
 ) -> Option<IpAddr> {
-    let header = |name: &str| -> Option<IpAddr> {
-        let value = metadata.get(name)?.to_str().ok()?;
-        value.split(',').next()?.trim().parse().ok()
+    let peer = peer.map(|p| p.ip().to_canonical());
+    let trusted = |ip: IpAddr| settings.trusted_proxies.iter().any(|net| net.contains(&ip));
+    if !peer.is_some_and(trusted) {
+        return peer;
+    }
+    let value = |name: &str| metadata.get(name)?.to_str().ok();
+    let parse = |text: &str| {
+        text.trim()
+            .parse::<IpAddr>()
+            .ok()
+            .map(|ip| ip.to_canonical())
     };
-    let from_header = settings
+    let real_ip = || value("x-real-ip").and_then(parse);
+    // Each proxy appends the address it saw: walking from the end, the first address that is not
+    // a trusted proxy is the client. Entries before it are whatever the client sent.
+    let forwarded_for = || {
+        value("x-forwarded-for")?
+            .rsplit(',')
+            .map(parse)
+            .find(|ip| ip.is_none_or(|ip| !trusted(ip)))
+            .flatten()
+    };
+    settings
         .trust_x_real_ip
-        .then(|| header("x-real-ip"))
+        .then(real_ip)
         .flatten()
-        .or_else(|| {
-            settings
-                .trust_x_forwarded_for
-                .then(|| header("x-forwarded-for"))
-                .flatten()
-        });
-    from_header
-        .or_else(|| peer.map(|p| p.ip()))
-        .map(|ip| ip.to_canonical())
+        .or_else(|| settings.trust_x_forwarded_for.then(forwarded_for).flatten())
+        .or(peer)
 }
 
 /// The request's deadline from its `grpc-timeout` header (`<digits><unit>`, unit one of
@@ -162,7 +201,7 @@ pub fn grpc_timeout(metadata: &MetadataMap) -> Option<Duration> {
 type WatchStream = Pin<Box<dyn Stream<Item = Result<WatchResponse, Status>> + Send>>;
 
 enum WatchPhase {
-    Snapshot(Subscription),
+    Snapshot(Box<WatchResponse>, Subscription),
     Changes(Subscription),
     Done,
 }
@@ -201,10 +240,12 @@ impl pb::cluster_server::Cluster for ClusterApi {
         self.admit(&request).await?;
         let req = request.into_inner();
         let ttl = limits::check_ttl(req.ttl.as_ref()).map_err(limit_status)?;
+        let owner = limits::check_owner_token(&req.owner_token).map_err(limit_status)?;
         let update = Update {
             data: req.affiliate_data.as_deref().unwrap_or_default(),
             endpoints: &req.affiliate_endpoints,
             ttl,
+            owner,
         };
         self.state
             .update(&req.cluster_id, &req.affiliate_id, update, Instant::now())
@@ -219,15 +260,16 @@ impl pb::cluster_server::Cluster for ClusterApi {
     ) -> Result<Response<AffiliateDeleteResponse>, Status> {
         self.admit(&request).await?;
         let req = request.into_inner();
+        let owner = limits::check_owner_token(&req.owner_token).map_err(limit_status)?;
         self.state
-            .delete(&req.cluster_id, &req.affiliate_id)
+            .delete(&req.cluster_id, &req.affiliate_id, owner)
             .map_err(limit_status)?;
         Ok(Response::new(AffiliateDeleteResponse {}))
     }
 
     async fn list(&self, request: Request<ListRequest>) -> Result<Response<ListResponse>, Status> {
         self.admit(&request).await?;
-        let req = request.into_inner();
+        let (_, extensions, req) = request.into_parts();
         let affiliates = self
             .state
             .list(&req.cluster_id)
@@ -235,53 +277,76 @@ impl pb::cluster_server::Cluster for ClusterApi {
             .iter()
             .map(to_proto)
             .collect();
-        Ok(Response::new(ListResponse { affiliates }))
+        let reply = ListResponse { affiliates };
+        let held = with_budget(&extensions, &reply)?;
+        let mut response = Response::new(reply);
+        if let Some(held) = held {
+            response.extensions_mut().insert(held);
+        }
+        Ok(response)
     }
 
     type WatchStream = WatchStream;
 
     async fn watch(&self, request: Request<WatchRequest>) -> Result<Response<WatchStream>, Status> {
         self.admit(&request).await?;
-        let req = request.into_inner();
-        let subscription = self
+        let (_, extensions, req) = request.into_parts();
+        let mut subscription = self
             .state
             .subscribe(&req.cluster_id)
             .map_err(|err| match err {
                 SubscribeError::Limit(err) => limit_status(err),
                 SubscribeError::Closed => Status::unavailable(err.to_string()),
             })?;
-        // Snapshot first (even empty), then one message per change; the subscription is dropped
-        // (unsubscribing) when the client goes away and tonic drops the stream.
+        // The snapshot (even empty) is the first message, then one message per change. It is
+        // built here so that its size can reserve the reply budget.
+        let first = WatchResponse {
+            affiliates: subscription.take_snapshot().iter().map(to_proto).collect(),
+            deleted: false,
+        };
+        let held = with_budget(&extensions, &first)?;
+        // The subscription is dropped (unsubscribing) when the client goes away and tonic drops
+        // the stream.
         let metrics = Arc::clone(&self.metrics);
-        let stream = futures::stream::unfold(WatchPhase::Snapshot(subscription), move |phase| {
-            let metrics = Arc::clone(&metrics);
-            async move {
-                match phase {
-                    WatchPhase::Snapshot(mut sub) => {
-                        let affiliates = sub.take_snapshot().iter().map(to_proto).collect();
-                        let first = WatchResponse {
-                            affiliates,
-                            deleted: false,
-                        };
-                        Some((Ok(first), WatchPhase::Changes(sub)))
-                    }
-                    WatchPhase::Changes(mut sub) => match sub.next().await {
-                        Ok(Some(event)) => {
-                            metrics.watch_message();
-                            Some((Ok(event_to_proto(&event)), WatchPhase::Changes(sub)))
+        let stream = futures::stream::unfold(
+            WatchPhase::Snapshot(Box::new(first), subscription),
+            move |phase| {
+                let metrics = Arc::clone(&metrics);
+                async move {
+                    match phase {
+                        WatchPhase::Snapshot(first, sub) => {
+                            Some((Ok(*first), WatchPhase::Changes(sub)))
                         }
-                        // The service is stopping: end the stream cleanly.
-                        Ok(None) => None,
-                        Err(LostUpdate) => Some((
-                            Err(Status::aborted("subscription canceled: lost update")),
-                            WatchPhase::Done,
-                        )),
-                    },
-                    WatchPhase::Done => None,
+                        WatchPhase::Changes(mut sub) => match sub.next().await {
+                            Ok(Some(event)) => {
+                                metrics.watch_message();
+                                Some((Ok(event_to_proto(&event)), WatchPhase::Changes(sub)))
+                            }
+                            // The service is stopping: end the stream cleanly.
+                            Ok(None) => None,
+                            Err(LostUpdate) => {
+                                // Dropping the subscription frees what it buffered.
+                                drop(sub);
+                                metrics.watch_fell_behind();
+                                Some((
+                                    Err(Status::resource_exhausted(format!(
+                                        "watch fell behind: more than {WATCH_BUFFER} changes were \
+                                         not taken in time; watch again"
+                                    ))),
+                                    WatchPhase::Done,
+                                ))
+                            }
+                        },
+                        WatchPhase::Done => None,
+                    }
                 }
-            }
-        });
-        Ok(Response::new(Box::pin(stream)))
+            },
+        );
+        let mut response = Response::new(Box::pin(stream) as WatchStream);
+        if let Some(held) = held {
+            response.extensions_mut().insert(held);
+        }
+        Ok(response)
     }
 }
 
@@ -298,36 +363,59 @@ mod tests {
         m
     }
 
-    const TRUST_ALL: Settings = Settings {
-        trust_x_real_ip: true,
-        trust_x_forwarded_for: true,
-        redirect_endpoint: None,
-    };
+    fn trusting(proxies: &[&str]) -> Settings {
+        Settings {
+            trust_x_real_ip: true,
+            trust_x_forwarded_for: true,
+            trusted_proxies: proxies.iter().map(|p| p.parse().expect("cidr")).collect(),
+            redirect_endpoint: None,
+        }
+    }
 
     #[test]
     fn client_ip_precedence_and_trust() {
-        let peer: Option<SocketAddr> = "[::ffff:10.0.0.9]:4000".parse().ok();
+        let proxy: Option<SocketAddr> = "[::ffff:10.0.0.9]:4000".parse().ok();
         let both = md(&[
             ("x-real-ip", "192.0.2.1"),
-            ("x-forwarded-for", "198.51.100.7, 10.0.0.1"),
+            ("x-forwarded-for", "203.0.113.66, 198.51.100.7, 10.0.0.1"),
         ]);
-        let ip = |m: &MetadataMap, s: &Settings| client_ip(m, peer, s).map(|i| i.to_string());
-        assert_eq!(ip(&both, &TRUST_ALL).as_deref(), Some("192.0.2.1"));
+        let ip = |m: &MetadataMap, peer: Option<SocketAddr>, s: &Settings| {
+            client_ip(m, peer, s).map(|i| i.to_string())
+        };
+        let trust = trusting(&["10.0.0.0/8"]);
+        assert_eq!(ip(&both, proxy, &trust).as_deref(), Some("192.0.2.1"));
         let no_real = Settings {
             trust_x_real_ip: false,
-            ..TRUST_ALL
+            ..trust.clone()
         };
-        assert_eq!(ip(&both, &no_real).as_deref(), Some("198.51.100.7"));
-        let none = Settings::default();
-        // The peer, IPv4-mapped on a dual-stack listener, is reported as IPv4.
-        assert_eq!(ip(&both, &none).as_deref(), Some("10.0.0.9"));
+        // From the end, skipping the trusted proxy 10.0.0.1: what the first untrusted hop saw.
+        // The client's own entry (203.0.113.66) is not believed.
+        assert_eq!(ip(&both, proxy, &no_real).as_deref(), Some("198.51.100.7"));
+        // Nothing trusted by default: the peer, IPv4-mapped on a dual-stack listener, as IPv4.
+        assert_eq!(
+            ip(&both, proxy, &Settings::default()).as_deref(),
+            Some("10.0.0.9")
+        );
+        // Headers from a peer that is not a trusted proxy are ignored, flags or not.
+        let stranger: Option<SocketAddr> = "192.0.2.200:4000".parse().ok();
+        assert_eq!(ip(&both, stranger, &trust).as_deref(), Some("192.0.2.200"));
+        let flags_only = trusting(&[]);
+        assert_eq!(ip(&both, proxy, &flags_only).as_deref(), Some("10.0.0.9"));
         // A header that is not an IP is ignored.
         let bad = md(&[
             ("x-real-ip", "not-an-ip"),
             ("x-forwarded-for", "2001:db8::1"),
         ]);
-        assert_eq!(ip(&bad, &TRUST_ALL).as_deref(), Some("2001:db8::1"));
-        assert_eq!(client_ip(&md(&[]), None, &TRUST_ALL), None);
+        assert_eq!(ip(&bad, proxy, &trust).as_deref(), Some("2001:db8::1"));
+        let garbage = md(&[("x-forwarded-for", "1.2.3.4, junk")]);
+        assert_eq!(ip(&garbage, proxy, &no_real).as_deref(), Some("10.0.0.9"));
+        // Only trusted proxies in the chain: the first of them.
+        let proxies_only = md(&[("x-forwarded-for", "10.1.1.1, 10.2.2.2")]);
+        assert_eq!(
+            ip(&proxies_only, proxy, &no_real).as_deref(),
+            Some("10.0.0.9")
+        );
+        assert_eq!(client_ip(&md(&[]), None, &trust), None);
     }
 
     #[test]

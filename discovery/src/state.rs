@@ -9,7 +9,20 @@
 //! still holds the old cluster sees the mark and looks the cluster up again.
 //!
 //! Watchers get a bounded channel each ([`WATCH_BUFFER`]); notifying never waits: a watcher whose
-//! buffer is full is dropped and its stream ends with "lost update".
+//! buffer is full is dropped and its stream ends with "watch fell behind".
+//!
+//! Owned affiliates (a Weft extension; the rules are `weft_api::discovery::owner`'s): an affiliate
+//! keeps the SHA-256 of the first owner token an update brought. From then on an update with data,
+//! and a delete, must bring a token with the same hash (else [`LimitError::Denied`]); an update
+//! without one may still add endpoints (Talos's harvesting), but not extend the affiliate's life.
+//! An affiliate never given a token behaves exactly as in Sidero's service. The binding goes with
+//! the affiliate (delete, expiry).
+//!
+//! Endpoints past [`MAX_ENDPOINTS_PER_AFFILIATE`] are dropped, not the update (as Sidero keeps
+//! what fits); the owner's own endpoints get in anyway, evicting endpoints others added.
+//!
+//! Global caps ([`Caps`]): clusters and affiliates over all clusters, so no client can make the
+//! state grow without bound.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -19,9 +32,30 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use crate::limits::{
-    self, LimitError, MAX_AFFILIATES_PER_CLUSTER, MAX_ENDPOINT_LEN, MAX_ENDPOINTS_PER_AFFILIATE,
-    MAX_TTL, WATCH_BUFFER,
+    self, DEFAULT_MAX_AFFILIATES, DEFAULT_MAX_CLUSTERS, LimitError, MAX_AFFILIATES_PER_CLUSTER,
+    MAX_ENDPOINT_LEN, MAX_ENDPOINTS_PER_AFFILIATE, MAX_TTL, OWNER_TOKEN_LEN, WATCH_BUFFER,
 };
+
+/// What the state keeps of an owner token: its SHA-256.
+pub type OwnerHash = [u8; OWNER_TOKEN_LEN];
+
+/// The global caps (`--max-clusters`, `--max-affiliates`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caps {
+    /// Clusters held at once; creating one more: ResourceExhausted.
+    pub max_clusters: usize,
+    /// Affiliates over all clusters; creating one more: ResourceExhausted.
+    pub max_affiliates: usize,
+}
+
+impl Default for Caps {
+    fn default() -> Self {
+        Caps {
+            max_clusters: DEFAULT_MAX_CLUSTERS,
+            max_affiliates: DEFAULT_MAX_AFFILIATES,
+        }
+    }
+}
 
 /// Milliseconds since the state's epoch: 8 bytes per expiration instead of an `Instant`'s 16,
 /// which matters at 100k affiliates with several endpoints each.
@@ -101,6 +135,26 @@ pub struct Update<'a> {
     pub endpoints: &'a [Vec<u8>],
     /// Time to live of this update's data and endpoints.
     pub ttl: Duration,
+    /// The hash of the owner token the request carried, if it carried one.
+    pub owner: Option<OwnerHash>,
+}
+
+/// What an accepted update did with endpoints that did not fit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UpdateOutcome {
+    /// New endpoints not stored: past the limit (and, for the owner, with nothing to evict).
+    pub dropped: u64,
+    /// Endpoints others had added, removed to make room for the owner's.
+    pub evicted: u64,
+}
+
+/// An endpoint read back from a snapshot.
+#[derive(Debug, Clone)]
+pub struct RestoredEndpoint {
+    pub data: Vec<u8>,
+    pub ttl: Duration,
+    /// Sent by the affiliate's owner (with its token).
+    pub owned: bool,
 }
 
 /// An affiliate read back from a snapshot: remaining times to live instead of absolute times.
@@ -109,7 +163,16 @@ pub struct Restored {
     pub id: String,
     pub data: Vec<u8>,
     pub ttl: Duration,
-    pub endpoints: Vec<(Vec<u8>, Duration)>,
+    pub endpoints: Vec<RestoredEndpoint>,
+    pub owner: Option<OwnerHash>,
+}
+
+/// A stored endpoint as the snapshot writer sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct StoredEndpoint {
+    pub blob: EndpointBlob,
+    pub ttl: Duration,
+    pub owned: bool,
 }
 
 /// A stored affiliate as the snapshot writer sees it: remaining times to live.
@@ -118,7 +181,8 @@ pub struct StoredAffiliate {
     pub id: Box<str>,
     pub data: Arc<[u8]>,
     pub ttl: Duration,
-    pub endpoints: Vec<(EndpointBlob, Duration)>,
+    pub endpoints: Vec<StoredEndpoint>,
+    pub owner: Option<OwnerHash>,
 }
 
 /// One cluster as the snapshot writer sees it.
@@ -145,6 +209,21 @@ pub struct Counts {
     pub subscribers: u64,
 }
 
+/// What the limits turned away or trimmed since start, for metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LimitCounts {
+    /// Requests refused because the service holds `max_clusters` clusters.
+    pub clusters_refused: u64,
+    /// Requests refused because the service holds `max_affiliates` affiliates.
+    pub affiliates_refused: u64,
+    /// Updates and deletes of an owned affiliate refused for want of its owner token.
+    pub not_owner_refused: u64,
+    /// Endpoints dropped past the per-affiliate limit.
+    pub endpoints_dropped: u64,
+    /// Endpoints others had added, evicted to make room for the owner's.
+    pub endpoints_evicted: u64,
+}
+
 /// Why a watch could not start.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SubscribeError {
@@ -164,6 +243,8 @@ pub struct LostUpdate;
 struct Endpoint {
     blob: EndpointBlob,
     expires: Millis,
+    /// Sent by the affiliate's owner (with its token): kept over endpoints others add.
+    owned: bool,
 }
 
 #[derive(Debug)]
@@ -171,6 +252,8 @@ struct Affiliate {
     data: Arc<[u8]>,
     endpoints: Vec<Endpoint>,
     expires: Millis,
+    /// The owner token's hash once an update brought one (first writer binds).
+    owner: Option<OwnerHash>,
 }
 
 impl Affiliate {
@@ -216,11 +299,40 @@ struct Stats {
     affiliates: AtomicU64,
     endpoints: AtomicU64,
     subscribers: AtomicU64,
+    clusters_refused: AtomicU64,
+    affiliates_refused: AtomicU64,
+    not_owner_refused: AtomicU64,
+    endpoints_dropped: AtomicU64,
+    endpoints_evicted: AtomicU64,
+}
+
+impl Stats {
+    /// Counts one more affiliate unless that would pass `max` (then counts the refusal).
+    fn reserve_affiliate(&self, max: usize) -> Result<(), LimitError> {
+        let max = max as u64;
+        self.affiliates
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .map(|_| ())
+            .map_err(|_| {
+                self.affiliates_refused.fetch_add(1, Ordering::Relaxed);
+                LimitError::Exhausted(format!(
+                    "the service holds {max} affiliates, the most it allows (--max-affiliates)"
+                ))
+            })
+    }
+
+    fn denied(&self, message: String) -> LimitError {
+        self.not_owner_refused.fetch_add(1, Ordering::Relaxed);
+        LimitError::Denied(message)
+    }
 }
 
 #[derive(Debug)]
 struct Shared {
     epoch: Instant,
+    caps: Caps,
     clusters: RwLock<HashMap<Box<str>, Arc<Cluster>>>,
     stats: Stats,
     next_subscriber: AtomicU64,
@@ -234,11 +346,18 @@ pub struct State {
 }
 
 impl State {
-    /// An empty state whose clock starts at `epoch` (any `now` passed later is at or after it).
+    /// An empty state whose clock starts at `epoch` (any `now` passed later is at or after it),
+    /// with the default [`Caps`].
     pub fn new(epoch: Instant) -> State {
+        State::with_caps(epoch, Caps::default())
+    }
+
+    /// An empty state with the given global caps.
+    pub fn with_caps(epoch: Instant, caps: Caps) -> State {
         State {
             shared: Arc::new(Shared {
                 epoch,
+                caps,
                 clusters: RwLock::default(),
                 stats: Stats::default(),
                 next_subscriber: AtomicU64::new(0),
@@ -251,31 +370,51 @@ impl State {
         now.saturating_duration_since(self.shared.epoch).as_millis() as Millis
     }
 
-    /// The cluster, created if missing.
-    fn cluster(&self, id: &str) -> Arc<Cluster> {
-        if let Some(c) = self
-            .shared
+    /// The cluster if it exists.
+    fn existing_cluster(&self, id: &str) -> Option<Arc<Cluster>> {
+        self.shared
             .clusters
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .get(id)
-        {
-            return c.clone();
+            .cloned()
+    }
+
+    /// The cluster, created if missing and the cluster cap allows.
+    fn cluster(&self, id: &str) -> Result<Arc<Cluster>, LimitError> {
+        if let Some(c) = self.existing_cluster(id) {
+            return Ok(c);
         }
-        self.shared
+        let mut map = self
+            .shared
             .clusters
             .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entry(id.into())
-            .or_default()
-            .clone()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(c) = map.get(id) {
+            return Ok(c.clone());
+        }
+        let max = self.shared.caps.max_clusters;
+        if map.len() >= max {
+            self.shared
+                .stats
+                .clusters_refused
+                .fetch_add(1, Ordering::Relaxed);
+            return Err(LimitError::Exhausted(format!(
+                "the service holds {max} clusters, the most it allows (--max-clusters)"
+            )));
+        }
+        Ok(map.entry(id.into()).or_default().clone())
     }
 
     /// Runs `f` on the cluster's locked contents (creating the cluster if needed), retrying when
     /// the collector removed the cluster between the lookup and the lock.
-    fn with_cluster<R>(&self, id: &str, mut f: impl FnMut(&mut ClusterInner) -> R) -> R {
+    fn with_cluster<R>(
+        &self,
+        id: &str,
+        mut f: impl FnMut(&mut ClusterInner) -> Result<R, LimitError>,
+    ) -> Result<R, LimitError> {
         loop {
-            let cluster = self.cluster(id);
+            let cluster = self.cluster(id)?;
             let mut inner = cluster.lock();
             if !inner.removed {
                 return f(&mut inner);
@@ -283,18 +422,35 @@ impl State {
         }
     }
 
+    /// Runs `f` on the cluster's locked contents if the cluster exists (reads and deletes never
+    /// create one).
+    fn with_existing_cluster<R>(
+        &self,
+        id: &str,
+        mut f: impl FnMut(&mut ClusterInner) -> R,
+    ) -> Option<R> {
+        loop {
+            let cluster = self.existing_cluster(id)?;
+            let mut inner = cluster.lock();
+            if !inner.removed {
+                return Some(f(&mut inner));
+            }
+        }
+    }
+
     /// AffiliateUpdate: creates or updates an affiliate (§6.2). Data replaces the stored data when
     /// non-empty and sets the affiliate's expiration (which may shorten it); endpoints are merged
-    /// (byte-equal ones keep the later expiration, new ones are appended); any update raises the
-    /// affiliate's expiration to at least `now + ttl`. All or nothing: a request that breaks a
-    /// limit changes nothing.
+    /// (byte-equal ones keep the later expiration, new ones are appended while they fit, see
+    /// [`merge_endpoints`]); any update raises the affiliate's expiration to at least `now + ttl`
+    /// — except a token-less one of an owned affiliate (see the module doc). A request that is
+    /// refused changes nothing.
     pub fn update(
         &self,
         cluster_id: &str,
         affiliate_id: &str,
         update: Update<'_>,
         now: Instant,
-    ) -> Result<(), LimitError> {
+    ) -> Result<UpdateOutcome, LimitError> {
         limits::check_cluster_id(cluster_id)?;
         limits::check_affiliate_id(affiliate_id)?;
         limits::check_data(update.data)?;
@@ -307,45 +463,53 @@ impl State {
             )));
         }
         let expires = self.millis(now) + update.ttl.as_millis() as Millis;
+        // The request's distinct endpoints in order. More than the limit can never all be
+        // stored: the rest are dropped at once, which also keeps deduplicating a request of
+        // thousands of tiny endpoints linear.
         let mut blobs: Vec<EndpointBlob> =
             Vec::with_capacity(update.endpoints.len().min(MAX_ENDPOINTS_PER_AFFILIATE));
-        for e in update.endpoints {
+        let mut outcome = UpdateOutcome::default();
+        for (i, e) in update.endpoints.iter().enumerate() {
             // Sizes were checked above, so `new` always succeeds.
             if let Some(blob) = EndpointBlob::new(e)
                 && !blobs.contains(&blob)
             {
-                // Stop at once: with at most 64 distinct blobs kept, deduplicating a request of
-                // thousands of tiny endpoints stays linear.
                 if blobs.len() == MAX_ENDPOINTS_PER_AFFILIATE {
-                    return Err(LimitError::Exhausted(format!(
-                        "request has more than {MAX_ENDPOINTS_PER_AFFILIATE} distinct endpoints"
-                    )));
+                    outcome.dropped += (update.endpoints.len() - i) as u64;
+                    break;
                 }
                 blobs.push(blob);
             }
         }
-        let stats = &self.shared.stats;
+        let shared = &*self.shared;
+        let stats = &shared.stats;
         self.with_cluster(cluster_id, |cluster| {
-            let created = !cluster.affiliates.contains_key(affiliate_id);
-            if created && cluster.affiliates.len() >= MAX_AFFILIATES_PER_CLUSTER {
-                return Err(LimitError::Exhausted(format!(
-                    "cluster has {MAX_AFFILIATES_PER_CLUSTER} affiliates, the most allowed"
-                )));
-            }
-            let existing: &[Endpoint] = cluster
-                .affiliates
-                .get(affiliate_id)
-                .map(|a| a.endpoints.as_slice())
-                .unwrap_or_default();
-            let added = blobs
-                .iter()
-                .filter(|b| !existing.iter().any(|e| e.blob == **b))
-                .count();
-            if existing.len() + added > MAX_ENDPOINTS_PER_AFFILIATE {
-                return Err(LimitError::Exhausted(format!(
-                    "affiliate would have {} endpoints, at most {MAX_ENDPOINTS_PER_AFFILIATE} allowed",
-                    existing.len() + added
-                )));
+            let existing = cluster.affiliates.get(affiliate_id);
+            let created = existing.is_none();
+            // Who is asking, as far as ownership goes.
+            let by_owner = match (existing.and_then(|a| a.owner), update.owner) {
+                (Some(bound), Some(hash)) if bound == hash => true,
+                (Some(_), Some(_)) => {
+                    return Err(stats.denied(format!(
+                        "affiliate {affiliate_id:?} is owned and this owner token is not its owner's"
+                    )));
+                }
+                (Some(_), None) if !update.data.is_empty() => {
+                    return Err(stats.denied(format!(
+                        "affiliate {affiliate_id:?} is owned: updating its data needs its owner token"
+                    )));
+                }
+                (Some(_), None) => false,
+                (None, token) => token.is_some(),
+            };
+            let stranger = existing.is_some_and(|a| a.owner.is_some()) && !by_owner;
+            if created {
+                if cluster.affiliates.len() >= MAX_AFFILIATES_PER_CLUSTER {
+                    return Err(LimitError::Exhausted(format!(
+                        "cluster has {MAX_AFFILIATES_PER_CLUSTER} affiliates, the most allowed"
+                    )));
+                }
+                stats.reserve_affiliate(shared.caps.max_affiliates)?;
             }
             let affiliate = cluster
                 .affiliates
@@ -354,44 +518,68 @@ impl State {
                     data: Arc::from(&[][..]),
                     endpoints: Vec::new(),
                     expires,
+                    owner: None,
                 });
+            if by_owner {
+                // First writer binds; a matching token rebinds the same hash.
+                affiliate.owner = update.owner;
+            }
             let mut changed = created;
             if !update.data.is_empty() {
                 affiliate.data = Arc::from(update.data);
                 affiliate.expires = expires;
                 changed = true;
             }
-            for blob in &blobs {
-                match affiliate.endpoints.iter_mut().find(|e| e.blob == *blob) {
-                    Some(e) => e.expires = e.expires.max(expires),
-                    None => {
-                        affiliate.endpoints.push(Endpoint {
-                            blob: *blob,
-                            expires,
-                        });
-                        changed = true;
-                    }
-                }
+            let merged = merge_endpoints(&mut affiliate.endpoints, &blobs, expires, by_owner);
+            changed |= merged.added > 0;
+            if !stranger {
+                affiliate.expires = affiliate.expires.max(expires);
             }
-            affiliate.expires = affiliate.expires.max(expires);
-            if created {
-                stats.affiliates.fetch_add(1, Ordering::Relaxed);
-            }
-            stats.endpoints.fetch_add(added as u64, Ordering::Relaxed);
+            stats
+                .endpoints
+                .fetch_add(merged.added - merged.evicted, Ordering::Relaxed);
+            outcome.dropped += merged.dropped;
+            outcome.evicted = merged.evicted;
+            stats
+                .endpoints_dropped
+                .fetch_add(outcome.dropped, Ordering::Relaxed);
+            stats
+                .endpoints_evicted
+                .fetch_add(outcome.evicted, Ordering::Relaxed);
             if changed {
                 let event = Event::Updated(affiliate.view(affiliate_id));
                 notify(cluster, stats, event);
             }
-            Ok(())
+            Ok(outcome)
         })
     }
 
-    /// AffiliateDelete: removes the affiliate (if present) and tells the watchers.
-    pub fn delete(&self, cluster_id: &str, affiliate_id: &str) -> Result<(), LimitError> {
+    /// AffiliateDelete: removes the affiliate (if present) and tells the watchers. An owned
+    /// affiliate is removed only with its owner token's hash in `owner`.
+    pub fn delete(
+        &self,
+        cluster_id: &str,
+        affiliate_id: &str,
+        owner: Option<OwnerHash>,
+    ) -> Result<(), LimitError> {
         limits::check_cluster_id(cluster_id)?;
         limits::check_affiliate_id(affiliate_id)?;
         let stats = &self.shared.stats;
-        self.with_cluster(cluster_id, |cluster| {
+        self.with_existing_cluster(cluster_id, |cluster| {
+            let Some(affiliate) = cluster.affiliates.get(affiliate_id) else {
+                return Ok(());
+            };
+            if let Some(bound) = affiliate.owner
+                && owner != Some(bound)
+            {
+                return Err(stats.denied(if owner.is_some() {
+                    format!(
+                        "affiliate {affiliate_id:?} is owned and this owner token is not its owner's"
+                    )
+                } else {
+                    format!("affiliate {affiliate_id:?} is owned: deleting it needs its owner token")
+                }));
+            }
             if let Some(removed) = cluster.affiliates.remove(affiliate_id) {
                 stats.affiliates.fetch_sub(1, Ordering::Relaxed);
                 stats
@@ -399,20 +587,36 @@ impl State {
                     .fetch_sub(removed.endpoints.len() as u64, Ordering::Relaxed);
                 notify(cluster, stats, Event::Deleted(affiliate_id.into()));
             }
-        });
-        Ok(())
+            Ok(())
+        })
+        .unwrap_or(Ok(()))
     }
 
-    /// List: every affiliate of the cluster, in no particular order.
+    /// List: every affiliate of the cluster, in no particular order (none for an unknown cluster,
+    /// which is not created).
     pub fn list(&self, cluster_id: &str) -> Result<Vec<AffiliateView>, LimitError> {
         limits::check_cluster_id(cluster_id)?;
-        Ok(self.with_cluster(cluster_id, |cluster| {
-            cluster
-                .affiliates
-                .iter()
-                .map(|(id, a)| a.view(id))
-                .collect()
-        }))
+        Ok(self
+            .with_existing_cluster(cluster_id, |cluster| {
+                cluster
+                    .affiliates
+                    .iter()
+                    .map(|(id, a)| a.view(id))
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    /// What the limits turned away or trimmed since start.
+    pub fn limit_counts(&self) -> LimitCounts {
+        let stats = &self.shared.stats;
+        LimitCounts {
+            clusters_refused: stats.clusters_refused.load(Ordering::Relaxed),
+            affiliates_refused: stats.affiliates_refused.load(Ordering::Relaxed),
+            not_owner_refused: stats.not_owner_refused.load(Ordering::Relaxed),
+            endpoints_dropped: stats.endpoints_dropped.load(Ordering::Relaxed),
+            endpoints_evicted: stats.endpoints_evicted.load(Ordering::Relaxed),
+        }
     }
 
     /// Watch: the cluster's current affiliates and a subscription to its changes, taken under one
@@ -426,7 +630,7 @@ impl State {
         let lost = Arc::new(AtomicBool::new(false));
         let id = self.shared.next_subscriber.fetch_add(1, Ordering::Relaxed);
         loop {
-            let cluster = self.cluster(cluster_id);
+            let cluster = self.cluster(cluster_id)?;
             let mut inner = cluster.lock();
             if inner.removed {
                 continue;
@@ -619,8 +823,13 @@ impl State {
                         endpoints: a
                             .endpoints
                             .iter()
-                            .map(|e| (e.blob, remaining(e.expires)))
+                            .map(|e| StoredEndpoint {
+                                blob: e.blob,
+                                ttl: remaining(e.expires),
+                                owned: e.owned,
+                            })
                             .collect(),
+                        owner: a.owner,
                     })
                     .collect()
             };
@@ -632,8 +841,8 @@ impl State {
     }
 
     /// Puts an affiliate read from a snapshot back, with expirations `now + ttl`. The limits of
-    /// a live update apply (a snapshot may come from a service with other limits); no watcher
-    /// exists yet, so nobody is notified.
+    /// a live update apply (a snapshot may come from a service with other limits: endpoints past
+    /// the limit are dropped); no watcher exists yet, so nobody is notified.
     pub fn restore(
         &self,
         cluster_id: &str,
@@ -645,35 +854,36 @@ impl State {
         limits::check_data(&affiliate.data)?;
         let now = self.millis(now);
         let clamp = |ttl: Duration| now + ttl.min(MAX_TTL).as_millis() as Millis;
-        let mut endpoints: Vec<Endpoint> = Vec::with_capacity(affiliate.endpoints.len());
-        for (bytes, ttl) in &affiliate.endpoints {
-            let blob = EndpointBlob::new(bytes).ok_or_else(|| {
+        let mut endpoints: Vec<Endpoint> =
+            Vec::with_capacity(affiliate.endpoints.len().min(MAX_ENDPOINTS_PER_AFFILIATE));
+        for e in &affiliate.endpoints {
+            let blob = EndpointBlob::new(&e.data).ok_or_else(|| {
                 LimitError::Invalid(format!(
                     "affiliate endpoint is {} bytes, at most {MAX_ENDPOINT_LEN} allowed",
-                    bytes.len()
+                    e.data.len()
                 ))
             })?;
-            if !endpoints.iter().any(|e| e.blob == blob) {
+            if endpoints.len() < MAX_ENDPOINTS_PER_AFFILIATE
+                && !endpoints.iter().any(|known| known.blob == blob)
+            {
                 endpoints.push(Endpoint {
                     blob,
-                    expires: clamp(*ttl),
+                    expires: clamp(e.ttl),
+                    owned: e.owned,
                 });
             }
         }
-        if endpoints.len() > MAX_ENDPOINTS_PER_AFFILIATE {
-            return Err(LimitError::Exhausted(format!(
-                "affiliate has {} endpoints, at most {MAX_ENDPOINTS_PER_AFFILIATE} allowed",
-                endpoints.len()
-            )));
-        }
-        let stats = &self.shared.stats;
+        let shared = &*self.shared;
+        let stats = &shared.stats;
         self.with_cluster(cluster_id, |cluster| {
-            if cluster.affiliates.len() >= MAX_AFFILIATES_PER_CLUSTER
-                && !cluster.affiliates.contains_key(affiliate.id.as_str())
-            {
-                return Err(LimitError::Exhausted(format!(
-                    "cluster has {MAX_AFFILIATES_PER_CLUSTER} affiliates, the most allowed"
-                )));
+            let known = cluster.affiliates.contains_key(affiliate.id.as_str());
+            if !known {
+                if cluster.affiliates.len() >= MAX_AFFILIATES_PER_CLUSTER {
+                    return Err(LimitError::Exhausted(format!(
+                        "cluster has {MAX_AFFILIATES_PER_CLUSTER} affiliates, the most allowed"
+                    )));
+                }
+                stats.reserve_affiliate(shared.caps.max_affiliates)?;
             }
             let n = endpoints.len() as u64;
             let old = cluster.affiliates.insert(
@@ -682,22 +892,79 @@ impl State {
                     data: Arc::from(affiliate.data.as_slice()),
                     endpoints: std::mem::take(&mut endpoints),
                     expires: clamp(affiliate.ttl),
+                    owner: affiliate.owner,
                 },
             );
-            match old {
-                Some(old) => {
-                    stats
-                        .endpoints
-                        .fetch_sub(old.endpoints.len() as u64, Ordering::Relaxed);
-                }
-                None => {
-                    stats.affiliates.fetch_add(1, Ordering::Relaxed);
-                }
+            if let Some(old) = old {
+                stats
+                    .endpoints
+                    .fetch_sub(old.endpoints.len() as u64, Ordering::Relaxed);
             }
             stats.endpoints.fetch_add(n, Ordering::Relaxed);
             Ok(())
         })
     }
+}
+
+/// What [`merge_endpoints`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Merged {
+    added: u64,
+    dropped: u64,
+    evicted: u64,
+}
+
+/// Merges an update's distinct endpoints (`blobs`, in request order) into an affiliate's.
+///
+/// A known endpoint keeps the later expiration (and becomes the owner's when the owner sends
+/// it). A new one is appended while the affiliate has fewer than [`MAX_ENDPOINTS_PER_AFFILIATE`];
+/// past that, as in Sidero's service, it is dropped — unless the owner sent it: then it evicts
+/// an endpoint this update does not carry, one others added first (harvested), else one of the
+/// owner's older ones, the soonest to expire first, so the node's own endpoints always get in.
+fn merge_endpoints(
+    endpoints: &mut Vec<Endpoint>,
+    blobs: &[EndpointBlob],
+    expires: Millis,
+    by_owner: bool,
+) -> Merged {
+    let mut merged = Merged::default();
+    for blob in blobs {
+        if let Some(known) = endpoints.iter_mut().find(|e| e.blob == *blob) {
+            known.expires = known.expires.max(expires);
+            known.owned |= by_owner;
+            continue;
+        }
+        let new = Endpoint {
+            blob: *blob,
+            expires,
+            owned: by_owner,
+        };
+        if endpoints.len() < MAX_ENDPOINTS_PER_AFFILIATE {
+            endpoints.push(new);
+            merged.added += 1;
+            continue;
+        }
+        let victim = by_owner
+            .then(|| {
+                endpoints
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, e)| !blobs.contains(&e.blob))
+                    .min_by_key(|(i, e)| (e.owned, e.expires, *i))
+                    .map(|(i, _)| i)
+            })
+            .flatten();
+        match victim {
+            Some(i) => {
+                endpoints.remove(i);
+                endpoints.push(new);
+                merged.added += 1;
+                merged.evicted += 1;
+            }
+            None => merged.dropped += 1,
+        }
+    }
+    merged
 }
 
 /// Sends `event` to every watcher of the cluster without waiting: a watcher whose buffer is full
@@ -792,6 +1059,15 @@ mod tests {
             data,
             endpoints,
             ttl,
+            owner: None,
+        }
+    }
+
+    /// An update carrying the owner token whose hash is `[owner; 32]`.
+    fn owned<'a>(owner: u8, data: &'a [u8], endpoints: &'a [Vec<u8>], ttl: Duration) -> Update<'a> {
+        Update {
+            owner: Some([owner; OWNER_TOKEN_LEN]),
+            ..upd(data, endpoints, ttl)
         }
     }
 
@@ -978,7 +1254,7 @@ mod tests {
         assert_eq!(eps(&updates[0]), vec![vec![1; 16]]);
         assert_eq!(eps(&get(&state, "keep").expect("keep")), vec![vec![1; 16]]);
         // The cluster has a watcher, so it stays even when it has no affiliates.
-        state.delete(C, "keep").expect("delete");
+        state.delete(C, "keep", None).expect("delete");
         assert_eq!(deleted(w.try_next().expect("ok")), "keep");
         assert_eq!(state.gc(t0 + secs(3600)).clusters, 0);
         assert_eq!(state.counts().clusters, 1);
@@ -989,15 +1265,18 @@ mod tests {
     }
 
     #[test]
-    fn clusters_are_created_by_list_watch_update_delete_and_collected() {
+    fn clusters_are_created_by_watch_and_update_and_collected() {
         let t0 = Instant::now();
         let state = State::new(t0);
-        state.list("l").expect("list");
-        state.delete("d", "x").expect("delete");
+        // Reads and deletes of an unknown cluster do not create it (each would cost memory
+        // until the next collection).
+        assert!(state.list("l").expect("list").is_empty());
+        state.delete("d", "x", None).expect("delete");
+        assert_eq!(state.counts().clusters, 0);
         drop(state.subscribe("w").expect("watch"));
         state.update("u", "x", upd(b"", &[], T), t0).expect("u");
-        assert_eq!(state.counts().clusters, 4);
-        assert_eq!(state.gc(t0).clusters, 3);
+        assert_eq!(state.counts().clusters, 2);
+        assert_eq!(state.gc(t0).clusters, 1);
         assert_eq!(state.counts().clusters, 1);
         // A cluster removed by the collector is recreated by the next request.
         assert_eq!(state.gc(t0 + secs(61)).clusters, 1);
@@ -1024,8 +1303,8 @@ mod tests {
         state
             .update(C, "a", upd(b"", &[vec![1; 16]], T), t0)
             .expect("u");
-        state.delete(C, "b").expect("d");
-        state.delete(C, "nobody").expect("d");
+        state.delete(C, "b", None).expect("d");
+        state.delete(C, "nobody", None).expect("d");
         let b = updated(w.try_next().expect("ok"));
         assert_eq!((&*b.id, &*b.data), ("b", &b"2"[..]));
         assert_eq!(&*updated(w.try_next().expect("ok")).data, b"3");
@@ -1086,12 +1365,12 @@ mod tests {
     fn every_limit_with_its_kind() {
         let t0 = Instant::now();
         let state = State::new(t0);
-        let invalid = |r: Result<(), LimitError>| {
+        fn invalid<T: std::fmt::Debug>(r: Result<T, LimitError>) {
             assert!(matches!(r, Err(LimitError::Invalid(_))), "{r:?}");
-        };
-        let exhausted = |r: Result<(), LimitError>| {
+        }
+        fn exhausted<T: std::fmt::Debug>(r: Result<T, LimitError>) {
             assert!(matches!(r, Err(LimitError::Exhausted(_))), "{r:?}");
-        };
+        }
         let long = "x".repeat(257);
         invalid(state.update("", "a", upd(b"", &[], T), t0));
         invalid(state.update(&long, "a", upd(b"", &[], T), t0));
@@ -1100,8 +1379,8 @@ mod tests {
         invalid(state.update(C, "a", upd(&[0; 2049], &[], T), t0));
         invalid(state.update(C, "a", upd(b"", &[vec![0; 33]], T), t0));
         invalid(state.update(C, "a", upd(b"", &[], MAX_TTL + secs(1)), t0));
-        invalid(state.delete("", "a"));
-        invalid(state.delete(C, &long));
+        invalid(state.delete("", "a", None));
+        invalid(state.delete(C, &long, None));
         invalid(state.list(&long).map(|_| ()));
         assert!(matches!(
             state.subscribe("").map(|_| ()),
@@ -1120,7 +1399,7 @@ mod tests {
             upd(&[0; 2048], &[vec![0; 32]], MAX_TTL),
             t0,
         );
-        assert_eq!(at_limit, Ok(()));
+        assert_eq!(at_limit, Ok(UpdateOutcome::default()));
 
         for i in 0..MAX_AFFILIATES_PER_CLUSTER {
             state
@@ -1132,26 +1411,219 @@ mod tests {
         state
             .update(C, "a0", upd(b"d", &[], T), t0)
             .expect("update");
+    }
 
+    #[test]
+    fn endpoints_past_the_limit_are_dropped_not_the_update() {
+        let t0 = Instant::now();
+        let state = State::new(t0);
         let many: Vec<Vec<u8>> = (0..MAX_ENDPOINTS_PER_AFFILIATE as u8)
             .map(|i| vec![i; 16])
             .collect();
-        state
-            .update(C, "a1", upd(b"", &many, T), t0)
-            .expect("64 endpoints");
-        // Known endpoints can be refreshed; one new one is too many and changes nothing.
+        let r = state.update(C, "a1", upd(b"", &many, T), t0);
+        assert_eq!(r, Ok(UpdateOutcome::default()), "64 endpoints fit");
+        // Known endpoints can be refreshed; a new one is dropped, and the rest of the update
+        // (its data) still goes in: the affiliate is never stuck.
         state
             .update(C, "a1", upd(b"", &many[..3], T), t0)
             .expect("refresh");
-        exhausted(state.update(C, "a1", upd(b"new", &[vec![99; 16]], T), t0));
+        let r = state.update(C, "a1", upd(b"new", &[vec![99; 16]], T), t0);
+        assert_eq!(
+            r,
+            Ok(UpdateOutcome {
+                dropped: 1,
+                evicted: 0
+            })
+        );
         let a1 = get(&state, "a1").expect("a1");
-        assert!(a1.data.is_empty(), "all or nothing");
-        assert_eq!(a1.endpoints.len(), MAX_ENDPOINTS_PER_AFFILIATE);
-        // A single request with too many distinct endpoints.
-        let too_many: Vec<Vec<u8>> = (0..=MAX_ENDPOINTS_PER_AFFILIATE as u8)
+        assert_eq!(&*a1.data, b"new");
+        assert_eq!(eps(&a1), many, "Sidero's order: the first 64 stay");
+        // A single request with too many distinct endpoints: the first 64, in order.
+        let too_many: Vec<Vec<u8>> = (0..=MAX_ENDPOINTS_PER_AFFILIATE as u8 + 2)
             .map(|i| vec![i; 8])
             .collect();
-        exhausted(state.update(C, "a2", upd(b"", &too_many, T), t0));
+        let r = state.update(C, "a2", upd(b"d", &too_many, T), t0);
+        assert_eq!(r.map(|o| o.dropped), Ok(3));
+        assert_eq!(
+            eps(&get(&state, "a2").expect("a2")),
+            too_many[..MAX_ENDPOINTS_PER_AFFILIATE].to_vec()
+        );
+        assert_eq!(state.counts().endpoints, 128);
+        assert_eq!(state.limit_counts().endpoints_dropped, 4);
+    }
+
+    #[test]
+    fn the_owners_endpoints_evict_harvested_ones() {
+        let t0 = Instant::now();
+        let state = State::new(t0);
+        let mine = [vec![1u8; 16], vec![2u8; 16]];
+        state
+            .update(C, "n", owned(7, b"d", &mine, secs(600)), t0)
+            .expect("owner");
+        // Someone fills the affiliate with 62 junk endpoints without a token (allowed: Talos
+        // harvests this way), the later ones expiring later.
+        for i in 0..62u8 {
+            let junk = [vec![100 + i; 16]];
+            state
+                .update(C, "n", upd(b"", &junk, secs(100 + u64::from(i))), t0)
+                .expect("junk");
+        }
+        assert_eq!(state.counts().endpoints, 64);
+        // A 65th from a stranger is dropped.
+        let r = state.update(C, "n", upd(b"", &[vec![250; 16]], T), t0);
+        assert_eq!(r.map(|o| o.dropped), Ok(1));
+        // The owner's new endpoints get in, evicting the junk that expires first.
+        let moved = [vec![1u8; 16], vec![3u8; 16], vec![4u8; 16]];
+        let r = state.update(C, "n", owned(7, b"d2", &moved, secs(600)), t0);
+        assert_eq!(
+            r,
+            Ok(UpdateOutcome {
+                dropped: 0,
+                evicted: 2
+            })
+        );
+        let n = get(&state, "n").expect("n");
+        let got = eps(&n);
+        assert_eq!(got.len(), 64);
+        for e in &moved {
+            assert!(got.contains(e), "the owner's endpoint {e:?} is in");
+        }
+        assert!(got.contains(&vec![2u8; 16]), "the owner's older one stays");
+        assert!(!got.contains(&vec![100u8; 16]) && !got.contains(&vec![101u8; 16]));
+        assert!(got.contains(&vec![102u8; 16]));
+        // Order: what stayed, then the new ones at the end.
+        assert_eq!(&got[62..], &moved[1..]);
+        assert_eq!(state.counts().endpoints, 64);
+        // Once only the owner's are left, its newest replace its oldest it no longer sends.
+        let all_mine: Vec<Vec<u8>> = (0..64u8).map(|i| vec![i; 32]).collect();
+        state
+            .update(C, "n", owned(7, b"d3", &all_mine, secs(900)), t0)
+            .expect("owner fills it");
+        assert_eq!(eps(&get(&state, "n").expect("n")), all_mine);
+        let r = state.update(C, "n", owned(7, b"", &[vec![200; 32]], secs(900)), t0);
+        assert_eq!(
+            r,
+            Ok(UpdateOutcome {
+                dropped: 0,
+                evicted: 1
+            })
+        );
+        // 2, then the 64 others when the owner filled it with new ones, then 1.
+        assert_eq!(state.limit_counts().endpoints_evicted, 67);
+    }
+
+    #[test]
+    fn owned_affiliates_need_their_token_for_data_and_delete() {
+        let t0 = Instant::now();
+        let state = State::new(t0);
+        let denied = |r: Result<(), LimitError>| match r {
+            Err(LimitError::Denied(msg)) => msg,
+            other => panic!("expected Denied, got {other:?}"),
+        };
+        let ok = |r: Result<UpdateOutcome, LimitError>| r.map(|_| ());
+        // First writer binds.
+        ok(state.update(C, "n", owned(1, b"v1", &[vec![1; 16]], T), t0)).expect("binds");
+        let mut w = state.subscribe(C).expect("watch");
+        assert_eq!(w.take_snapshot().len(), 1);
+        // Without a token: no data, no delete; a wrong token: nothing at all.
+        let msg = denied(ok(state.update(C, "n", upd(b"evil", &[], T), t0)));
+        assert!(msg.contains("needs its owner token"), "{msg}");
+        let msg = denied(ok(state.update(C, "n", owned(2, b"evil", &[], T), t0)));
+        assert!(msg.contains("not its owner's"), "{msg}");
+        denied(ok(state.update(
+            C,
+            "n",
+            owned(2, b"", &[vec![9; 16]], T),
+            t0,
+        )));
+        denied(state.delete(C, "n", None));
+        denied(state.delete(C, "n", Some([2; OWNER_TOKEN_LEN])));
+        assert_eq!(&*get(&state, "n").expect("still there").data, b"v1");
+        assert!(w.try_next().expect("ok").is_none(), "nothing happened");
+        assert_eq!(state.limit_counts().not_owner_refused, 5);
+        // Endpoint-only updates without a token are still merged (harvesting)...
+        ok(state.update(C, "n", upd(b"", &[vec![2; 16]], T), t0)).expect("harvested");
+        assert_eq!(eps(&updated(w.try_next().expect("ok"))).len(), 2);
+        // ...but cannot keep the affiliate alive past its owner's TTL.
+        ok(state.update(C, "n", upd(b"", &[vec![3; 16]], MAX_TTL), t0)).expect("harvested");
+        assert_eq!(state.gc(t0 + T + secs(1)).affiliates, 1, "expired on time");
+        // The binding went with it: anyone may now create "n" again (first writer binds anew).
+        ok(state.update(C, "n", owned(2, b"v2", &[], T), t0 + T + secs(2))).expect("rebind");
+        denied(state.delete(C, "n", Some([1; OWNER_TOKEN_LEN])));
+        // The owner updates and deletes.
+        ok(state.update(C, "n", owned(2, b"v3", &[], T), t0)).expect("owner");
+        state
+            .delete(C, "n", Some([2; OWNER_TOKEN_LEN]))
+            .expect("owner deletes");
+        assert!(get(&state, "n").is_none());
+        // Unowned affiliates behave as in Sidero's service, also when a token comes along later
+        // (first writer with a token binds).
+        ok(state.update(C, "t", upd(b"talos", &[], T), t0)).expect("unowned");
+        ok(state.update(C, "t", upd(b"other", &[], T), t0)).expect("anyone");
+        state.delete(C, "t", None).expect("anyone deletes");
+        state
+            .delete(C, "t", Some([5; OWNER_TOKEN_LEN]))
+            .expect("deleting nothing");
+        ok(state.update(C, "t", upd(b"talos", &[], T), t0)).expect("unowned");
+        ok(state.update(C, "t", owned(3, b"weft", &[], T), t0)).expect("binds");
+        denied(ok(state.update(C, "t", upd(b"talos", &[], T), t0)));
+    }
+
+    #[test]
+    fn global_caps_on_clusters_and_affiliates() {
+        let t0 = Instant::now();
+        let state = State::with_caps(
+            t0,
+            Caps {
+                max_clusters: 2,
+                max_affiliates: 3,
+            },
+        );
+        let exhausted = |r: Result<(), LimitError>| match r {
+            Err(LimitError::Exhausted(msg)) => msg,
+            other => panic!("expected Exhausted, got {other:?}"),
+        };
+        let ok = |r: Result<UpdateOutcome, LimitError>| r.map(|_| ());
+        ok(state.update("c1", "a", upd(b"d", &[], T), t0)).expect("c1");
+        let w = state.subscribe("c2").expect("a watch creates c2");
+        let msg = exhausted(ok(state.update("c3", "a", upd(b"d", &[], T), t0)));
+        assert!(
+            msg.contains("2 clusters") && msg.contains("--max-clusters"),
+            "{msg}"
+        );
+        assert!(matches!(
+            state.subscribe("c3").map(|_| ()),
+            Err(SubscribeError::Limit(LimitError::Exhausted(_)))
+        ));
+        // Reads and deletes of unknown clusters create nothing (and are not refused).
+        assert_eq!(state.list("c4").expect("list"), vec![]);
+        state.delete("c4", "a", None).expect("delete");
+        assert_eq!(state.counts().clusters, 2);
+        ok(state.update("c2", "a", upd(b"d", &[], T), t0)).expect("c2/a");
+        ok(state.update("c2", "b", upd(b"d", &[], T), t0)).expect("c2/b");
+        let msg = exhausted(ok(state.update("c2", "c", upd(b"d", &[], T), t0)));
+        assert!(
+            msg.contains("3 affiliates") && msg.contains("--max-affiliates"),
+            "{msg}"
+        );
+        // Existing affiliates can still be updated; a delete makes room.
+        ok(state.update("c2", "a", upd(b"e", &[], T), t0)).expect("update");
+        state.delete("c2", "a", None).expect("delete");
+        ok(state.update("c2", "c", upd(b"d", &[], T), t0)).expect("room");
+        assert_eq!(state.counts().affiliates, 3);
+        assert_eq!(
+            state.limit_counts(),
+            LimitCounts {
+                clusters_refused: 2,
+                affiliates_refused: 1,
+                ..LimitCounts::default()
+            }
+        );
+        // Expiry makes room too, and an emptied cluster goes.
+        drop(w);
+        state.gc(t0 + T + secs(1));
+        assert_eq!(state.counts(), Counts::default());
+        ok(state.update("c3", "a", upd(b"d", &[], T), t0)).expect("room again");
     }
 
     #[test]
@@ -1159,12 +1631,14 @@ mod tests {
         let t0 = Instant::now();
         let state = State::new(t0);
         state
-            .update(C, "a", upd(b"data", &[vec![1; 16]], secs(600)), t0)
+            .update(C, "a", owned(4, b"data", &[vec![1; 16]], secs(600)), t0)
             .expect("u");
         state
             .update(C, "a", upd(b"", &[vec![2; 32]], secs(100)), t0)
             .expect("u");
-        state.list("empty").expect("list");
+        state
+            .subscribe("empty")
+            .expect("an empty cluster (kept while watched)");
         let mut exported = Vec::new();
         state
             .export(t0 + secs(50), |c| {
@@ -1175,8 +1649,10 @@ mod tests {
         assert_eq!(exported.len(), 1, "empty clusters are not exported");
         let a = &exported[0].affiliates[0];
         assert_eq!(a.ttl, secs(550));
-        assert_eq!(a.endpoints[0].1, secs(550));
-        assert_eq!(a.endpoints[1].1, secs(50));
+        assert_eq!(a.endpoints[0].ttl, secs(550));
+        assert_eq!(a.endpoints[1].ttl, secs(50));
+        assert_eq!(a.owner, Some([4; OWNER_TOKEN_LEN]));
+        assert!(a.endpoints[0].owned && !a.endpoints[1].owned);
 
         let t1 = Instant::now();
         let restored = State::new(t1);
@@ -1189,14 +1665,24 @@ mod tests {
                     endpoints: a
                         .endpoints
                         .iter()
-                        .map(|(b, ttl)| (b.as_bytes().to_vec(), *ttl))
+                        .map(|e| RestoredEndpoint {
+                            data: e.blob.as_bytes().to_vec(),
+                            ttl: e.ttl,
+                            owned: e.owned,
+                        })
                         .collect(),
+                    owner: a.owner,
                 };
                 restored.restore(&c.id, r, t1).expect("restore");
             }
         }
         assert_eq!(restored.list(C), state.list(C));
         assert_eq!(restored.counts().endpoints, 2);
+        // The binding came back with it.
+        assert!(matches!(
+            restored.update(C, "a", upd(b"evil", &[], T), t1),
+            Err(LimitError::Denied(_))
+        ));
         assert_eq!(restored.gc(t1 + secs(51)).endpoints, 1);
         assert_eq!(restored.gc(t1 + secs(551)).affiliates, 1);
     }

@@ -4,9 +4,12 @@
 //! discovery endpoint nodes already have (`https://disc:3000`) implies the reflector (udp disc:3000).
 //!
 //! It keeps no state beyond the rate-limit buckets and answers nothing but Binding Requests: no
-//! reply to indications, responses, other STUN messages, non-STUN or oversized datagrams. Answers
-//! are small (32 bytes for IPv4, 44 for IPv6, against a request of at least 20) and rate-limited
-//! per source IP, so a forged source address cannot turn it into a traffic amplifier.
+//! reply to indications, responses, other STUN messages, non-STUN or oversized datagrams. It
+//! answers only requests at least as large as the answer (32 bytes for IPv4, 44 for IPv6; Weft's
+//! requests are padded to 44, `weft_api::stun::BINDING_REQUEST_LEN`), and is rate-limited per
+//! source IP, so a forged source address cannot turn it into a traffic amplifier: the victim never
+//! receives more bytes than the forger sent. A plain 20-byte request from another STUN client goes
+//! unanswered.
 //!
 //! The answer leaves from the socket it came in on; on a host with several addresses and a wildcard
 //! bind, the kernel picks the answer's source address by route, which a NAT may not match with the
@@ -31,14 +34,19 @@ const RECEIVE_BUFFER: usize = MAX_MESSAGE_LEN + 1;
 const RECEIVE_ERROR_BACKOFF: Duration = Duration::from_millis(100);
 
 /// The answer to one datagram from `source`: a Binding Success carrying `source` (IPv4-mapped
-/// IPv6 given as IPv4) for a Binding Request, `None` for anything else, and for a source that
-/// cannot be answered (port 0, unspecified address).
+/// IPv6 given as IPv4) for a Binding Request at least as large as that answer; `None` for
+/// anything else, for a smaller request, and for a source that cannot be answered (port 0,
+/// unspecified address).
 pub fn respond(source: SocketAddr, datagram: &[u8]) -> Option<Vec<u8>> {
     if source.port() == 0 || source.ip().is_unspecified() {
         return None;
     }
     match stun::parse(datagram) {
-        Ok(Message::BindingRequest { txid }) => Some(stun::binding_success(txid, source)),
+        Ok(Message::BindingRequest { txid }) => {
+            let answer = stun::binding_success(txid, source);
+            // Never more bytes out than in (see the module doc).
+            (answer.len() <= datagram.len()).then_some(answer)
+        }
         _ => None,
     }
 }
@@ -115,8 +123,8 @@ mod tests {
                 }),
                 "{source}"
             );
-            // Never an amplifier: at most 44 bytes for a 20-byte request.
-            assert!(reply.len() <= 2 * request.len() + 4, "{}", reply.len());
+            // Never an amplifier: no more bytes out than in.
+            assert!(reply.len() <= request.len(), "{}", reply.len());
         }
     }
 
@@ -142,6 +150,21 @@ mod tests {
         let request = stun::binding_request(txid);
         assert_eq!(respond(addr("198.51.100.1:0"), &request), None);
         assert_eq!(respond(addr("0.0.0.0:3000"), &request), None);
+        // A request smaller than its answer is not answered: an unpadded one (20 bytes) never,
+        // one of 32 bytes only from IPv4 (32-byte answer), not from IPv6 (44).
+        let unpadded = [&[0, 1, 0, 0][..], &0x2112_A442u32.to_be_bytes(), &txid].concat();
+        assert!(matches!(
+            stun::parse(&unpadded),
+            Ok(Message::BindingRequest { .. })
+        ));
+        assert_eq!(respond(source, &unpadded), None);
+        let mut padded_32 = stun::binding_request(txid);
+        padded_32.truncate(32);
+        padded_32[3] = 12;
+        padded_32[23] = 8;
+        assert!(respond(source, &padded_32).is_some(), "32 bytes in, 32 out");
+        assert_eq!(respond(addr("[2001:db8::1]:3000"), &padded_32), None);
+        assert!(respond(addr("[2001:db8::1]:3000"), &request).is_some());
     }
 
     #[tokio::test]
@@ -198,7 +221,10 @@ mod tests {
                 .map_err(|e| e.kind()),
             Err(std::io::ErrorKind::WouldBlock)
         );
-        let text = metrics.render(crate::state::Counts::default());
+        let text = metrics.render(
+            crate::state::Counts::default(),
+            crate::state::LimitCounts::default(),
+        );
         for line in [
             "discovery_stun_requests_total 4",
             "discovery_stun_rate_limited_total 1",

@@ -376,6 +376,9 @@ async fn start_discovery(args: &Args) -> anyhow::Result<(Process, u16)> {
             "--no-snapshots",
             "--gc-interval",
             "1h",
+            // The RSS phase stores --affiliates affiliates on top of the others.
+            "--max-affiliates",
+            &(args.affiliates + 100_000).to_string(),
         ])
         .env("WEFT_DISCOVERY_LOG", "warn")
         .stdin(Stdio::null())
