@@ -660,10 +660,11 @@ mod tests {
             Leftovers::default()
         );
         // What a real write leaves when it is interrupted is recognised.
-        let dummy = dir.path().join("state.binpb");
+        let fresh = tempfile::tempdir().expect("tempdir");
+        let dummy = fresh.path().join("state.binpb");
         let _ = fsutil::write_atomic_with(&dummy, SNAPSHOT_FILE_MODE, |f| {
             f.write_all(b"partial")?;
-            let tmp = fs::read_dir(dir.path())?
+            let tmp = fs::read_dir(fresh.path())?
                 .filter_map(Result::ok)
                 .map(|e| e.file_name().to_string_lossy().into_owned())
                 .find(|n| n.ends_with(".tmp"))
