@@ -32,8 +32,16 @@ fn help_and_version_exit_0() {
         "--metrics-listen",
         "--trust-x-real-ip",
         "--trust-x-forwarded-for",
+        "--trusted-proxy",
         "--redirect-endpoint",
         "--rate-limit",
+        "--max-clusters",
+        "--max-affiliates",
+        "--max-connections",
+        "--max-connections-per-ip",
+        "--handshake-timeout",
+        "--idle-timeout",
+        "--send-timeout",
     ] {
         assert!(help.contains(flag), "{flag} missing from --help:\n{help}");
     }
@@ -50,6 +58,11 @@ fn usage_errors_exit_2() {
         &["--rate-limit", "maybe"],
         &["--stun-listen", "on"],
         &["--trust-x-real-ip", "perhaps"],
+        // Proxy headers are believed only from configured proxies.
+        &["--trust-x-real-ip"],
+        &["--trust-x-forwarded-for", "true"],
+        &["--trusted-proxy", "not-a-network"],
+        &["--max-affiliates", "0"],
         &["--no-such-flag"],
     ] {
         let out = run(args);
