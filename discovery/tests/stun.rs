@@ -1,7 +1,8 @@
 //! The STUN reflector of the real `weft-discovery` binary, on loopback: a Binding Request gets the
 //! sender's own address back, on the gRPC port by default; `--stun-listen off` answers nothing;
-//! non-STUN datagrams get no answer and do not disturb later requests; SIGTERM still stops the
-//! service cleanly.
+//! non-STUN datagrams, and requests smaller than their answer (a bare 20-byte request: the
+//! reflector is no traffic amplifier), get no answer and do not disturb later requests; SIGTERM
+//! still stops the service cleanly.
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{SocketAddr, UdpSocket};
@@ -150,14 +151,26 @@ fn binding_request_on_the_grpc_port_gets_the_source_address() {
         })
     );
 
-    // Non-STUN (a WireGuard-shaped keepalive) and an indication get nothing; the next request
-    // still gets its answer, and it is the first datagram to arrive.
+    // Non-STUN (a WireGuard-shaped keepalive), an indication, and a bare 20-byte request (smaller
+    // than its 32-byte answer: answering it would amplify a forged source's traffic) get nothing;
+    // the next request still gets its answer, and it is the first datagram to arrive.
     let mut keepalive = vec![0u8; 32];
     keepalive[0] = 4;
     socket.send_to(&keepalive, stun_addr).expect("send");
     socket
         .send_to(&stun::binding_indication(*b"an-indicatio"), stun_addr)
         .expect("send");
+    let bare = [
+        &[0x00, 0x01, 0x00, 0x00][..],
+        &stun::MAGIC_COOKIE.to_be_bytes(),
+        b"bare-request",
+    ]
+    .concat();
+    assert!(matches!(
+        stun::parse(&bare),
+        Ok(Message::BindingRequest { .. })
+    ));
+    socket.send_to(&bare, stun_addr).expect("send");
     socket
         .send_to(&stun::binding_request(*b"second-reque"), stun_addr)
         .expect("send");
@@ -173,7 +186,7 @@ fn binding_request_on_the_grpc_port_gets_the_source_address() {
     let metrics = service.metrics();
     for line in [
         "discovery_stun_requests_total 2",
-        "discovery_stun_ignored_total 2",
+        "discovery_stun_ignored_total 3",
         "discovery_stun_rate_limited_total 0",
     ] {
         assert!(
