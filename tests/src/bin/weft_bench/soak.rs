@@ -43,6 +43,10 @@ const API_GIVE_UP: Duration = Duration::from_secs(60);
 /// After both ends of the partition saw it, it is held this much longer, so a false `down`
 /// elsewhere has the time to show.
 const PARTITION_SETTLE: Duration = Duration::from_secs(20);
+/// A new watch that delivered nothing this long is started again.
+const FIRST_EVENT: Duration = Duration::from_secs(5);
+/// How many times the counters of a node are asked for before the run fails.
+const COUNTER_ATTEMPTS: u32 = 10;
 /// How long the mesh may take to be all `up` again before the partition (after the restart).
 const RECOVER_GIVE_UP: Duration = Duration::from_secs(120);
 
@@ -87,22 +91,33 @@ fn signed_secs(from: Instant, to: Instant) -> f64 {
     }
 }
 
-/// Node `i`'s peer counters, from `weftctl get kubespanpeerstatuses -o yaml`.
-fn counters(cluster: &LocalCluster, i: u8) -> BenchResult<Counters> {
-    let out = cluster.weftctl(&[
-        "-n",
-        &cluster.addr(i),
-        "get",
-        "kubespanpeerstatuses",
-        "-o",
-        "yaml",
-    ]);
-    if !out.status.success() {
-        return fail(format!(
-            "get kubespanpeerstatuses on node {i}: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
+/// Node `i`'s peer counters, from `weftctl get kubespanpeerstatuses -o yaml`, and when they were
+/// read. Asked up to [`COUNTER_ATTEMPTS`] times: with `--loss` the API's own connection crosses
+/// the lossy link too and may time out.
+fn counters(cluster: &LocalCluster, i: u8) -> BenchResult<(Instant, Counters)> {
+    let mut attempt = 1;
+    let out = loop {
+        let out = cluster.weftctl(&[
+            "-n",
+            &cluster.addr(i),
+            "get",
+            "kubespanpeerstatuses",
+            "-o",
+            "yaml",
+        ]);
+        if out.status.success() {
+            break out;
+        }
+        if attempt == COUNTER_ATTEMPTS {
+            return fail(format!(
+                "get kubespanpeerstatuses on node {i}, {attempt} attempts: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        attempt += 1;
+        std::thread::sleep(Duration::from_secs(1));
+    };
+    let at = Instant::now();
     let text = String::from_utf8_lossy(&out.stdout);
     let mut map = Counters::new();
     for doc in yaml_docs(&text) {
@@ -123,7 +138,7 @@ fn counters(cluster: &LocalCluster, i: u8) -> BenchResult<Counters> {
             ),
         );
     }
-    Ok(map)
+    Ok((at, map))
 }
 
 /// The weftd pid `cluster create` recorded for node `i`.
@@ -135,6 +150,30 @@ fn recorded_pid(cluster: &LocalCluster, i: u8) -> BenchResult<u32> {
     match state["pids"][format!("node-{i}").as_str()].as_u64() {
         Some(pid) => Ok(u32::try_from(pid)?),
         None => fail(format!("{} records no pid for node-{i}", path.display())),
+    }
+}
+
+/// A watch of node `i`'s peer statuses that has delivered an event: one that delivered none within
+/// [`FIRST_EVENT`] is started again (with `--loss`, `weftctl` may fail to connect at all), for at
+/// most [`API_GIVE_UP`]. A status that changes meanwhile is in the next watch's first batch.
+fn watch_answering(cluster: &LocalCluster, i: u8) -> StatusWatch {
+    let start = Instant::now();
+    loop {
+        let watch = cluster.watch(i);
+        let asked = Instant::now();
+        while asked.elapsed() < FIRST_EVENT {
+            if !watch.events().is_empty() {
+                return watch;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if start.elapsed() > API_GIVE_UP {
+            println!(
+                "  node {i}'s watch delivered nothing for {} s; keeping the last one",
+                API_GIVE_UP.as_secs()
+            );
+            return watch;
+        }
     }
 }
 
@@ -248,7 +287,7 @@ pub fn run(opts: Options) -> BenchResult<()> {
     let pids: Vec<u32> = (1..=n)
         .map(|i| recorded_pid(&cluster, i))
         .collect::<BenchResult<_>>()?;
-    let before: Vec<Counters> = (1..=n)
+    let before: Vec<(Instant, Counters)> = (1..=n)
         .map(|i| counters(&cluster, i))
         .collect::<BenchResult<_>>()?;
     let cpu_before: Vec<Option<u64>> = pids.iter().map(|p| cpu_ticks(*p)).collect();
@@ -263,7 +302,7 @@ pub fn run(opts: Options) -> BenchResult<()> {
         let flips = falls_since(&watches, soak_start, Instant::now(), |_, _| false).len();
         println!("  {minute} min: {flips} up→down flips so far");
     }
-    let after: Vec<Counters> = (1..=n)
+    let after: Vec<(Instant, Counters)> = (1..=n)
         .map(|i| counters(&cluster, i))
         .collect::<BenchResult<_>>()?;
     let cpu_after: Vec<Option<u64>> = pids.iter().map(|p| cpu_ticks(*p)).collect();
@@ -282,12 +321,24 @@ pub fn run(opts: Options) -> BenchResult<()> {
                 .count()
         })
         .sum();
+    // The probes move the counters, so a live watch delivers updates all along; one that went
+    // quiet (its connection lost) would hide flips.
+    for (i, w) in &watches {
+        let last = w.events().iter().map(|e| e.at).max();
+        if last.is_none_or(|at| soak_end.duration_since(at) > Duration::from_secs(30)) {
+            println!(
+                "  warning: node {i}'s watch delivered nothing in the soak's last 30 s: its flips may be missing"
+            );
+        }
+    }
 
     // Liveness traffic: per (node, peer), bytes per minute each way.
     let mut tx_rates = Vec::new();
     let mut rx_rates = Vec::new();
     let mut reset = 0;
-    for (b, a) in before.iter().zip(&after) {
+    for ((t0, b), (t1, a)) in before.iter().zip(&after) {
+        // Each node's own interval between its two readings.
+        let minutes = t1.duration_since(*t0).as_secs_f64() / 60.0;
         for (id, (_, rx0, tx0)) in b {
             let Some((_, rx1, tx1)) = a.get(id) else {
                 continue;
@@ -296,8 +347,8 @@ pub fn run(opts: Options) -> BenchResult<()> {
                 reset += 1;
                 continue;
             }
-            rx_rates.push((rx1 - rx0) as f64 / soak_minutes);
-            tx_rates.push((tx1 - tx0) as f64 / soak_minutes);
+            rx_rates.push((rx1 - rx0) as f64 / minutes);
+            tx_rates.push((tx1 - tx0) as f64 / minutes);
         }
     }
     if reset > 0 {
@@ -374,7 +425,7 @@ pub fn run(opts: Options) -> BenchResult<()> {
     );
     // The old watch of the victim ended with it; a new one shows what the restarted node sees.
     watches.retain(|(i, _)| *i != victim);
-    watches.push((victim, cluster.watch(victim)));
+    watches.push((victim, watch_answering(&cluster, victim)));
     let mut recover: Vec<Option<f64>> = Vec::new();
     for ((i, w), (_, down)) in watches.iter().filter(|(i, _)| *i != victim).zip(&downs) {
         // The first `up` after its `down` (until then, the old `up` kept being updated).
