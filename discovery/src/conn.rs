@@ -25,6 +25,11 @@
 //! Large replies (List, the first Watch message) reserve their size first ([`ConnInfo::reserve`])
 //! against a global and a per-IP budget, released once the last piece is handed on: a client that
 //! never reads can make the service hold at most the budget, for at most the send timeout.
+//!
+//! A Watch's first message (the cluster's snapshot) is encoded by the handler and handed to
+//! [`Guarded`] ([`FirstFrame`]) rather than to tonic's encoder: tonic encodes a stream's messages
+//! into one growing buffer that lives as long as the stream, so a watch of a 4 MiB cluster would
+//! keep 4 MiB for as long as it stays open; handed on here, the snapshot is freed once sent.
 
 use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
@@ -590,6 +595,25 @@ impl HeldReply {
     }
 }
 
+/// A gRPC frame (or several) sent before the reply body's own frames: a Watch's snapshot, encoded
+/// by the handler (see the module doc). Travels in the response extensions.
+#[derive(Debug, Clone)]
+pub struct FirstFrame(Arc<Mutex<Option<Bytes>>>);
+
+impl FirstFrame {
+    pub fn new(frame: Bytes) -> FirstFrame {
+        FirstFrame(Arc::new(Mutex::new(Some(frame))))
+    }
+
+    fn take(&self) -> Option<Bytes> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).take()
+    }
+}
+
+/// In a request's extensions when it came through [`Guarded`], which sends [`FirstFrame`]s.
+#[derive(Debug, Clone, Copy)]
+pub struct SendsFirstFrames;
+
 /// What tonic gives requests about their connection (the `ConnectInfo` of [`Conn`]).
 #[derive(Debug, Clone)]
 pub struct ConnInfo {
@@ -817,21 +841,21 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+    fn call(&mut self, mut request: http::Request<Body>) -> Self::Future {
         let in_flight = ConnInfo::of(request.extensions()).map(|c| c.state.begin());
+        request.extensions_mut().insert(SendsFirstFrames);
         let reply = self.inner.call(request);
         Box::pin(async move {
             let mut response = reply.await?;
-            let hold = response
-                .extensions_mut()
-                .remove::<HeldReply>()
-                .and_then(|h| h.take());
+            let extensions = response.extensions_mut();
+            let hold = extensions.remove::<HeldReply>().and_then(|h| h.take());
+            let first = extensions.remove::<FirstFrame>().and_then(|f| f.take());
             Ok(response.map(|body| {
                 Body::new(GuardedBody {
                     inner: body,
                     in_flight,
                     hold,
-                    rest: Bytes::new(),
+                    rest: first.unwrap_or_default(),
                 })
             }))
         })
@@ -845,7 +869,7 @@ struct GuardedBody {
     inner: Body,
     in_flight: Option<InFlight>,
     hold: Option<ReplyHold>,
-    /// What is left of a large frame.
+    /// What is left of a large frame (at first: the [`FirstFrame`], if any).
     rest: Bytes,
 }
 

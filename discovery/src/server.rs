@@ -28,8 +28,8 @@ use weft_api::proto::discovery::server::{
     RedirectMessage, WatchRequest, WatchResponse,
 };
 
-use crate::conn::{ConnInfo, HeldReply};
-use crate::limits::{self, LimitError, WATCH_BUFFER};
+use crate::conn::{ConnInfo, FirstFrame, HeldReply, SendsFirstFrames};
+use crate::limits::{self, LimitError, MAX_RESPONSE_BYTES, WATCH_BUFFER};
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
 use crate::state::{AffiliateView, Event, LostUpdate, State, SubscribeError, Subscription, Update};
@@ -109,6 +109,23 @@ fn with_budget<T: prost::Message>(
     conn.reserve(reply.encoded_len())
         .map(|hold| Some(HeldReply::new(hold)))
         .map_err(Status::resource_exhausted)
+}
+
+/// `message` as one gRPC frame: uncompressed flag, length, message.
+fn grpc_frame(message: &impl prost::Message) -> Result<tonic::codegen::Bytes, Status> {
+    let len = message.encoded_len();
+    if len > MAX_RESPONSE_BYTES {
+        return Err(Status::out_of_range(format!(
+            "reply of {len} bytes, at most {MAX_RESPONSE_BYTES} are sent"
+        )));
+    }
+    let mut frame = Vec::with_capacity(5 + len);
+    frame.push(0);
+    frame.extend_from_slice(&(len as u32).to_be_bytes());
+    message
+        .encode(&mut frame)
+        .map_err(|err| Status::internal(format!("encoding the reply: {err}")))?;
+    Ok(frame.into())
 }
 
 fn to_proto(view: &AffiliateView) -> pb::Affiliate {
@@ -305,11 +322,19 @@ impl pb::cluster_server::Cluster for ClusterApi {
             deleted: false,
         };
         let held = with_budget(&extensions, &first)?;
+        // Behind `conn::Guarded`, the snapshot goes out as a frame of its own, so that it is freed
+        // once sent (see `conn`); otherwise it is the stream's first item.
+        let (phase, first_frame) = if extensions.get::<SendsFirstFrames>().is_some() {
+            let frame = FirstFrame::new(grpc_frame(&first)?);
+            (WatchPhase::Changes(subscription), Some(frame))
+        } else {
+            (WatchPhase::Snapshot(Box::new(first), subscription), None)
+        };
         // The subscription is dropped (unsubscribing) when the client goes away and tonic drops
         // the stream.
         let metrics = Arc::clone(&self.metrics);
         let stream = futures::stream::unfold(
-            WatchPhase::Snapshot(Box::new(first), subscription),
+            phase,
             move |phase| {
                 let metrics = Arc::clone(&metrics);
                 async move {
@@ -345,6 +370,9 @@ impl pb::cluster_server::Cluster for ClusterApi {
         let mut response = Response::new(Box::pin(stream) as WatchStream);
         if let Some(held) = held {
             response.extensions_mut().insert(held);
+        }
+        if let Some(frame) = first_frame {
+            response.extensions_mut().insert(frame);
         }
         Ok(response)
     }
@@ -432,6 +460,24 @@ mod tests {
         assert_eq!(t("10x"), None);
         assert_eq!(t("1.5S"), None);
         assert_eq!(grpc_timeout(&md(&[])), None);
+    }
+
+    #[test]
+    fn a_grpc_frame_is_flag_length_message() {
+        use prost::Message as _;
+        let message = WatchResponse {
+            affiliates: vec![pb::Affiliate {
+                id: "a".to_owned(),
+                data: vec![7; 300],
+                endpoints: vec![vec![1; 16]],
+            }],
+            deleted: false,
+        };
+        let frame = grpc_frame(&message).expect("frame");
+        assert_eq!(frame[0], 0, "not compressed");
+        let len = u32::from_be_bytes([frame[1], frame[2], frame[3], frame[4]]) as usize;
+        assert_eq!(len, frame.len() - 5);
+        assert_eq!(WatchResponse::decode(&frame[5..]).expect("decode"), message);
     }
 
     #[test]

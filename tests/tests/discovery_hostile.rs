@@ -13,7 +13,8 @@
 //!   a flood over `--max-connections`; half-open TLS handshakes. Real clients are served
 //!   throughout and the service closes every silent connection by itself;
 //! - unread watches of the largest legal cluster: the service's memory stays bounded (the reply
-//!   budget refuses the excess, the send timeout cuts the rest) and is reused afterwards;
+//!   budget refuses the excess, the send timeout cuts the rest) and is reused afterwards; open
+//!   watches that did read their snapshot do not keep it;
 //! - a watcher that falls behind is closed with ResourceExhausted "watch fell behind";
 //! - leftover temporary snapshot files are removed and a truncated snapshot keeps its complete
 //!   records; control bytes in `client_version` never reach `/metrics`.
@@ -880,6 +881,34 @@ async fn unread_watches_of_the_largest_cluster_hold_bounded_memory() {
     drop(open);
     let text = metrics_text(&service);
     assert!(metric(&text, "discovery_server_replies_refused_total") >= 368);
+
+    // Watchers that read their snapshot and stay open (as every node does): each used to keep
+    // its snapshot's encoding buffer (4.4 MiB) for as long as it stayed open.
+    let mut readers = Vec::new();
+    for _ in 0..60 {
+        let mut c = client(&service).await;
+        let mut watch = c
+            .watch(WatchRequest {
+                cluster_id: "big".to_owned(),
+            })
+            .await
+            .expect("watch")
+            .into_inner();
+        assert_eq!(
+            next(&mut watch).await.expect("snapshot").affiliates.len(),
+            MAX_AFFILIATES
+        );
+        readers.push((c, watch));
+    }
+    let open_readers = rss_mib(pid);
+    assert!(
+        open_readers < baseline + 160,
+        "RSS {open_readers} MiB with 60 open watches of the largest cluster (baseline {baseline} MiB)"
+    );
+    assert_eq!(
+        metric(&metrics_text(&service), "discovery_state_subscriptions"),
+        60
+    );
 }
 
 #[tokio::test]
