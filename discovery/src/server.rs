@@ -333,40 +333,37 @@ impl pb::cluster_server::Cluster for ClusterApi {
         // The subscription is dropped (unsubscribing) when the client goes away and tonic drops
         // the stream.
         let metrics = Arc::clone(&self.metrics);
-        let stream = futures::stream::unfold(
-            phase,
-            move |phase| {
-                let metrics = Arc::clone(&metrics);
-                async move {
-                    match phase {
-                        WatchPhase::Snapshot(first, sub) => {
-                            Some((Ok(*first), WatchPhase::Changes(sub)))
-                        }
-                        WatchPhase::Changes(mut sub) => match sub.next().await {
-                            Ok(Some(event)) => {
-                                metrics.watch_message();
-                                Some((Ok(event_to_proto(&event)), WatchPhase::Changes(sub)))
-                            }
-                            // The service is stopping: end the stream cleanly.
-                            Ok(None) => None,
-                            Err(LostUpdate) => {
-                                // Dropping the subscription frees what it buffered.
-                                drop(sub);
-                                metrics.watch_fell_behind();
-                                Some((
-                                    Err(Status::resource_exhausted(format!(
-                                        "watch fell behind: more than {WATCH_BUFFER} changes were \
-                                         not taken in time; watch again"
-                                    ))),
-                                    WatchPhase::Done,
-                                ))
-                            }
-                        },
-                        WatchPhase::Done => None,
+        let stream = futures::stream::unfold(phase, move |phase| {
+            let metrics = Arc::clone(&metrics);
+            async move {
+                match phase {
+                    WatchPhase::Snapshot(first, sub) => {
+                        Some((Ok(*first), WatchPhase::Changes(sub)))
                     }
+                    WatchPhase::Changes(mut sub) => match sub.next().await {
+                        Ok(Some(event)) => {
+                            metrics.watch_message();
+                            Some((Ok(event_to_proto(&event)), WatchPhase::Changes(sub)))
+                        }
+                        // The service is stopping: end the stream cleanly.
+                        Ok(None) => None,
+                        Err(LostUpdate) => {
+                            // Dropping the subscription frees what it buffered.
+                            drop(sub);
+                            metrics.watch_fell_behind();
+                            Some((
+                                Err(Status::resource_exhausted(format!(
+                                    "watch fell behind: more than {WATCH_BUFFER} changes were \
+                                         not taken in time; watch again"
+                                ))),
+                                WatchPhase::Done,
+                            ))
+                        }
+                    },
+                    WatchPhase::Done => None,
                 }
-            },
-        );
+            }
+        });
         let mut response = Response::new(Box::pin(stream) as WatchStream);
         if let Some(held) = held {
             response.extensions_mut().insert(held);
