@@ -534,11 +534,8 @@ async fn a_forged_x_real_ip_buys_no_rate_limit_buckets() {
 async fn silent_connections_do_not_lock_out_the_service() {
     let _one = nofile_lock();
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut service = DiscoveryService::new(
-        dir.path(),
-        "silent",
-        &["--no-snapshots", "--handshake-timeout", "3s"],
-    );
+    // Default settings (handshake timeout 10 s), so the same test runs against older binaries.
+    let mut service = DiscoveryService::new(dir.path(), "silent", &["--no-snapshots"]);
     start_with_common_nofile(&mut service);
     let target = target(&service);
 
@@ -676,8 +673,6 @@ async fn half_open_tls_handshakes_are_closed_and_clients_served() {
         "tls",
         &[
             "--no-snapshots",
-            "--handshake-timeout",
-            "3s",
             "--tls-cert",
             cert.to_str().expect("utf8"),
             "--tls-key",
