@@ -81,6 +81,16 @@ pub const MAX_RESPONSE_BYTES: usize = {
     MAX_AFFILIATES_PER_CLUSTER * AFFILIATE + 2
 };
 
+// weftd sizes its decode limit from weft-api's figures: every reply this service may send fits.
+const _: () = {
+    use weft_api::discovery::crypto as client;
+    assert!(MAX_RESPONSE_BYTES <= client::MAX_WATCH_MESSAGE_LEN);
+    assert!(MAX_AFFILIATES_PER_CLUSTER == client::MAX_CLUSTER_AFFILIATES);
+    assert!(MAX_ENDPOINTS_PER_AFFILIATE == client::MAX_AFFILIATE_ENDPOINTS);
+    assert!(MAX_AFFILIATE_DATA_LEN == client::MAX_DATA_LEN);
+    assert!(MAX_ENDPOINT_LEN == client::MAX_ENDPOINT_BLOB_LEN);
+};
+
 /// Bytes of replies (List replies, first Watch messages) encoded but not yet taken by their
 /// clients, over all connections. HTTP/2 holds a reply until the client's flow-control window lets
 /// it out, so a client that never reads would otherwise make the server hold a whole cluster's
