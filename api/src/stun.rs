@@ -45,8 +45,13 @@ const ATTR_MAPPED_ADDRESS: u16 = 0x0001;
 const ATTR_MESSAGE_INTEGRITY: u16 = 0x0008;
 const ATTR_MESSAGE_INTEGRITY_SHA256: u16 = 0x001C;
 const ATTR_XOR_MAPPED_ADDRESS: u16 = 0x0020;
-/// RFC 5780's PADDING: bytes whose only purpose is to make the message larger.
+/// RFC 5780's PADDING: bytes whose only purpose is to make the message larger (accepted).
 const ATTR_PADDING: u16 = 0x0026;
+/// SOFTWARE (comprehension-optional): what Weft pads its requests with, since every reflector
+/// skips it, where PADDING is comprehension-required and refused by those that do not know it.
+const ATTR_SOFTWARE: u16 = 0x8022;
+/// The SOFTWARE value of Weft's requests, padded with spaces to fill [`BINDING_REQUEST_LEN`].
+const SOFTWARE: &[u8] = b"weft";
 /// Attribute types below this must be understood (RFC 8489 §14); from it on they may be skipped.
 const COMPREHENSION_OPTIONAL: u16 = 0x8000;
 /// Comprehension-required attributes a Binding message may carry that we skip rather than refuse:
@@ -88,13 +93,15 @@ const ADDRESS_V6_LEN: usize = 20;
 pub const BINDING_REQUEST_LEN: usize = HEADER_LEN + ATTRIBUTE_HEADER_LEN + ADDRESS_V6_LEN;
 const _: () = assert!(BINDING_REQUEST_LEN.is_multiple_of(4));
 
-/// A Binding Request padded to [`BINDING_REQUEST_LEN`] with a PADDING attribute (RFC 5780).
+/// A Binding Request padded to [`BINDING_REQUEST_LEN`] with a SOFTWARE attribute ("weft" and
+/// spaces), which every STUN server skips.
 pub fn binding_request(txid: TransactionId) -> Vec<u8> {
     const VALUE_LEN: usize = BINDING_REQUEST_LEN - HEADER_LEN - ATTRIBUTE_HEADER_LEN;
     let mut padding = Vec::with_capacity(BINDING_REQUEST_LEN - HEADER_LEN);
-    padding.extend_from_slice(&ATTR_PADDING.to_be_bytes());
+    padding.extend_from_slice(&ATTR_SOFTWARE.to_be_bytes());
     padding.extend_from_slice(&(VALUE_LEN as u16).to_be_bytes());
-    padding.resize(BINDING_REQUEST_LEN - HEADER_LEN, 0);
+    padding.extend_from_slice(SOFTWARE);
+    padding.resize(BINDING_REQUEST_LEN - HEADER_LEN, b' ');
     message(BINDING_REQUEST, txid, &padding)
 }
 
@@ -426,10 +433,17 @@ mod tests {
         assert_eq!(BINDING_REQUEST_LEN, 44);
         assert!(is_stun(&request));
         assert_eq!(parse(&request), Ok(Message::BindingRequest { txid }));
-        // Header, then PADDING (0x0026) with 20 zero bytes.
+        // Header, then SOFTWARE (0x8022, comprehension-optional: older reflectors skip it too)
+        // with "weft" and spaces.
         assert_eq!(&request[..4], &[0x00, 0x01, 0x00, 24]);
-        assert_eq!(&request[20..24], &[0x00, 0x26, 0x00, 20]);
-        assert!(request[24..].iter().all(|b| *b == 0));
+        assert_eq!(&request[20..24], &[0x80, 0x22, 0x00, 20]);
+        assert_eq!(&request[24..], b"weft                ");
+        // A request padded with RFC 5780's PADDING is accepted too.
+        let padded = build(BINDING_REQUEST, &[(ATTR_PADDING, &[0; 20])]);
+        assert_eq!(
+            parse(&padded),
+            Ok(Message::BindingRequest { txid: [1; 12] })
+        );
         assert_eq!(
             parse(&binding_indication(txid)),
             Ok(Message::BindingIndication { txid })
