@@ -64,6 +64,10 @@ pub struct Args {
     /// required by --trust-x-real-ip and --trust-x-forwarded-for
     #[arg(long, value_name = "CIDR", value_parser = parse_proxy)]
     pub trusted_proxy: Vec<IpNet>,
+    /// Owner tokens bind affiliates to their nodes (`off`: ignored, as Sidero's service does; for
+    /// tests of clients against a service without owner checks)
+    #[arg(long, value_name = "MODE", default_value = "on")]
+    pub owned_affiliates: Switch,
     /// Most clusters held at once; more: ResourceExhausted
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_CLUSTERS, value_parser = parse_count)]
     pub max_clusters: usize,
@@ -202,6 +206,7 @@ mod tests {
         assert_eq!(args.check(), Ok(()));
         assert_eq!(args.rate_limit, Switch::On);
         assert!(!args.no_snapshots);
+        assert_eq!(args.owned_affiliates, Switch::On);
         assert_eq!(args.max_clusters, DEFAULT_MAX_CLUSTERS);
         assert_eq!(args.max_affiliates, DEFAULT_MAX_AFFILIATES);
         assert_eq!(args.max_connections, DEFAULT_MAX_CONNECTIONS);

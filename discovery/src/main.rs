@@ -50,6 +50,7 @@ fn main() -> ExitCode {
             trust_x_real_ip: args.trust_x_real_ip,
             trust_x_forwarded_for: args.trust_x_forwarded_for,
             trusted_proxies: args.trusted_proxy,
+            ignore_owner_tokens: args.owned_affiliates == Switch::Off,
             redirect_endpoint: args.redirect_endpoint,
         },
     };

@@ -43,6 +43,9 @@ pub struct Settings {
     pub trust_x_forwarded_for: bool,
     /// The proxies whose headers are believed (`--trusted-proxy`).
     pub trusted_proxies: Vec<IpNet>,
+    /// `--owned-affiliates off`: owner tokens are ignored, so no affiliate is ever bound (Sidero's
+    /// behaviour).
+    pub ignore_owner_tokens: bool,
     /// Returned in every Hello: clients reconnect there.
     pub redirect_endpoint: Option<String>,
 }
@@ -70,6 +73,14 @@ impl ClusterApi {
             metrics,
             settings: Arc::new(settings),
         }
+    }
+
+    /// The owner token's hash, checked; `None` without one, or when tokens are ignored.
+    fn owner(&self, token: &[u8]) -> Result<Option<crate::state::OwnerHash>, Status> {
+        if self.settings.ignore_owner_tokens {
+            return Ok(None);
+        }
+        limits::check_owner_token(token).map_err(limit_status)
     }
 
     /// Resolves the client's IP and waits for its rate-limit token.
@@ -257,7 +268,7 @@ impl pb::cluster_server::Cluster for ClusterApi {
         self.admit(&request).await?;
         let req = request.into_inner();
         let ttl = limits::check_ttl(req.ttl.as_ref()).map_err(limit_status)?;
-        let owner = limits::check_owner_token(&req.owner_token).map_err(limit_status)?;
+        let owner = self.owner(&req.owner_token)?;
         let update = Update {
             data: req.affiliate_data.as_deref().unwrap_or_default(),
             endpoints: &req.affiliate_endpoints,
@@ -277,7 +288,7 @@ impl pb::cluster_server::Cluster for ClusterApi {
     ) -> Result<Response<AffiliateDeleteResponse>, Status> {
         self.admit(&request).await?;
         let req = request.into_inner();
-        let owner = limits::check_owner_token(&req.owner_token).map_err(limit_status)?;
+        let owner = self.owner(&req.owner_token)?;
         self.state
             .delete(&req.cluster_id, &req.affiliate_id, owner)
             .map_err(limit_status)?;
@@ -393,6 +404,7 @@ mod tests {
             trust_x_real_ip: true,
             trust_x_forwarded_for: true,
             trusted_proxies: proxies.iter().map(|p| p.parse().expect("cidr")).collect(),
+            ignore_owner_tokens: false,
             redirect_endpoint: None,
         }
     }

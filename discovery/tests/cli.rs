@@ -35,6 +35,7 @@ fn help_and_version_exit_0() {
         "--trusted-proxy",
         "--redirect-endpoint",
         "--rate-limit",
+        "--owned-affiliates",
         "--max-clusters",
         "--max-affiliates",
         "--max-connections",
@@ -63,6 +64,7 @@ fn usage_errors_exit_2() {
         &["--trust-x-forwarded-for", "true"],
         &["--trusted-proxy", "not-a-network"],
         &["--max-affiliates", "0"],
+        &["--owned-affiliates", "maybe"],
         &["--no-such-flag"],
     ] {
         let out = run(args);
