@@ -113,6 +113,19 @@ pub fn connection_cap(requested: usize, nofile: u64) -> usize {
     requested.min(allowed.max(1))
 }
 
+/// What the per-IP caps and budgets count by: the address for IPv4 (and IPv4-mapped IPv6), the
+/// /64 for IPv6 — one host usually has a whole /64, so counting single addresses would let it
+/// open connections without end.
+pub fn source_of(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(prefix.into())
+        }
+        v4 => v4,
+    }
+}
+
 /// Why a new connection was closed at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
@@ -305,7 +318,7 @@ impl Registry {
     /// that has not made a request yet is cut to make room: a flood of silent connections then
     /// keeps cycling through the slots while clients that talk get served.
     pub fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<Arc<ConnState>, Refusal> {
-        let ip = ip.to_canonical();
+        let ip = source_of(ip);
         let mut inner = self.lock();
         if inner.per_ip.get(&ip).map_or(0, |p| p.connections) >= self.limits.max_connections_per_ip
         {
@@ -1048,6 +1061,7 @@ mod tests {
             registry.admit("::ffff:10.0.0.1".parse().expect("ip")).err(),
             Some(Refusal::PerIp)
         );
+
         let b = registry.admit(ip(2)).expect("another IP");
         assert_eq!(registry.counts().0, 3);
         // At the global cap: the oldest connection that has made no request (a1) makes room.
@@ -1065,6 +1079,22 @@ mod tests {
         assert_eq!(registry.admit(ip(5)).err(), Some(Refusal::Global));
         // ip(1) has one connection left (a2) once a1 is gone for good.
         assert!(registry.admit(ip(1)).is_err(), "global cap still");
+    }
+
+    #[tokio::test]
+    async fn ipv6_sources_count_by_64() {
+        let v6 = |s: &str| s.parse::<IpAddr>().expect("ip");
+        assert_eq!(source_of(v6("2001:db8:1:2:aaaa::1")), v6("2001:db8:1:2::"));
+        assert_eq!(source_of(v6("::ffff:10.0.0.1")), ip(1));
+        let registry = Registry::new(limits(), Arc::new(Metrics::default()));
+        let _x1 = registry.admit(v6("2001:db8::1")).expect("v6");
+        let _x2 = registry.admit(v6("2001:db8::ffff:1")).expect("same /64");
+        assert_eq!(
+            registry.admit(v6("2001:db8::2:3")).err(),
+            Some(Refusal::PerIp),
+            "a third from the same /64"
+        );
+        let _y = registry.admit(v6("2001:db8:0:1::1")).expect("another /64");
     }
 
     #[tokio::test]

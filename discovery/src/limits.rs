@@ -106,7 +106,7 @@ pub const MAX_PENDING_REPLY_BYTES_PER_IP: usize = 16 * 1024 * 1024;
 /// `RLIMIT_NOFILE` allows, less [`FD_RESERVE`]. Past it, the oldest connection that has not yet
 /// made a request is closed to make room, or else the new one is.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 16_384;
-/// Connections from one IP at once, by default (`--max-connections-per-ip`). Nodes behind one
+/// Connections from one IP (IPv6: one /64) at once, by default (`--max-connections-per-ip`). Nodes behind one
 /// NAT share an address, and each keeps one connection per discovery service: 256 covers a large
 /// site. Past it, new connections from that IP are closed at once.
 pub const DEFAULT_MAX_CONNECTIONS_PER_IP: usize = 256;
