@@ -77,7 +77,7 @@ pub struct Args {
     /// Most client connections at once (lowered to what RLIMIT_NOFILE allows)
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_CONNECTIONS, value_parser = parse_count)]
     pub max_connections: usize,
-    /// Most client connections from one IP at once
+    /// Most client connections from one IP (IPv6: one /64) at once
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_CONNECTIONS_PER_IP, value_parser = parse_count)]
     pub max_connections_per_ip: usize,
     /// A connection that makes no gRPC request this long after it opened is closed
