@@ -160,6 +160,94 @@ fn on_path(name: &str) -> bool {
     })
 }
 
+/// The MAC address of `link` (in namespace `ns`, or the root one).
+fn link_mac(ns: Option<&str>, link: &str) -> anyhow::Result<String> {
+    let mut command = Command::new("timeout");
+    command.arg(IP_TIMEOUT_SECS).arg("ip");
+    if let Some(ns) = ns {
+        command.args(["-n", ns]);
+    }
+    let out = command
+        .args(["-br", "link", "show", "dev", link])
+        .stdin(Stdio::null())
+        .output()
+        .context("running ip")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.split_whitespace()
+        .nth(2)
+        .filter(|mac| mac.len() == 17 && out.status.success())
+        .map(str::to_owned)
+        .with_context(|| format!("reading the MAC address of {link}"))
+}
+
+/// Runs `ip -batch -` (in namespace `ns`, or the root one) with `commands`, one per line.
+fn ip_batch(ns: Option<&str>, commands: &str) -> anyhow::Result<()> {
+    let mut command = Command::new("timeout");
+    command.arg(IP_TIMEOUT_SECS).arg("ip");
+    if let Some(ns) = ns {
+        command.args(["-n", ns]);
+    }
+    let mut child = command
+        .args(["-batch", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("running ip -batch")?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(commands.as_bytes())
+            .context("writing to ip -batch")?;
+    }
+    let out = child.wait_with_output().context("running ip -batch")?;
+    if !out.status.success() {
+        bail!(
+            "ip -batch in {}: {}",
+            ns.unwrap_or("the root namespace"),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
+/// Static (permanent) ARP entries for the whole lab: in each node's namespace every other node and
+/// the host side; on the host side every node. Why: the kernel's ARP table is one for all network
+/// namespaces, and its garbage collector refuses new entries past `gc_thresh3` (1024 by default)
+/// — a full mesh of n nodes needs n² of them, so at 32 nodes some sends failed with ENOBUFS
+/// ("neighbor table overflow") and those peers came up only minutes later. Permanent entries are
+/// exempt from that count (Linux ≥ 4.20), and the lab's addresses never change.
+/// `nodes`: (address, MAC) of node 1…n; returns (namespace index or `None` for the host side,
+/// `ip -batch` commands).
+fn static_neighbors(
+    gateway: (Ipv4Addr, &str),
+    root_link: &str,
+    nodes: &[(Ipv4Addr, String)],
+) -> Vec<(Option<usize>, String)> {
+    let mut out = Vec::with_capacity(nodes.len() + 1);
+    let mut host = String::new();
+    for (addr, mac) in nodes {
+        host.push_str(&format!(
+            "neigh replace {addr} lladdr {mac} dev {root_link} nud permanent\n"
+        ));
+    }
+    out.push((None, host));
+    for (i, _) in nodes.iter().enumerate() {
+        let mut lines = format!(
+            "neigh replace {} lladdr {} dev eth0 nud permanent\n",
+            gateway.0, gateway.1
+        );
+        for (j, (addr, mac)) in nodes.iter().enumerate() {
+            if j != i {
+                lines.push_str(&format!(
+                    "neigh replace {addr} lladdr {mac} dev eth0 nud permanent\n"
+                ));
+            }
+        }
+        out.push((Some(i), lines));
+    }
+    out
+}
+
 /// Runs `ip args` with a timeout.
 fn ip(args: &[&str]) -> anyhow::Result<()> {
     let out = Command::new("timeout")
@@ -424,6 +512,15 @@ async fn build(
         ])?;
         ip(&["-n", &ns, "link", "set", "eth0", "up"])?;
     }
+    let gateway_mac = link_mac(None, &state.root_link)?;
+    let mut node_macs = Vec::with_capacity(state.node_namespaces.len());
+    for (ns, host) in state.node_namespaces.iter().zip(hosts.iter().skip(1)) {
+        node_macs.push((*host, link_mac(Some(ns), "eth0")?));
+    }
+    for (ns, commands) in static_neighbors((gateway, &gateway_mac), &state.root_link, &node_macs) {
+        let ns = ns.map(|i| state.node_namespaces[i].as_str());
+        ip_batch(ns, &commands)?;
+    }
     chaos::create(&mut state, dir, &chaos::from_create_flags(&args.chaos)?)?;
 
     // The discovery service.
@@ -674,6 +771,30 @@ pub fn destroy(args: &ClusterDestroyArgs) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn static_neighbors_cover_every_pair_once() {
+        let nodes: Vec<(Ipv4Addr, String)> = (2..=4u8)
+            .map(|i| (Ipv4Addr::new(10, 5, 0, i), format!("02:00:00:00:00:0{i}")))
+            .collect();
+        let gw = Ipv4Addr::new(10, 5, 0, 1);
+        let plan = static_neighbors((gw, "02:00:00:00:00:01"), "wftabc", &nodes);
+        assert_eq!(plan.len(), 4, "the host side and each node");
+        assert_eq!(plan[0].0, None);
+        assert_eq!(plan[0].1.lines().count(), 3);
+        assert!(
+            plan[0].1.contains(
+                "neigh replace 10.5.0.3 lladdr 02:00:00:00:00:03 dev wftabc nud permanent"
+            )
+        );
+        for (i, (ns, lines)) in plan[1..].iter().enumerate() {
+            assert_eq!(*ns, Some(i));
+            // The gateway and the two others, never itself.
+            assert_eq!(lines.lines().count(), 3, "{lines}");
+            assert!(lines.contains("neigh replace 10.5.0.1 lladdr 02:00:00:00:00:01 dev eth0"));
+            assert!(!lines.contains(&format!("{} ", nodes[i].0)), "{lines}");
+        }
+    }
 
     #[test]
     fn wg_links_are_unique_per_cluster_and_short() {
