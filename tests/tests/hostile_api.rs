@@ -166,6 +166,95 @@ fn silent_connections_do_not_lock_out_the_node_api() {
     assert!(node.try_exit().is_none(), "weftd is still running");
 }
 
+/// CPU time (user + system) `pid` has used, from `/proc/<pid>/stat` (clock ticks of 10 ms).
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+    // Fields after the command name (which may hold spaces) in parentheses; utime and stime are
+    // fields 14 and 15 of the whole line, 12 and 13 after it.
+    let rest = &stat[stat.rfind(')').expect("comm") + 2..];
+    let fields: Vec<u64> = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .map(|f| f.parse().expect("ticks"))
+        .collect();
+    Duration::from_millis((fields[0] + fields[1]) * 10)
+}
+
+/// weftd out of file descriptors (its limit lowered under it, so raising at start cannot help):
+/// `accept` fails with EMFILE. weftd backs off instead of spinning — one warning line, little
+/// CPU — and serves again once the silent connections it holds reach their handshake deadline.
+#[test]
+fn accept_errors_back_off_with_one_line_and_recover() {
+    /// The flood: more connections than the descriptors left.
+    const FLOOD: usize = 100;
+    /// Descriptors weftd may open beyond those it has when its limit is lowered.
+    const SPARE_FDS: usize = 20;
+    if !weft_e2e::tools_present(
+        "accept_errors_back_off_with_one_line_and_recover",
+        &[("prlimit", "util-linux")],
+    ) {
+        return;
+    }
+    let cluster = Cluster::new();
+    let mut node = cluster.node("a", false);
+    node.start(&cluster);
+    raise_own_nofile();
+    let pid = node.pid().expect("running");
+    let open = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("fds")
+        .count();
+    let limit = (open + SPARE_FDS).to_string();
+    let status = Command::new("prlimit")
+        .args([
+            "--pid",
+            &pid.to_string(),
+            &format!("--nofile={limit}:{limit}"),
+        ])
+        .status()
+        .expect("prlimit");
+    assert!(status.success(), "prlimit");
+
+    let target: SocketAddr = node.addr().parse().expect("node address");
+    let flood: Vec<TcpStream> = (0..FLOOD)
+        .filter_map(|_| connect_from(Ipv4Addr::LOCALHOST, target).ok())
+        .collect();
+    let failing = "accepting node API connections failed";
+    wait_until("weftd to report failing accepts", || {
+        node.log_text().contains(failing).then_some(())
+    });
+    // Out of descriptors for a while: it waits, it does not spin.
+    let window = Duration::from_secs(4);
+    let before = cpu_time(pid);
+    std::thread::sleep(window);
+    let used = cpu_time(pid) - before;
+    assert!(
+        used < window / 2,
+        "weftd used {used:?} of CPU in {window:?} while accept failed"
+    );
+    drop(flood);
+    // The silent connections it took reach their deadline, descriptors free up, it serves again
+    // (and says so at the first connection after a quiet moment).
+    let recovered = "accepting node API connections again";
+    let addr = node.addr();
+    wait_until(
+        "weftctl get to be served again, and weftd to say so",
+        || {
+            let served = cluster
+                .weftctl(&["-n", &addr, "get", "identities"])
+                .status
+                .success();
+            (served && node.log_text().contains(recovered)).then_some(())
+        },
+    );
+    let log = node.log_text();
+    assert_eq!(
+        log.matches(failing).count(),
+        1,
+        "one line for the streak of failures: {log}"
+    );
+}
+
 /// `weftctl args` with the cluster's client config, killed if it has not finished within
 /// `limit` (None then): weftctl's own `--timeout` does not bound a TLS handshake that never ends.
 fn weftctl_within(cluster: &Cluster, args: &[&str], limit: Duration) -> Option<Output> {

@@ -14,8 +14,9 @@
 //! - [`IDLE_TIMEOUT`]: a connection that sends nothing for that long is closed. Live clients
 //!   always send something: the server pings every [`KEEPALIVE_INTERVAL`] and HTTP/2 answers.
 //! - Accept errors (`EMFILE` when the process runs out of file descriptors) back off from
-//!   [`ACCEPT_BACKOFF_MIN`] to [`ACCEPT_BACKOFF_MAX`], with one warning per streak and one line
-//!   when accepting works again, instead of spinning on the listener.
+//!   [`ACCEPT_BACKOFF_MIN`] to [`ACCEPT_BACKOFF_MAX`] instead of spinning on the listener, with
+//!   one warning per streak (a reminder every [`ACCEPT_WARN_EVERY`]) and one line when accepting
+//!   works again ([`AcceptStreak`]).
 //!
 //! Timeline of an attacker's silent connection:
 //! ```text
@@ -411,6 +412,73 @@ fn is_per_connection(err: &io::Error) -> bool {
     )
 }
 
+/// While `accept` keeps failing, at most one warning per this interval.
+pub const ACCEPT_WARN_EVERY: Duration = Duration::from_secs(60);
+/// A streak of failing accepts ends at the first success this long after its last failure (a
+/// process out of descriptors alternates: a connection freed, one accepted, failing again).
+pub const ACCEPT_QUIET: Duration = Duration::from_secs(5);
+
+/// What to log about failing accepts: one warning when a streak starts (and once per
+/// [`ACCEPT_WARN_EVERY`] while it lasts), one line when it ends. Pure: the caller passes the time.
+#[derive(Debug, Default)]
+pub struct AcceptStreak {
+    streak: Option<Streak>,
+}
+
+#[derive(Debug)]
+struct Streak {
+    failures: u64,
+    last_failure: std::time::Instant,
+    warned_at: std::time::Instant,
+}
+
+/// A line to log about failing accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreakLine {
+    /// Accepting started failing.
+    Started,
+    /// Still failing: this many failures so far.
+    Still(u64),
+    /// Accepting works again after this many failures.
+    Ended(u64),
+}
+
+impl AcceptStreak {
+    /// An accept failed at `now`.
+    pub fn failed(&mut self, now: std::time::Instant) -> Option<StreakLine> {
+        match &mut self.streak {
+            None => {
+                self.streak = Some(Streak {
+                    failures: 1,
+                    last_failure: now,
+                    warned_at: now,
+                });
+                Some(StreakLine::Started)
+            }
+            Some(s) => {
+                s.failures += 1;
+                s.last_failure = now;
+                (now.duration_since(s.warned_at) >= ACCEPT_WARN_EVERY).then(|| {
+                    s.warned_at = now;
+                    StreakLine::Still(s.failures)
+                })
+            }
+        }
+    }
+
+    /// An accept succeeded at `now`.
+    pub fn succeeded(&mut self, now: std::time::Instant) -> Option<StreakLine> {
+        let quiet = self
+            .streak
+            .as_ref()
+            .is_some_and(|s| now.duration_since(s.last_failure) >= ACCEPT_QUIET);
+        if !quiet {
+            return None;
+        }
+        self.streak.take().map(|s| StreakLine::Ended(s.failures))
+    }
+}
+
 /// The pause after the `failures`-th failed accept in a row (1-based).
 pub fn accept_backoff(failures: u32) -> Duration {
     let factor = 1u32 << failures.saturating_sub(1).min(16);
@@ -427,7 +495,9 @@ async fn accept_loop(
     tx: mpsc::Sender<io::Result<TlsStream<Conn>>>,
     shutdown: CancellationToken,
 ) {
+    // Failures in a row (the backoff), and the streak they belong to (the log lines).
     let mut failures: u32 = 0;
+    let mut streak = AcceptStreak::default();
     let mut refused: u64 = 0;
     loop {
         let accepted = tokio::select! {
@@ -438,10 +508,18 @@ async fn accept_loop(
             Ok(a) => a,
             Err(err) if is_per_connection(&err) => continue,
             Err(err) => {
-                failures += 1;
-                if failures == 1 {
+                failures = failures.saturating_add(1);
+                let line = streak.failed(std::time::Instant::now());
+                if let Some(line) = line {
                     let (open, pending) = lock(&shared).tracker.counts();
-                    tracing::warn!(%err, open, in_handshake = pending, "accepting node API connections failed; backing off until it works again");
+                    match line {
+                        StreakLine::Still(n) => {
+                            tracing::warn!(%err, failed_attempts = n, open, in_handshake = pending, "accepting node API connections still fails; backing off")
+                        }
+                        _ => {
+                            tracing::warn!(%err, open, in_handshake = pending, "accepting node API connections failed; backing off until it works again")
+                        }
+                    }
                 }
                 tokio::select! {
                     () = shutdown.cancelled() => return,
@@ -450,12 +528,9 @@ async fn accept_loop(
                 continue;
             }
         };
-        if failures > 0 {
-            tracing::info!(
-                failed_attempts = failures,
-                "accepting node API connections again"
-            );
-            failures = 0;
+        failures = 0;
+        if let Some(StreakLine::Ended(n)) = streak.succeeded(std::time::Instant::now()) {
+            tracing::info!(failed_attempts = n, "accepting node API connections again");
         }
         let (slot, evicted) = {
             let mut s = lock(&shared);
@@ -576,6 +651,28 @@ mod tests {
             .collect();
         assert_eq!(got, [10, 20, 40, 80, 160, 320, 640, 1000, 1000]);
         assert_eq!(accept_backoff(u32::MAX), ACCEPT_BACKOFF_MAX);
+    }
+
+    #[test]
+    fn failing_accepts_log_once_per_streak() {
+        let t0 = std::time::Instant::now();
+        let at = |s: u64| t0 + Duration::from_millis(s);
+        let mut streak = AcceptStreak::default();
+        assert_eq!(streak.succeeded(at(0)), None, "nothing to end");
+        assert_eq!(streak.failed(at(0)), Some(StreakLine::Started));
+        // Flapping (one accepted, failing again) stays one streak, without lines.
+        for ms in (10..4000).step_by(10) {
+            assert_eq!(streak.succeeded(at(ms)), None);
+            assert_eq!(streak.failed(at(ms + 1)), None);
+        }
+        // A reminder once a minute while it lasts.
+        assert_eq!(streak.failed(at(60_000)), Some(StreakLine::Still(401)));
+        assert_eq!(streak.failed(at(61_000)), None);
+        // The first success after ACCEPT_QUIET without failures ends it, once.
+        assert_eq!(streak.succeeded(at(65_000)), None);
+        assert_eq!(streak.succeeded(at(66_000)), Some(StreakLine::Ended(402)));
+        assert_eq!(streak.succeeded(at(67_000)), None);
+        assert_eq!(streak.failed(at(68_000)), Some(StreakLine::Started));
     }
 
     #[test]
