@@ -2,6 +2,8 @@
 //! - lockout by idle connections: 1,400 silent TCP and half-sent TLS connections from many source
 //!   addresses, with weftd started under the common soft open-file limit of 1024 — `weftctl get`
 //!   still answers, and weftd closes every silent connection by itself (handshake deadline);
+//! - out of file descriptors (its limit lowered under it): `accept` fails, weftd backs off with
+//!   one warning instead of spinning, and serves again once descriptors free up;
 //! - configs that cost quadratic time: 1 MB of nested brackets sent as `apply-config --dry-run`
 //!   from four clients at once is refused at once, naming the place and the limit, while
 //!   `weftctl get` keeps answering;
