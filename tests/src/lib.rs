@@ -615,6 +615,79 @@ impl Lab {
         ip(&["-n", ns, "link", "set", "lo", "up"]);
     }
 
+    /// Permanent ARP entries between the hosts `indices` and the gateway, as `weftctl cluster
+    /// create` installs them: the kernel's ARP table is one for all namespaces and refuses new
+    /// entries past `gc_thresh3` (1024), which a mesh of 32 nodes reaches; permanent entries are
+    /// not counted.
+    pub fn pin_neighbors(&self, indices: &[u8]) {
+        let mac = |ns: Option<&str>, link: &str| -> String {
+            let mut command = Command::new("ip");
+            if let Some(ns) = ns {
+                command.args(["-n", ns]);
+            }
+            let out = command
+                .args(["-br", "link", "show", "dev", link])
+                .output()
+                .expect("ip link show");
+            String::from_utf8_lossy(&out.stdout)
+                .split_whitespace()
+                .nth(2)
+                .expect("a MAC address")
+                .to_owned()
+        };
+        let batch = |ns: Option<&str>, lines: &str| {
+            use std::io::Write as _;
+            let mut command = Command::new("ip");
+            if let Some(ns) = ns {
+                command.args(["-n", ns]);
+            }
+            let mut child = command
+                .args(["-batch", "-"])
+                .stdin(Stdio::piped())
+                .spawn()
+                .expect("ip -batch");
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(lines.as_bytes())
+                .expect("write ip -batch");
+            assert!(
+                child.wait().expect("ip -batch").success(),
+                "ip -batch {ns:?}"
+            );
+        };
+        let hosts: Vec<(String, String)> = indices
+            .iter()
+            .map(|i| (self.public_addr(*i), mac(Some(&self.netns(*i)), "eth0")))
+            .collect();
+        let gateway_mac = mac(None, &self.bridge);
+        let root: String = hosts
+            .iter()
+            .map(|(addr, m)| {
+                format!(
+                    "neigh replace {addr} lladdr {m} dev {} nud permanent\n",
+                    self.bridge
+                )
+            })
+            .collect();
+        batch(None, &root);
+        for (k, i) in indices.iter().enumerate() {
+            let mut lines = format!(
+                "neigh replace {} lladdr {gateway_mac} dev eth0 nud permanent\n",
+                self.gateway
+            );
+            for (j, (addr, m)) in hosts.iter().enumerate() {
+                if j != k {
+                    lines.push_str(&format!(
+                        "neigh replace {addr} lladdr {m} dev eth0 nud permanent\n"
+                    ));
+                }
+            }
+            batch(Some(&self.netns(*i)), &lines);
+        }
+    }
+
     /// The root-namespace end of index `i`'s veth, a port of the bridge.
     fn bridge_port(&self, i: u8) -> String {
         format!("wft{}h{i}", self.tag)

@@ -306,6 +306,8 @@ fn one_run(n: u8, hold: Duration) -> BenchResult<RunResult> {
             &disco.url(),
         )?);
     }
+    // As `cluster create` does: past 32 nodes the shared ARP table would overflow.
+    lab.pin_neighbors(&(0..n).collect::<Vec<u8>>());
     let addrs: Vec<String> = nodes.iter().map(Node::addr).collect();
 
     let start = Instant::now();
