@@ -334,10 +334,28 @@ impl Node {
 }
 
 impl Drop for Node {
+    /// Stops the daemon the way an operator does (SIGTERM, up to [`STOP_GRACE`]), so it removes
+    /// what it set up in the host — its UAPI socket, nftables table and routing rules, which a
+    /// node outside any lab namespace puts in the root namespace — and only then kill -9s it.
+    /// Tests that want a crash call [`Node::kill`] themselves.
     fn drop(&mut self) {
+        if let Some(child) = self.child.as_mut()
+            && matches!(child.try_wait(), Ok(None))
+        {
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+            let deadline = Instant::now() + STOP_GRACE;
+            while Instant::now() < deadline && matches!(child.try_wait(), Ok(None)) {
+                std::thread::sleep(POLL);
+            }
+        }
         self.kill();
     }
 }
+
+/// How long a dropped node gets to stop cleanly before kill -9.
+const STOP_GRACE: Duration = Duration::from_secs(10);
 
 /// One `weft-discovery` process on loopback with its own ports and snapshot file. Killed on drop.
 #[derive(Debug)]
