@@ -3,6 +3,7 @@
 //! directories. Every process a test starts is killed when its handle drops, also when the test
 //! fails; waits are conditions with deadlines, never fixed sleeps.
 
+pub mod flood;
 pub mod local_cluster;
 
 use std::fs;

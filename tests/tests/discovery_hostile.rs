@@ -33,6 +33,7 @@ use weft_api::proto::discovery::server::{
     Affiliate, AffiliateDeleteRequest, AffiliateUpdateRequest, HelloRequest, ListRequest,
     WatchRequest, WatchResponse,
 };
+use weft_e2e::flood::{closed_by_server, connect_from};
 use weft_e2e::{DEADLINE, DiscoveryService, wait_until};
 
 /// How long a test waits for one gRPC answer that must come.
@@ -188,40 +189,6 @@ fn rss_mib(pid: u32) -> u64 {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .expect("VmRSS");
     kib / 1024
-}
-
-/// A TCP connection to `target` from `source`.
-fn connect_from(source: Ipv4Addr, target: SocketAddr) -> std::io::Result<TcpStream> {
-    use socket2::{Domain, Socket, Type};
-    let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
-    socket.bind(&SocketAddr::from((source, 0)).into())?;
-    socket.connect_timeout(&target.into(), Duration::from_secs(5))?;
-    Ok(socket.into())
-}
-
-/// Waits until the server has closed `conn` (EOF or reset); false if still open at `deadline`.
-fn closed_by_server(mut conn: &TcpStream, deadline: Instant) -> bool {
-    let mut buf = [0u8; 256];
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return false;
-        }
-        conn.set_read_timeout(Some(left)).expect("read timeout");
-        match conn.read(&mut buf) {
-            Ok(0) => return true,
-            Ok(_) => continue,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
-                return false;
-            }
-            Err(_) => return true,
-        }
-    }
 }
 
 /// Opens `count` silent connections from each of `sources` (sending `first_bytes`, if any, then

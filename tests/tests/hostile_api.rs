@@ -10,7 +10,7 @@
 //! - a config over the 1 MiB file limit sent over the API is refused (ResourceExhausted);
 //! - a KubeSpan identity file readable by others is made private at start, with a warning.
 
-use std::io::{Read as _, Write as _};
+use std::io::Write as _;
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::process::{Command, Output, Stdio};
 use std::sync::Mutex;
@@ -22,6 +22,7 @@ use weft_api::config::MAX_CONFIG_FILE_BYTES;
 use weft_api::config::client::ClientConfig;
 use weft_api::proto::machine::ApplyConfigurationRequest;
 use weft_api::proto::machine::machine_service_client::MachineServiceClient;
+use weft_e2e::flood::{closed_by_server, connect_from};
 use weft_e2e::{Cluster, DEADLINE, Node, ok, wait_until};
 
 /// The soft open-file limit most systems start processes with.
@@ -69,40 +70,6 @@ fn raise_own_nofile() {
     let _one = NOFILE.lock().unwrap_or_else(|e| e.into_inner());
     let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE).expect("getrlimit");
     setrlimit(Resource::RLIMIT_NOFILE, hard, hard).expect("raise");
-}
-
-/// A TCP connection to `target` from `source` (any loopback address works as a source on Linux).
-fn connect_from(source: Ipv4Addr, target: SocketAddr) -> std::io::Result<TcpStream> {
-    use socket2::{Domain, Socket, Type};
-    let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
-    socket.bind(&SocketAddr::from((source, 0)).into())?;
-    socket.connect_timeout(&target.into(), Duration::from_secs(5))?;
-    Ok(socket.into())
-}
-
-/// Waits (bounded by [`DEADLINE`]) until the server has closed `conn`; false if it is still open.
-fn closed_by_server(mut conn: &TcpStream, deadline: Instant) -> bool {
-    let mut buf = [0u8; 256];
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return false;
-        }
-        conn.set_read_timeout(Some(left)).expect("read timeout");
-        match conn.read(&mut buf) {
-            Ok(0) => return true,
-            Ok(_) => continue,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
-                return false;
-            }
-            Err(_) => return true, // reset
-        }
-    }
 }
 
 #[test]
