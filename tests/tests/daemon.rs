@@ -3,11 +3,12 @@
 //! down, and a config applied live.
 
 use std::fs;
+use std::time::{Duration, Instant};
 
 use weft_api::config::client::{ClientConfig, Context};
 use weft_api::config::secrets::SecretsBundle;
 use weft_api::resources::kubespan::address::{ULA_PURPOSE_KUBESPAN, ula_prefix};
-use weft_api::resources::kubespan::identity::IdentityFile;
+use weft_api::resources::kubespan::identity::{IDENTITY_FILE_NAME, IdentityFile};
 use weft_e2e::{Cluster, ok, stderr, wait_until, yaml_docs};
 use yaml_serde::Value;
 
@@ -80,32 +81,78 @@ fn corrupt_identity_file_stops_the_daemon_and_is_left_alone() {
     node.kill();
 }
 
-/// kill -9 at random moments of a first start: the identity file is absent or complete, never torn.
+/// kill -9 at random moments of a first start: the identity file is absent or complete, never torn,
+/// and the next start on what the kill left serves that identity (or creates one). As `e2e.rs`'s
+/// `kill_during_write_never_leaves_a_partial_file`, the kills are spread over the time a first start
+/// takes to write the file here, and the test fails unless some landed before the write and some
+/// after it — otherwise it would prove nothing.
 #[test]
 fn kill_during_identity_creation_never_leaves_a_partial_file() {
-    const ROUNDS: u32 = 12;
+    const ROUNDS: u32 = 24;
     let cluster = Cluster::new();
+    let identity = |node: &weft_e2e::Node| node.state_dir.join(IDENTITY_FILE_NAME);
+    // Temporary files of an atomic write are `.<name>.<pid>.<nonce>.tmp` (weft_api::fsutil); a
+    // kill -9 between creating one and removing it leaves it behind, which must stop nothing.
+    let temp_prefix = format!(".{IDENTITY_FILE_NAME}.");
+    let leftovers = |node: &weft_e2e::Node| -> usize {
+        fs::read_dir(&node.state_dir)
+            .into_iter()
+            .flatten()
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .filter(|name| name.starts_with(&temp_prefix) && name.ends_with(".tmp"))
+            .count()
+    };
+
+    // How long a first start takes to write the identity here.
+    let mut probe = cluster.node("probe", true);
+    let started = Instant::now();
+    probe.spawn(&[]);
+    while !identity(&probe).exists() {
+        assert!(
+            started.elapsed() < weft_e2e::DEADLINE,
+            "no identity file: {}",
+            probe.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let write_time = started.elapsed();
+    probe.kill();
+
+    let mut written = 0;
+    let mut interrupted = 0;
     for round in 0..ROUNDS {
         let mut node = cluster.node(&format!("k{round}"), true);
         node.spawn(&[]);
-        std::thread::sleep(std::time::Duration::from_millis(u64::from(round) * 8));
+        // Kills from 0 to 1.5 times the write time.
+        std::thread::sleep(write_time.mul_f64(1.5 * f64::from(round) / f64::from(ROUNDS)));
         node.kill();
-        let file = node.state_dir.join("kubespan-identity.yaml");
-        if file.exists() {
-            IdentityFile::load(&file).expect("a complete identity file");
+        let file = identity(&node);
+        let before = file
+            .exists()
+            .then(|| IdentityFile::load(&file).expect("a complete identity file"));
+        written += u32::from(before.is_some());
+        interrupted += leftovers(&node);
+        // The next start takes over what the kill left: the same key pair when the file was
+        // complete, a new one when there was none.
+        node.spawn(&[]);
+        let after = wait_until("the identity after the kill", || {
+            IdentityFile::load(&file).ok()
+        });
+        if let Some(before) = before {
+            assert_eq!(after.public_key, before.public_key, "round {round}");
         }
-        for entry in fs::read_dir(&node.state_dir).into_iter().flatten() {
-            let name = entry
-                .expect("entry")
-                .file_name()
-                .to_string_lossy()
-                .into_owned();
-            assert!(
-                !name.ends_with(".tmp") || !name.starts_with("kubespan-identity.yaml"),
-                "{name}"
-            );
-        }
+        node.kill();
     }
+    eprintln!(
+        "{written} of {ROUNDS} first starts wrote the identity ({write_time:?}), \
+         {interrupted} temporary files left by kills mid-write"
+    );
+    // Both outcomes happened: some kills landed before the write, some after it.
+    assert!(written > 0, "no first start ever wrote its identity");
+    assert!(
+        written < ROUNDS,
+        "no kill ever landed before the identity was written"
+    );
 }
 
 fn context_of(path: &std::path::Path) -> (String, Context) {
