@@ -1,0 +1,49 @@
+//! What a lab needs of the machine: root, and tools on `PATH` (each named with the Debian package
+//! that has it, so a failure says what to install).
+
+use std::os::unix::fs::PermissionsExt as _;
+
+/// Whether this process runs as root (effective uid 0): namespaces, links and TUN devices need it.
+pub fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|v| v.split_whitespace().nth(1).map(|u| u == "0"))
+        })
+        .unwrap_or(false)
+}
+
+/// Whether an executable `name` is in one of `$PATH`'s directories.
+pub fn on_path(name: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| {
+            std::fs::metadata(dir.join(name))
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+    })
+}
+
+/// The `(tool, Debian package)` pairs of `tools` that are not on `PATH`, as "`tool` (package)".
+pub fn missing_tools(tools: &[(&str, &str)]) -> Vec<String> {
+    tools
+        .iter()
+        .filter(|(tool, _)| !on_path(tool))
+        .map(|(tool, package)| format!("`{tool}` ({package})"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tools_are_found_on_path_and_missing_ones_named() {
+        assert!(on_path("sh"));
+        assert_eq!(
+            missing_tools(&[("sh", "dash"), ("weft-no-such-tool", "weft-pkg")]),
+            ["`weft-no-such-tool` (weft-pkg)"]
+        );
+    }
+}
