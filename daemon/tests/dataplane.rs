@@ -114,7 +114,9 @@ fn effective_uid() -> Option<u32> {
     line.split_whitespace().nth(2)?.parse().ok()
 }
 
-/// `true` when the tests can run. Otherwise fails under `CI=true`, or explains the skip.
+/// `true` when the tests can run. Otherwise fails under `CI=true`, or explains the skip. The tests
+/// are `#[ignore = "needs root"]` so that a plain `cargo test` shows them as ignored, not passed;
+/// `-- --include-ignored` runs them.
 fn prerequisites() -> bool {
     let mut missing = Vec::new();
     if effective_uid() != Some(0) {
@@ -420,6 +422,7 @@ fn uapi_socket(interface: &str) -> PathBuf {
 /// Handshake, traffic both ways, counters, `wg show`, change signals, the passive side learning
 /// the endpoint and keeping it when re-applied without one, and no route for the own ULA /64.
 #[tokio::test]
+#[ignore = "needs root"]
 async fn two_nodes_handshake_and_carry_traffic() {
     if !prerequisites() {
         return;
@@ -497,6 +500,7 @@ async fn two_nodes_handshake_and_carry_traffic() {
 /// Changing a peer's allowed IPs modifies it in place: the route appears, the handshake and the
 /// counters carry on (a re-created peer would start from zero and handshake again).
 #[tokio::test]
+#[ignore = "needs root"]
 async fn updating_allowed_ips_keeps_the_session() {
     if !prerequisites() {
         return;
@@ -549,6 +553,7 @@ async fn updating_allowed_ips_keeps_the_session() {
 /// Removing a peer removes its route and its `wg` entry; `remove()` deletes the interface and the
 /// UAPI socket, and is idempotent.
 #[tokio::test]
+#[ignore = "needs root"]
 async fn removing_a_peer_removes_its_route_and_remove_cleans_up() {
     if !prerequisites() {
         return;
@@ -586,6 +591,7 @@ async fn removing_a_peer_removes_its_route_and_remove_cleans_up() {
 /// a second device with a name already served is refused instead of stealing the first one's
 /// socket. A device whose port is taken fails to listen, and its half-made TUN and socket go.
 #[tokio::test]
+#[ignore = "needs root"]
 async fn refused_devices_leave_nothing_behind() {
     if !prerequisites() {
         return;
@@ -627,6 +633,7 @@ async fn refused_devices_leave_nothing_behind() {
 /// tunnel. The tunnel's own marked packets bypass the table, so the handshake still goes out on
 /// the veth and a ping of the endpoint address travels encrypted. `remove` deletes the rules.
 #[tokio::test]
+#[ignore = "needs root"]
 async fn policy_routing_encrypts_traffic_to_the_endpoint_itself() {
     if !prerequisites() {
         return;
@@ -687,6 +694,7 @@ fn capture(routed: &[&str]) -> Capture {
 /// table, rule, default routes (with the MTU) and nftables table are there while the capture is,
 /// and gone after the capture is dropped from the config and after `remove`.
 #[tokio::test]
+#[ignore = "needs root"]
 async fn capture_marks_routed_traffic_into_the_tunnel_and_is_removed_cleanly() {
     if !prerequisites() {
         return;
@@ -830,6 +838,7 @@ fn assert_no_capture(ns: &Namespace, iface: &str) {
 /// What a killed weftd leaves behind (its nftables table and its two rules; the routes went with
 /// the link) is removed by `remove_capture`, and calling it again is fine.
 #[tokio::test]
+#[ignore = "needs root"]
 async fn a_leftover_capture_is_removed() {
     if !prerequisites() {
         return;
@@ -917,6 +926,7 @@ async fn wait_ping(a: &Node, b: &Node) {
 /// the answer comes back through it without disturbing WireGuard, the mapped address is what the
 /// server saw, and a punch received is noted with its source.
 #[tokio::test]
+#[ignore = "needs root"]
 async fn stun_probes_and_punches_use_the_wireguard_socket() {
     if !prerequisites() {
         return;

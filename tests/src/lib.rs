@@ -468,6 +468,8 @@ impl Drop for DiscoveryService {
 
 /// Whether privileged tests (root, `ip`, network namespaces) can run here. When they cannot: under
 /// `CI=true` this panics — CI is root and must run them — otherwise it prints why and returns false.
+/// Tests that call it are `#[ignore = "needs root"]`, so a plain `cargo test` shows them as ignored
+/// instead of passing them; `-- --include-ignored` (the README's command, CI's) runs them.
 pub fn privileged(test: &str) -> bool {
     let missing = privileged_missing();
     match missing {

@@ -104,6 +104,7 @@ fn advertise(node: &Node, net: &str, lab_net: &str) {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn pods_behind_nodes_reach_each_other_through_the_tunnel() {
     if !privileged(TEST)
         || !tools_present(

@@ -155,6 +155,7 @@ fn kernel_has_netem() -> bool {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn network_chaos_in_the_lab() {
     if !privileged("network_chaos_in_the_lab")
         || !tools_present(

@@ -205,6 +205,7 @@ fn attack_and_check(cluster: &LocalCluster, url: &str) -> (usize, usize) {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn deletes_by_anyone_who_knows_the_cluster_id_are_refused_by_weft_discovery() {
     let test = "deletes_by_anyone_who_knows_the_cluster_id_are_refused_by_weft_discovery";
     if !ready(test) {
@@ -221,6 +222,7 @@ fn deletes_by_anyone_who_knows_the_cluster_id_are_refused_by_weft_discovery() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn without_owner_checks_the_nodes_fail_closed_and_publish_themselves_again() {
     let test = "without_owner_checks_the_nodes_fail_closed_and_publish_themselves_again";
     if !ready(test) {

@@ -53,6 +53,7 @@ fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn health_and_matrix_on_a_real_mesh() {
     if !privileged("health_and_matrix_on_a_real_mesh") {
         return;

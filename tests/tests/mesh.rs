@@ -70,6 +70,7 @@ fn node_with_discovery(
 }
 
 #[test]
+#[ignore = "needs root"]
 fn three_node_mesh_carries_traffic_and_tracks_peers() {
     if !privileged("three_node_mesh_carries_traffic_and_tracks_peers") {
         return;
@@ -234,6 +235,7 @@ fn three_node_mesh_carries_traffic_and_tracks_peers() {
 /// `weftctl cluster create` builds a working mesh and prints every node's peers up;
 /// `weftctl cluster destroy` removes every namespace, link, process and file.
 #[test]
+#[ignore = "needs root"]
 fn cluster_create_and_destroy() {
     if !privileged("cluster_create_and_destroy") {
         return;

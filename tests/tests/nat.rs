@@ -82,6 +82,7 @@ fn ping6(from: &Node, to: &str) {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn two_nodes_each_behind_its_own_nat_reach_up() {
     let test = "two_nodes_each_behind_its_own_nat_reach_up";
     if !prerequisites(test) {
@@ -150,6 +151,7 @@ fn two_nodes_each_behind_its_own_nat_reach_up() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn a_node_behind_nat_and_a_public_node_reach_up() {
     let test = "a_node_behind_nat_and_a_public_node_reach_up";
     if !prerequisites(test) {
@@ -224,6 +226,7 @@ fn a_node_behind_nat_and_a_public_node_reach_up() {
 /// node that harvests (`harvestExtraEndpoints`), which sees it at `<public IP>:40005` and publishes
 /// that under the NATed node's id — so a third node, which never saw it there, lists it too.
 #[test]
+#[ignore = "needs root"]
 fn harvested_endpoints_reach_the_other_nodes() {
     let test = "harvested_endpoints_reach_the_other_nodes";
     if !prerequisites(test) {

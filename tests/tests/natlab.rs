@@ -50,6 +50,7 @@ fn recv(socket: &UdpSocket, what: &str) -> (String, SocketAddr) {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn nat_sites_translate_filter_and_isolate() {
     let test = "nat_sites_translate_filter_and_isolate";
     if !privileged(test)
@@ -210,6 +211,7 @@ fn nat_sites_translate_filter_and_isolate() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn port_forward_reaches_the_site_node() {
     let test = "port_forward_reaches_the_site_node";
     if !privileged(test) || !tools_present(test, &[("nft", "nftables")]) {
@@ -240,6 +242,7 @@ fn port_forward_reaches_the_site_node() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn node_behind_nat_serves_its_api_through_the_port_forward() {
     let test = "node_behind_nat_serves_its_api_through_the_port_forward";
     if !privileged(test) || !tools_present(test, &[("nft", "nftables")]) {

@@ -135,6 +135,7 @@ fn list_ids(url: &str, cluster_id: &str) -> Vec<String> {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn three_nodes_find_each_other_through_weft_discovery() {
     if !privileged("three_nodes_find_each_other_through_weft_discovery") {
         return;
