@@ -21,12 +21,13 @@ Register-ArgumentCompleter -Native -CommandName 'weftctl' -ScriptBlock {
 
     $completions = @(switch ($command) {
         'weftctl' {
-            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly')
-            [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly')
-            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated')
-            [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000), dialed directly; for `cluster create`, one number: the total number of nodes')
+            [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000), dialed directly; for `cluster create`, one number: the total number of nodes')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated (weftctl has no API proxy: with nodes, they are ignored)')
+            [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated (weftctl has no API proxy: with nodes, they are ignored)')
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context to use instead of the client config''s current one')
-            [CompletionResult]::new('--weftconfig', '--weftconfig', [CompletionResultType]::ParameterName, 'Client config file [default: ~/.weft/config]')
+            [CompletionResult]::new('--weftconfig', '--weftconfig', [CompletionResultType]::ParameterName, 'Client config file [default: $TALOSCONFIG, else ~/.weft/config]')
+            [CompletionResult]::new('--talosconfig', '--talosconfig', [CompletionResultType]::ParameterName, 'Client config file [default: $TALOSCONFIG, else ~/.weft/config]')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Connection and request timeout')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
@@ -48,12 +49,13 @@ Register-ArgumentCompleter -Native -CommandName 'weftctl' -ScriptBlock {
             break
         }
         'weftctl;gen' {
-            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly')
-            [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly')
-            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated')
-            [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000), dialed directly; for `cluster create`, one number: the total number of nodes')
+            [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000), dialed directly; for `cluster create`, one number: the total number of nodes')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated (weftctl has no API proxy: with nodes, they are ignored)')
+            [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated (weftctl has no API proxy: with nodes, they are ignored)')
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context to use instead of the client config''s current one')
-            [CompletionResult]::new('--weftconfig', '--weftconfig', [CompletionResultType]::ParameterName, 'Client config file [default: ~/.weft/config]')
+            [CompletionResult]::new('--weftconfig', '--weftconfig', [CompletionResultType]::ParameterName, 'Client config file [default: $TALOSCONFIG, else ~/.weft/config]')
+            [CompletionResult]::new('--talosconfig', '--talosconfig', [CompletionResultType]::ParameterName, 'Client config file [default: $TALOSCONFIG, else ~/.weft/config]')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Connection and request timeout')
             [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Overwrite existing files')
             [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Overwrite existing files')
@@ -69,12 +71,13 @@ Register-ArgumentCompleter -Native -CommandName 'weftctl' -ScriptBlock {
         'weftctl;gen;secrets' {
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Path of the secrets bundle to write')
             [CompletionResult]::new('--output-file', '--output-file', [CompletionResultType]::ParameterName, 'Path of the secrets bundle to write')
-            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly')
-            [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly')
-            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated')
-            [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000), dialed directly; for `cluster create`, one number: the total number of nodes')
+            [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000), dialed directly; for `cluster create`, one number: the total number of nodes')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated (weftctl has no API proxy: with nodes, they are ignored)')
+            [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated (weftctl has no API proxy: with nodes, they are ignored)')
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context to use instead of the client config''s current one')
-            [CompletionResult]::new('--weftconfig', '--weftconfig', [CompletionResultType]::ParameterName, 'Client config file [default: ~/.weft/config]')
+            [CompletionResult]::new('--weftconfig', '--weftconfig', [CompletionResultType]::ParameterName, 'Client config file [default: $TALOSCONFIG, else ~/.weft/config]')
+            [CompletionResult]::new('--talosconfig', '--talosconfig', [CompletionResultType]::ParameterName, 'Client config file [default: $TALOSCONFIG, else ~/.weft/config]')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Connection and request timeout')
             [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Overwrite existing files')
             [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Overwrite existing files')
@@ -95,12 +98,16 @@ Register-ArgumentCompleter -Native -CommandName 'weftctl' -ScriptBlock {
             [CompletionResult]::new('--config-patch', '--config-patch', [CompletionResultType]::ParameterName, 'Patch applied to every machine config: @file or inline YAML (repeatable)')
             [CompletionResult]::new('--config-patch-control-plane', '--config-patch-control-plane', [CompletionResultType]::ParameterName, 'Patch applied to the controlplane config only (repeatable)')
             [CompletionResult]::new('--config-patch-worker', '--config-patch-worker', [CompletionResultType]::ParameterName, 'Patch applied to the worker config only (repeatable)')
-            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly')
-            [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly')
-            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated')
-            [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated')
+            [CompletionResult]::new('--additional-sans', '--additional-sans', [CompletionResultType]::ParameterName, 'Extra names and addresses of the node API certificate, comma-separated (machine.certSANs)')
+            [CompletionResult]::new('--with-docs', '--with-docs', [CompletionResultType]::ParameterName, 'talosctl''s commented field documentation in the machine configs; accepted and ignored (Weft''s configs are short, `weftctl validate` explains every field it refuses)')
+            [CompletionResult]::new('--with-examples', '--with-examples', [CompletionResultType]::ParameterName, 'talosctl''s commented examples in the machine configs; accepted and ignored')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000), dialed directly; for `cluster create`, one number: the total number of nodes')
+            [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000), dialed directly; for `cluster create`, one number: the total number of nodes')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated (weftctl has no API proxy: with nodes, they are ignored)')
+            [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated (weftctl has no API proxy: with nodes, they are ignored)')
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context to use instead of the client config''s current one')
-            [CompletionResult]::new('--weftconfig', '--weftconfig', [CompletionResultType]::ParameterName, 'Client config file [default: ~/.weft/config]')
+            [CompletionResult]::new('--weftconfig', '--weftconfig', [CompletionResultType]::ParameterName, 'Client config file [default: $TALOSCONFIG, else ~/.weft/config]')
+            [CompletionResult]::new('--talosconfig', '--talosconfig', [CompletionResultType]::ParameterName, 'Client config file [default: $TALOSCONFIG, else ~/.weft/config]')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Connection and request timeout')
             [CompletionResult]::new('--with-kubespan', '--with-kubespan', [CompletionResultType]::ParameterName, 'Enable KubeSpan (and cluster discovery)')
             [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Overwrite existing files')
@@ -129,13 +136,17 @@ Register-ArgumentCompleter -Native -CommandName 'weftctl' -ScriptBlock {
         'weftctl;validate' {
             [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'Path of the machine config to validate')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Path of the machine config to validate')
-            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly')
-            [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly')
-            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated')
-            [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated')
+            [CompletionResult]::new('-m', '-m', [CompletionResultType]::ParameterName, 'talosctl''s platform mode (metal, cloud, container); accepted and ignored: Weft''s config does not depend on the platform')
+            [CompletionResult]::new('--mode', '--mode', [CompletionResultType]::ParameterName, 'talosctl''s platform mode (metal, cloud, container); accepted and ignored: Weft''s config does not depend on the platform')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000), dialed directly; for `cluster create`, one number: the total number of nodes')
+            [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000), dialed directly; for `cluster create`, one number: the total number of nodes')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated (weftctl has no API proxy: with nodes, they are ignored)')
+            [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated (weftctl has no API proxy: with nodes, they are ignored)')
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context to use instead of the client config''s current one')
-            [CompletionResult]::new('--weftconfig', '--weftconfig', [CompletionResultType]::ParameterName, 'Client config file [default: ~/.weft/config]')
+            [CompletionResult]::new('--weftconfig', '--weftconfig', [CompletionResultType]::ParameterName, 'Client config file [default: $TALOSCONFIG, else ~/.weft/config]')
+            [CompletionResult]::new('--talosconfig', '--talosconfig', [CompletionResultType]::ParameterName, 'Client config file [default: $TALOSCONFIG, else ~/.weft/config]')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Connection and request timeout')
+            [CompletionResult]::new('--strict', '--strict', [CompletionResultType]::ParameterName, 'Fail on warnings too')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -143,14 +154,16 @@ Register-ArgumentCompleter -Native -CommandName 'weftctl' -ScriptBlock {
             break
         }
         'weftctl;version' {
-            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly')
-            [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly')
-            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated')
-            [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000), dialed directly; for `cluster create`, one number: the total number of nodes')
+            [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000), dialed directly; for `cluster create`, one number: the total number of nodes')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated (weftctl has no API proxy: with nodes, they are ignored)')
+            [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated (weftctl has no API proxy: with nodes, they are ignored)')
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context to use instead of the client config''s current one')
-            [CompletionResult]::new('--weftconfig', '--weftconfig', [CompletionResultType]::ParameterName, 'Client config file [default: ~/.weft/config]')
+            [CompletionResult]::new('--weftconfig', '--weftconfig', [CompletionResultType]::ParameterName, 'Client config file [default: $TALOSCONFIG, else ~/.weft/config]')
+            [CompletionResult]::new('--talosconfig', '--talosconfig', [CompletionResultType]::ParameterName, 'Client config file [default: $TALOSCONFIG, else ~/.weft/config]')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Connection and request timeout')
             [CompletionResult]::new('--short', '--short', [CompletionResultType]::ParameterName, 'Print only the version number')
+            [CompletionResult]::new('--client', '--client', [CompletionResultType]::ParameterName, 'Print the client''s version only, without asking any node')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -158,12 +171,13 @@ Register-ArgumentCompleter -Native -CommandName 'weftctl' -ScriptBlock {
             break
         }
         'weftctl;completion' {
-            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly')
-            [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly')
-            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated')
-            [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000), dialed directly; for `cluster create`, one number: the total number of nodes')
+            [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000), dialed directly; for `cluster create`, one number: the total number of nodes')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated (weftctl has no API proxy: with nodes, they are ignored)')
+            [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated (weftctl has no API proxy: with nodes, they are ignored)')
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context to use instead of the client config''s current one')
-            [CompletionResult]::new('--weftconfig', '--weftconfig', [CompletionResultType]::ParameterName, 'Client config file [default: ~/.weft/config]')
+            [CompletionResult]::new('--weftconfig', '--weftconfig', [CompletionResultType]::ParameterName, 'Client config file [default: $TALOSCONFIG, else ~/.weft/config]')
+            [CompletionResult]::new('--talosconfig', '--talosconfig', [CompletionResultType]::ParameterName, 'Client config file [default: $TALOSCONFIG, else ~/.weft/config]')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Connection and request timeout')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
@@ -175,15 +189,18 @@ Register-ArgumentCompleter -Native -CommandName 'weftctl' -ScriptBlock {
             [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Namespace [default: the type''s own]')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: table, yaml, json or jsonpath=EXPR')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: table, yaml, json or jsonpath=EXPR')
-            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly')
-            [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly')
-            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated')
-            [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000), dialed directly; for `cluster create`, one number: the total number of nodes')
+            [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000), dialed directly; for `cluster create`, one number: the total number of nodes')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated (weftctl has no API proxy: with nodes, they are ignored)')
+            [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated (weftctl has no API proxy: with nodes, they are ignored)')
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context to use instead of the client config''s current one')
-            [CompletionResult]::new('--weftconfig', '--weftconfig', [CompletionResultType]::ParameterName, 'Client config file [default: ~/.weft/config]')
+            [CompletionResult]::new('--weftconfig', '--weftconfig', [CompletionResultType]::ParameterName, 'Client config file [default: $TALOSCONFIG, else ~/.weft/config]')
+            [CompletionResult]::new('--talosconfig', '--talosconfig', [CompletionResultType]::ParameterName, 'Client config file [default: $TALOSCONFIG, else ~/.weft/config]')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Connection and request timeout')
             [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'Watch for changes')
             [CompletionResult]::new('--watch', '--watch', [CompletionResultType]::ParameterName, 'Watch for changes')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'talosctl''s maintenance-mode flag; refused (weftd has no maintenance mode, every call is authenticated)')
+            [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'talosctl''s maintenance-mode flag; refused (weftd has no maintenance mode, every call is authenticated)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -194,15 +211,18 @@ Register-ArgumentCompleter -Native -CommandName 'weftctl' -ScriptBlock {
             [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Namespace [default: the type''s own]')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: table, yaml, json or jsonpath=EXPR')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: table, yaml, json or jsonpath=EXPR')
-            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly')
-            [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly')
-            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated')
-            [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000), dialed directly; for `cluster create`, one number: the total number of nodes')
+            [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000), dialed directly; for `cluster create`, one number: the total number of nodes')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated (weftctl has no API proxy: with nodes, they are ignored)')
+            [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated (weftctl has no API proxy: with nodes, they are ignored)')
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context to use instead of the client config''s current one')
-            [CompletionResult]::new('--weftconfig', '--weftconfig', [CompletionResultType]::ParameterName, 'Client config file [default: ~/.weft/config]')
+            [CompletionResult]::new('--weftconfig', '--weftconfig', [CompletionResultType]::ParameterName, 'Client config file [default: $TALOSCONFIG, else ~/.weft/config]')
+            [CompletionResult]::new('--talosconfig', '--talosconfig', [CompletionResultType]::ParameterName, 'Client config file [default: $TALOSCONFIG, else ~/.weft/config]')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Connection and request timeout')
             [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'Watch for changes')
             [CompletionResult]::new('--watch', '--watch', [CompletionResultType]::ParameterName, 'Watch for changes')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'talosctl''s maintenance-mode flag; refused (weftd has no maintenance mode, every call is authenticated)')
+            [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'talosctl''s maintenance-mode flag; refused (weftd has no maintenance mode, every call is authenticated)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -212,27 +232,31 @@ Register-ArgumentCompleter -Native -CommandName 'weftctl' -ScriptBlock {
         'weftctl;apply-config' {
             [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'The machine config to apply')
             [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'The machine config to apply')
-            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly')
-            [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly')
-            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated')
-            [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated')
+            [CompletionResult]::new('-m', '-m', [CompletionResultType]::ParameterName, 'talosctl''s apply mode: weftd applies every config live, so auto, no-reboot and reboot all apply it now; staged and try are refused (weftd keeps no staged or trial config)')
+            [CompletionResult]::new('--mode', '--mode', [CompletionResultType]::ParameterName, 'talosctl''s apply mode: weftd applies every config live, so auto, no-reboot and reboot all apply it now; staged and try are refused (weftd keeps no staged or trial config)')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000), dialed directly; for `cluster create`, one number: the total number of nodes')
+            [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000), dialed directly; for `cluster create`, one number: the total number of nodes')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated (weftctl has no API proxy: with nodes, they are ignored)')
+            [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated (weftctl has no API proxy: with nodes, they are ignored)')
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context to use instead of the client config''s current one')
-            [CompletionResult]::new('--weftconfig', '--weftconfig', [CompletionResultType]::ParameterName, 'Client config file [default: ~/.weft/config]')
+            [CompletionResult]::new('--weftconfig', '--weftconfig', [CompletionResultType]::ParameterName, 'Client config file [default: $TALOSCONFIG, else ~/.weft/config]')
+            [CompletionResult]::new('--talosconfig', '--talosconfig', [CompletionResultType]::ParameterName, 'Client config file [default: $TALOSCONFIG, else ~/.weft/config]')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Connection and request timeout')
             [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Check the config on the node without applying it')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
         'weftctl;config' {
-            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly')
-            [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly')
-            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated')
-            [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000), dialed directly; for `cluster create`, one number: the total number of nodes')
+            [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000), dialed directly; for `cluster create`, one number: the total number of nodes')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated (weftctl has no API proxy: with nodes, they are ignored)')
+            [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated (weftctl has no API proxy: with nodes, they are ignored)')
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context to use instead of the client config''s current one')
-            [CompletionResult]::new('--weftconfig', '--weftconfig', [CompletionResultType]::ParameterName, 'Client config file [default: ~/.weft/config]')
+            [CompletionResult]::new('--weftconfig', '--weftconfig', [CompletionResultType]::ParameterName, 'Client config file [default: $TALOSCONFIG, else ~/.weft/config]')
+            [CompletionResult]::new('--talosconfig', '--talosconfig', [CompletionResultType]::ParameterName, 'Client config file [default: $TALOSCONFIG, else ~/.weft/config]')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Connection and request timeout')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
@@ -241,19 +265,28 @@ Register-ArgumentCompleter -Native -CommandName 'weftctl' -ScriptBlock {
             [CompletionResult]::new('new', 'new', [CompletionResultType]::ParameterValue, 'Issue a client certificate on a node and write a client config around it (needs os:admin)')
             [CompletionResult]::new('contexts', 'contexts', [CompletionResultType]::ParameterValue, 'List the contexts of the client config')
             [CompletionResult]::new('use-context', 'use-context', [CompletionResultType]::ParameterValue, 'Make a context the current one')
+            [CompletionResult]::new('context', 'context', [CompletionResultType]::ParameterValue, 'Make a context the current one')
             [CompletionResult]::new('merge', 'merge', [CompletionResultType]::ParameterValue, 'Merge a client config (e.g. from gen config) into the default one')
+            [CompletionResult]::new('remove', 'remove', [CompletionResultType]::ParameterValue, 'Remove contexts from the client config')
+            [CompletionResult]::new('info', 'info', [CompletionResultType]::ParameterValue, 'Show the current context: nodes, endpoints, roles, certificate expiry')
+            [CompletionResult]::new('endpoint', 'endpoint', [CompletionResultType]::ParameterValue, 'Set the current context''s endpoints')
+            [CompletionResult]::new('endpoints', 'endpoints', [CompletionResultType]::ParameterValue, 'Set the current context''s endpoints')
+            [CompletionResult]::new('node', 'node', [CompletionResultType]::ParameterValue, 'Set the current context''s nodes')
+            [CompletionResult]::new('nodes', 'nodes', [CompletionResultType]::ParameterValue, 'Set the current context''s nodes')
+            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Add a context from CA, client certificate and key files (PEM)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
         'weftctl;config;new' {
             [CompletionResult]::new('--roles', '--roles', [CompletionResultType]::ParameterName, 'Roles of the new certificate, comma-separated (os:admin, os:reader)')
             [CompletionResult]::new('--crt-ttl', '--crt-ttl', [CompletionResultType]::ParameterName, 'Validity of the certificate')
-            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly')
-            [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly')
-            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated')
-            [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000), dialed directly; for `cluster create`, one number: the total number of nodes')
+            [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000), dialed directly; for `cluster create`, one number: the total number of nodes')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated (weftctl has no API proxy: with nodes, they are ignored)')
+            [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated (weftctl has no API proxy: with nodes, they are ignored)')
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context to use instead of the client config''s current one')
-            [CompletionResult]::new('--weftconfig', '--weftconfig', [CompletionResultType]::ParameterName, 'Client config file [default: ~/.weft/config]')
+            [CompletionResult]::new('--weftconfig', '--weftconfig', [CompletionResultType]::ParameterName, 'Client config file [default: $TALOSCONFIG, else ~/.weft/config]')
+            [CompletionResult]::new('--talosconfig', '--talosconfig', [CompletionResultType]::ParameterName, 'Client config file [default: $TALOSCONFIG, else ~/.weft/config]')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Connection and request timeout')
             [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Overwrite an existing file')
             [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Overwrite an existing file')
@@ -264,12 +297,13 @@ Register-ArgumentCompleter -Native -CommandName 'weftctl' -ScriptBlock {
             break
         }
         'weftctl;config;contexts' {
-            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly')
-            [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly')
-            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated')
-            [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000), dialed directly; for `cluster create`, one number: the total number of nodes')
+            [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000), dialed directly; for `cluster create`, one number: the total number of nodes')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated (weftctl has no API proxy: with nodes, they are ignored)')
+            [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated (weftctl has no API proxy: with nodes, they are ignored)')
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context to use instead of the client config''s current one')
-            [CompletionResult]::new('--weftconfig', '--weftconfig', [CompletionResultType]::ParameterName, 'Client config file [default: ~/.weft/config]')
+            [CompletionResult]::new('--weftconfig', '--weftconfig', [CompletionResultType]::ParameterName, 'Client config file [default: $TALOSCONFIG, else ~/.weft/config]')
+            [CompletionResult]::new('--talosconfig', '--talosconfig', [CompletionResultType]::ParameterName, 'Client config file [default: $TALOSCONFIG, else ~/.weft/config]')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Connection and request timeout')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
@@ -278,12 +312,28 @@ Register-ArgumentCompleter -Native -CommandName 'weftctl' -ScriptBlock {
             break
         }
         'weftctl;config;use-context' {
-            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly')
-            [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly')
-            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated')
-            [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000), dialed directly; for `cluster create`, one number: the total number of nodes')
+            [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000), dialed directly; for `cluster create`, one number: the total number of nodes')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated (weftctl has no API proxy: with nodes, they are ignored)')
+            [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated (weftctl has no API proxy: with nodes, they are ignored)')
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context to use instead of the client config''s current one')
-            [CompletionResult]::new('--weftconfig', '--weftconfig', [CompletionResultType]::ParameterName, 'Client config file [default: ~/.weft/config]')
+            [CompletionResult]::new('--weftconfig', '--weftconfig', [CompletionResultType]::ParameterName, 'Client config file [default: $TALOSCONFIG, else ~/.weft/config]')
+            [CompletionResult]::new('--talosconfig', '--talosconfig', [CompletionResultType]::ParameterName, 'Client config file [default: $TALOSCONFIG, else ~/.weft/config]')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Connection and request timeout')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'weftctl;config;context' {
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000), dialed directly; for `cluster create`, one number: the total number of nodes')
+            [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000), dialed directly; for `cluster create`, one number: the total number of nodes')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated (weftctl has no API proxy: with nodes, they are ignored)')
+            [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated (weftctl has no API proxy: with nodes, they are ignored)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context to use instead of the client config''s current one')
+            [CompletionResult]::new('--weftconfig', '--weftconfig', [CompletionResultType]::ParameterName, 'Client config file [default: $TALOSCONFIG, else ~/.weft/config]')
+            [CompletionResult]::new('--talosconfig', '--talosconfig', [CompletionResultType]::ParameterName, 'Client config file [default: $TALOSCONFIG, else ~/.weft/config]')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Connection and request timeout')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
@@ -292,12 +342,123 @@ Register-ArgumentCompleter -Native -CommandName 'weftctl' -ScriptBlock {
             break
         }
         'weftctl;config;merge' {
-            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly')
-            [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly')
-            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated')
-            [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000), dialed directly; for `cluster create`, one number: the total number of nodes')
+            [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000), dialed directly; for `cluster create`, one number: the total number of nodes')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated (weftctl has no API proxy: with nodes, they are ignored)')
+            [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated (weftctl has no API proxy: with nodes, they are ignored)')
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context to use instead of the client config''s current one')
-            [CompletionResult]::new('--weftconfig', '--weftconfig', [CompletionResultType]::ParameterName, 'Client config file [default: ~/.weft/config]')
+            [CompletionResult]::new('--weftconfig', '--weftconfig', [CompletionResultType]::ParameterName, 'Client config file [default: $TALOSCONFIG, else ~/.weft/config]')
+            [CompletionResult]::new('--talosconfig', '--talosconfig', [CompletionResultType]::ParameterName, 'Client config file [default: $TALOSCONFIG, else ~/.weft/config]')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Connection and request timeout')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'weftctl;config;remove' {
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000), dialed directly; for `cluster create`, one number: the total number of nodes')
+            [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000), dialed directly; for `cluster create`, one number: the total number of nodes')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated (weftctl has no API proxy: with nodes, they are ignored)')
+            [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated (weftctl has no API proxy: with nodes, they are ignored)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context to use instead of the client config''s current one')
+            [CompletionResult]::new('--weftconfig', '--weftconfig', [CompletionResultType]::ParameterName, 'Client config file [default: $TALOSCONFIG, else ~/.weft/config]')
+            [CompletionResult]::new('--talosconfig', '--talosconfig', [CompletionResultType]::ParameterName, 'Client config file [default: $TALOSCONFIG, else ~/.weft/config]')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Connection and request timeout')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Do not ask for confirmation (it is asked only at a terminal)')
+            [CompletionResult]::new('--noconfirm', '--noconfirm', [CompletionResultType]::ParameterName, 'Do not ask for confirmation (it is asked only at a terminal)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'weftctl;config;info' {
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000), dialed directly; for `cluster create`, one number: the total number of nodes')
+            [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000), dialed directly; for `cluster create`, one number: the total number of nodes')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated (weftctl has no API proxy: with nodes, they are ignored)')
+            [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated (weftctl has no API proxy: with nodes, they are ignored)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context to use instead of the client config''s current one')
+            [CompletionResult]::new('--weftconfig', '--weftconfig', [CompletionResultType]::ParameterName, 'Client config file [default: $TALOSCONFIG, else ~/.weft/config]')
+            [CompletionResult]::new('--talosconfig', '--talosconfig', [CompletionResultType]::ParameterName, 'Client config file [default: $TALOSCONFIG, else ~/.weft/config]')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Connection and request timeout')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'weftctl;config;endpoint' {
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000), dialed directly; for `cluster create`, one number: the total number of nodes')
+            [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000), dialed directly; for `cluster create`, one number: the total number of nodes')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated (weftctl has no API proxy: with nodes, they are ignored)')
+            [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated (weftctl has no API proxy: with nodes, they are ignored)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context to use instead of the client config''s current one')
+            [CompletionResult]::new('--weftconfig', '--weftconfig', [CompletionResultType]::ParameterName, 'Client config file [default: $TALOSCONFIG, else ~/.weft/config]')
+            [CompletionResult]::new('--talosconfig', '--talosconfig', [CompletionResultType]::ParameterName, 'Client config file [default: $TALOSCONFIG, else ~/.weft/config]')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Connection and request timeout')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'weftctl;config;endpoints' {
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000), dialed directly; for `cluster create`, one number: the total number of nodes')
+            [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000), dialed directly; for `cluster create`, one number: the total number of nodes')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated (weftctl has no API proxy: with nodes, they are ignored)')
+            [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated (weftctl has no API proxy: with nodes, they are ignored)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context to use instead of the client config''s current one')
+            [CompletionResult]::new('--weftconfig', '--weftconfig', [CompletionResultType]::ParameterName, 'Client config file [default: $TALOSCONFIG, else ~/.weft/config]')
+            [CompletionResult]::new('--talosconfig', '--talosconfig', [CompletionResultType]::ParameterName, 'Client config file [default: $TALOSCONFIG, else ~/.weft/config]')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Connection and request timeout')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'weftctl;config;node' {
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000), dialed directly; for `cluster create`, one number: the total number of nodes')
+            [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000), dialed directly; for `cluster create`, one number: the total number of nodes')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated (weftctl has no API proxy: with nodes, they are ignored)')
+            [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated (weftctl has no API proxy: with nodes, they are ignored)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context to use instead of the client config''s current one')
+            [CompletionResult]::new('--weftconfig', '--weftconfig', [CompletionResultType]::ParameterName, 'Client config file [default: $TALOSCONFIG, else ~/.weft/config]')
+            [CompletionResult]::new('--talosconfig', '--talosconfig', [CompletionResultType]::ParameterName, 'Client config file [default: $TALOSCONFIG, else ~/.weft/config]')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Connection and request timeout')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'weftctl;config;nodes' {
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000), dialed directly; for `cluster create`, one number: the total number of nodes')
+            [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000), dialed directly; for `cluster create`, one number: the total number of nodes')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated (weftctl has no API proxy: with nodes, they are ignored)')
+            [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated (weftctl has no API proxy: with nodes, they are ignored)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context to use instead of the client config''s current one')
+            [CompletionResult]::new('--weftconfig', '--weftconfig', [CompletionResultType]::ParameterName, 'Client config file [default: $TALOSCONFIG, else ~/.weft/config]')
+            [CompletionResult]::new('--talosconfig', '--talosconfig', [CompletionResultType]::ParameterName, 'Client config file [default: $TALOSCONFIG, else ~/.weft/config]')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Connection and request timeout')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'weftctl;config;add' {
+            [CompletionResult]::new('--ca', '--ca', [CompletionResultType]::ParameterName, 'The CA certificate file (PEM)')
+            [CompletionResult]::new('--crt', '--crt', [CompletionResultType]::ParameterName, 'The client certificate file (PEM)')
+            [CompletionResult]::new('--key', '--key', [CompletionResultType]::ParameterName, 'The client key file (PEM)')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000), dialed directly; for `cluster create`, one number: the total number of nodes')
+            [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000), dialed directly; for `cluster create`, one number: the total number of nodes')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated (weftctl has no API proxy: with nodes, they are ignored)')
+            [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated (weftctl has no API proxy: with nodes, they are ignored)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context to use instead of the client config''s current one')
+            [CompletionResult]::new('--weftconfig', '--weftconfig', [CompletionResultType]::ParameterName, 'Client config file [default: $TALOSCONFIG, else ~/.weft/config]')
+            [CompletionResult]::new('--talosconfig', '--talosconfig', [CompletionResultType]::ParameterName, 'Client config file [default: $TALOSCONFIG, else ~/.weft/config]')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Connection and request timeout')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
@@ -310,6 +471,11 @@ Register-ArgumentCompleter -Native -CommandName 'weftctl' -ScriptBlock {
             [CompletionResult]::new('contexts', 'contexts', [CompletionResultType]::ParameterValue, 'List the contexts of the client config')
             [CompletionResult]::new('use-context', 'use-context', [CompletionResultType]::ParameterValue, 'Make a context the current one')
             [CompletionResult]::new('merge', 'merge', [CompletionResultType]::ParameterValue, 'Merge a client config (e.g. from gen config) into the default one')
+            [CompletionResult]::new('remove', 'remove', [CompletionResultType]::ParameterValue, 'Remove contexts from the client config')
+            [CompletionResult]::new('info', 'info', [CompletionResultType]::ParameterValue, 'Show the current context: nodes, endpoints, roles, certificate expiry')
+            [CompletionResult]::new('endpoint', 'endpoint', [CompletionResultType]::ParameterValue, 'Set the current context''s endpoints')
+            [CompletionResult]::new('node', 'node', [CompletionResultType]::ParameterValue, 'Set the current context''s nodes')
+            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Add a context from CA, client certificate and key files (PEM)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -325,16 +491,32 @@ Register-ArgumentCompleter -Native -CommandName 'weftctl' -ScriptBlock {
         'weftctl;config;help;merge' {
             break
         }
+        'weftctl;config;help;remove' {
+            break
+        }
+        'weftctl;config;help;info' {
+            break
+        }
+        'weftctl;config;help;endpoint' {
+            break
+        }
+        'weftctl;config;help;node' {
+            break
+        }
+        'weftctl;config;help;add' {
+            break
+        }
         'weftctl;config;help;help' {
             break
         }
         'weftctl;cluster' {
-            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly')
-            [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly')
-            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated')
-            [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000), dialed directly; for `cluster create`, one number: the total number of nodes')
+            [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000), dialed directly; for `cluster create`, one number: the total number of nodes')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated (weftctl has no API proxy: with nodes, they are ignored)')
+            [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated (weftctl has no API proxy: with nodes, they are ignored)')
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context to use instead of the client config''s current one')
-            [CompletionResult]::new('--weftconfig', '--weftconfig', [CompletionResultType]::ParameterName, 'Client config file [default: ~/.weft/config]')
+            [CompletionResult]::new('--weftconfig', '--weftconfig', [CompletionResultType]::ParameterName, 'Client config file [default: $TALOSCONFIG, else ~/.weft/config]')
+            [CompletionResult]::new('--talosconfig', '--talosconfig', [CompletionResultType]::ParameterName, 'Client config file [default: $TALOSCONFIG, else ~/.weft/config]')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Connection and request timeout')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
@@ -348,7 +530,7 @@ Register-ArgumentCompleter -Native -CommandName 'weftctl' -ScriptBlock {
         }
         'weftctl;cluster;create' {
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'Cluster name (also the client context''s name)')
-            [CompletionResult]::new('--workers', '--workers', [CompletionResultType]::ParameterName, 'Number of worker nodes besides the control-plane node (as talosctl''s `--workers`); the global `--nodes N` sets the total number of nodes instead')
+            [CompletionResult]::new('--workers', '--workers', [CompletionResultType]::ParameterName, 'Number of worker nodes besides the control-plane node (as talosctl''s `--workers`; -n overrides it)')
             [CompletionResult]::new('--discovery', '--discovery', [CompletionResultType]::ParameterName, 'Discovery service: `embedded` (a weft-discovery started for the cluster) or a URL')
             [CompletionResult]::new('--cidr', '--cidr', [CompletionResultType]::ParameterName, 'IPv4 network for the nodes; the host side takes the first address')
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'Where cluster state lives [default: ~/.weft/clusters]')
@@ -359,12 +541,13 @@ Register-ArgumentCompleter -Native -CommandName 'weftctl' -ScriptBlock {
             [CompletionResult]::new('--with-network-jitter', '--with-network-jitter', [CompletionResultType]::ParameterName, 'Jitter of that latency (needs sch_netem)')
             [CompletionResult]::new('--with-network-packet-reorder', '--with-network-packet-reorder', [CompletionResultType]::ParameterName, 'Reordered packets, as a fraction (needs sch_netem and a latency)')
             [CompletionResult]::new('--with-network-packet-corrupt', '--with-network-packet-corrupt', [CompletionResultType]::ParameterName, 'Corrupted packets, as a fraction (needs sch_netem)')
-            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly')
-            [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly')
-            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated')
-            [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000), dialed directly; for `cluster create`, one number: the total number of nodes')
+            [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000), dialed directly; for `cluster create`, one number: the total number of nodes')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated (weftctl has no API proxy: with nodes, they are ignored)')
+            [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated (weftctl has no API proxy: with nodes, they are ignored)')
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context to use instead of the client config''s current one')
-            [CompletionResult]::new('--weftconfig', '--weftconfig', [CompletionResultType]::ParameterName, 'Client config file [default: ~/.weft/config]')
+            [CompletionResult]::new('--weftconfig', '--weftconfig', [CompletionResultType]::ParameterName, 'Client config file [default: $TALOSCONFIG, else ~/.weft/config]')
+            [CompletionResult]::new('--talosconfig', '--talosconfig', [CompletionResultType]::ParameterName, 'Client config file [default: $TALOSCONFIG, else ~/.weft/config]')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Connection and request timeout')
             [CompletionResult]::new('--with-network-chaos', '--with-network-chaos', [CompletionResultType]::ParameterName, 'Enable the network chaos flags (as in talosctl, they are refused without it)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
@@ -376,12 +559,13 @@ Register-ArgumentCompleter -Native -CommandName 'weftctl' -ScriptBlock {
         'weftctl;cluster;destroy' {
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'Cluster name')
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'Where cluster state lives [default: ~/.weft/clusters]')
-            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly')
-            [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly')
-            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated')
-            [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000), dialed directly; for `cluster create`, one number: the total number of nodes')
+            [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000), dialed directly; for `cluster create`, one number: the total number of nodes')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated (weftctl has no API proxy: with nodes, they are ignored)')
+            [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated (weftctl has no API proxy: with nodes, they are ignored)')
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context to use instead of the client config''s current one')
-            [CompletionResult]::new('--weftconfig', '--weftconfig', [CompletionResultType]::ParameterName, 'Client config file [default: ~/.weft/config]')
+            [CompletionResult]::new('--weftconfig', '--weftconfig', [CompletionResultType]::ParameterName, 'Client config file [default: $TALOSCONFIG, else ~/.weft/config]')
+            [CompletionResult]::new('--talosconfig', '--talosconfig', [CompletionResultType]::ParameterName, 'Client config file [default: $TALOSCONFIG, else ~/.weft/config]')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Connection and request timeout')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
@@ -397,12 +581,13 @@ Register-ArgumentCompleter -Native -CommandName 'weftctl' -ScriptBlock {
             [CompletionResult]::new('--bandwidth', '--bandwidth', [CompletionResultType]::ParameterName, 'Bandwidth limit of the node''s link, each direction, in kbit/s (0 removes it)')
             [CompletionResult]::new('--partition', '--partition', [CompletionResultType]::ParameterName, 'Drop everything between nodes I and J, both directions; both still reach the others and the host (repeatable)')
             [CompletionResult]::new('--heal', '--heal', [CompletionResultType]::ParameterName, 'Undo --partition I,J (repeatable)')
-            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly')
-            [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly')
-            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated')
-            [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000), dialed directly; for `cluster create`, one number: the total number of nodes')
+            [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000), dialed directly; for `cluster create`, one number: the total number of nodes')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated (weftctl has no API proxy: with nodes, they are ignored)')
+            [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated (weftctl has no API proxy: with nodes, they are ignored)')
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context to use instead of the client config''s current one')
-            [CompletionResult]::new('--weftconfig', '--weftconfig', [CompletionResultType]::ParameterName, 'Client config file [default: ~/.weft/config]')
+            [CompletionResult]::new('--weftconfig', '--weftconfig', [CompletionResultType]::ParameterName, 'Client config file [default: $TALOSCONFIG, else ~/.weft/config]')
+            [CompletionResult]::new('--talosconfig', '--talosconfig', [CompletionResultType]::ParameterName, 'Client config file [default: $TALOSCONFIG, else ~/.weft/config]')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Connection and request timeout')
             [CompletionResult]::new('--clear', '--clear', [CompletionResultType]::ParameterName, 'Remove every impairment of --node, its partitions included, or of every node')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -434,12 +619,13 @@ Register-ArgumentCompleter -Native -CommandName 'weftctl' -ScriptBlock {
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
             [CompletionResult]::new('--wait-timeout', '--wait-timeout', [CompletionResultType]::ParameterName, 'Re-check until healthy or this long has passed [default: check once]')
-            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly')
-            [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly')
-            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated')
-            [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000), dialed directly; for `cluster create`, one number: the total number of nodes')
+            [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000), dialed directly; for `cluster create`, one number: the total number of nodes')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated (weftctl has no API proxy: with nodes, they are ignored)')
+            [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated (weftctl has no API proxy: with nodes, they are ignored)')
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context to use instead of the client config''s current one')
-            [CompletionResult]::new('--weftconfig', '--weftconfig', [CompletionResultType]::ParameterName, 'Client config file [default: ~/.weft/config]')
+            [CompletionResult]::new('--weftconfig', '--weftconfig', [CompletionResultType]::ParameterName, 'Client config file [default: $TALOSCONFIG, else ~/.weft/config]')
+            [CompletionResult]::new('--talosconfig', '--talosconfig', [CompletionResultType]::ParameterName, 'Client config file [default: $TALOSCONFIG, else ~/.weft/config]')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Connection and request timeout')
             [CompletionResult]::new('--matrix', '--matrix', [CompletionResultType]::ParameterName, 'Print the node × node grid of peer states instead of the checks')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -449,12 +635,13 @@ Register-ArgumentCompleter -Native -CommandName 'weftctl' -ScriptBlock {
             break
         }
         'weftctl;leave' {
-            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly')
-            [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly')
-            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated')
-            [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000), dialed directly; for `cluster create`, one number: the total number of nodes')
+            [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000), dialed directly; for `cluster create`, one number: the total number of nodes')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated (weftctl has no API proxy: with nodes, they are ignored)')
+            [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated (weftctl has no API proxy: with nodes, they are ignored)')
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context to use instead of the client config''s current one')
-            [CompletionResult]::new('--weftconfig', '--weftconfig', [CompletionResultType]::ParameterName, 'Client config file [default: ~/.weft/config]')
+            [CompletionResult]::new('--weftconfig', '--weftconfig', [CompletionResultType]::ParameterName, 'Client config file [default: $TALOSCONFIG, else ~/.weft/config]')
+            [CompletionResult]::new('--talosconfig', '--talosconfig', [CompletionResultType]::ParameterName, 'Client config file [default: $TALOSCONFIG, else ~/.weft/config]')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Connection and request timeout')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -463,12 +650,13 @@ Register-ArgumentCompleter -Native -CommandName 'weftctl' -ScriptBlock {
             break
         }
         'weftctl;external-peer' {
-            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly')
-            [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly')
-            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated')
-            [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000), dialed directly; for `cluster create`, one number: the total number of nodes')
+            [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000), dialed directly; for `cluster create`, one number: the total number of nodes')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated (weftctl has no API proxy: with nodes, they are ignored)')
+            [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated (weftctl has no API proxy: with nodes, they are ignored)')
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context to use instead of the client config''s current one')
-            [CompletionResult]::new('--weftconfig', '--weftconfig', [CompletionResultType]::ParameterName, 'Client config file [default: ~/.weft/config]')
+            [CompletionResult]::new('--weftconfig', '--weftconfig', [CompletionResultType]::ParameterName, 'Client config file [default: $TALOSCONFIG, else ~/.weft/config]')
+            [CompletionResult]::new('--talosconfig', '--talosconfig', [CompletionResultType]::ParameterName, 'Client config file [default: $TALOSCONFIG, else ~/.weft/config]')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Connection and request timeout')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -483,12 +671,13 @@ Register-ArgumentCompleter -Native -CommandName 'weftctl' -ScriptBlock {
             [CompletionResult]::new('--public-key', '--public-key', [CompletionResultType]::ParameterName, 'Its WireGuard public key (as `wg pubkey` prints it)')
             [CompletionResult]::new('--endpoint', '--endpoint', [CompletionResultType]::ParameterName, 'Where it listens; without one it must call the nodes first')
             [CompletionResult]::new('--address', '--address', [CompletionResultType]::ParameterName, 'Address or network routed to it, its tunnel address included (repeatable or comma-separated); a single address in the KubeSpan subnet becomes its KubeSpan address')
-            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly')
-            [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly')
-            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated')
-            [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000), dialed directly; for `cluster create`, one number: the total number of nodes')
+            [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000), dialed directly; for `cluster create`, one number: the total number of nodes')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated (weftctl has no API proxy: with nodes, they are ignored)')
+            [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated (weftctl has no API proxy: with nodes, they are ignored)')
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context to use instead of the client config''s current one')
-            [CompletionResult]::new('--weftconfig', '--weftconfig', [CompletionResultType]::ParameterName, 'Client config file [default: ~/.weft/config]')
+            [CompletionResult]::new('--weftconfig', '--weftconfig', [CompletionResultType]::ParameterName, 'Client config file [default: $TALOSCONFIG, else ~/.weft/config]')
+            [CompletionResult]::new('--talosconfig', '--talosconfig', [CompletionResultType]::ParameterName, 'Client config file [default: $TALOSCONFIG, else ~/.weft/config]')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Connection and request timeout')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
@@ -497,12 +686,13 @@ Register-ArgumentCompleter -Native -CommandName 'weftctl' -ScriptBlock {
             break
         }
         'weftctl;external-peer;remove' {
-            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly')
-            [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000); dialed directly')
-            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated')
-            [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000), dialed directly; for `cluster create`, one number: the total number of nodes')
+            [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Target nodes, comma-separated (host or host:port, default port 50000), dialed directly; for `cluster create`, one number: the total number of nodes')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated (weftctl has no API proxy: with nodes, they are ignored)')
+            [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Endpoints to use when no nodes are given, comma-separated (weftctl has no API proxy: with nodes, they are ignored)')
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context to use instead of the client config''s current one')
-            [CompletionResult]::new('--weftconfig', '--weftconfig', [CompletionResultType]::ParameterName, 'Client config file [default: ~/.weft/config]')
+            [CompletionResult]::new('--weftconfig', '--weftconfig', [CompletionResultType]::ParameterName, 'Client config file [default: $TALOSCONFIG, else ~/.weft/config]')
+            [CompletionResult]::new('--talosconfig', '--talosconfig', [CompletionResultType]::ParameterName, 'Client config file [default: $TALOSCONFIG, else ~/.weft/config]')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Connection and request timeout')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
@@ -571,6 +761,11 @@ Register-ArgumentCompleter -Native -CommandName 'weftctl' -ScriptBlock {
             [CompletionResult]::new('contexts', 'contexts', [CompletionResultType]::ParameterValue, 'List the contexts of the client config')
             [CompletionResult]::new('use-context', 'use-context', [CompletionResultType]::ParameterValue, 'Make a context the current one')
             [CompletionResult]::new('merge', 'merge', [CompletionResultType]::ParameterValue, 'Merge a client config (e.g. from gen config) into the default one')
+            [CompletionResult]::new('remove', 'remove', [CompletionResultType]::ParameterValue, 'Remove contexts from the client config')
+            [CompletionResult]::new('info', 'info', [CompletionResultType]::ParameterValue, 'Show the current context: nodes, endpoints, roles, certificate expiry')
+            [CompletionResult]::new('endpoint', 'endpoint', [CompletionResultType]::ParameterValue, 'Set the current context''s endpoints')
+            [CompletionResult]::new('node', 'node', [CompletionResultType]::ParameterValue, 'Set the current context''s nodes')
+            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Add a context from CA, client certificate and key files (PEM)')
             break
         }
         'weftctl;help;config;new' {
@@ -583,6 +778,21 @@ Register-ArgumentCompleter -Native -CommandName 'weftctl' -ScriptBlock {
             break
         }
         'weftctl;help;config;merge' {
+            break
+        }
+        'weftctl;help;config;remove' {
+            break
+        }
+        'weftctl;help;config;info' {
+            break
+        }
+        'weftctl;help;config;endpoint' {
+            break
+        }
+        'weftctl;help;config;node' {
+            break
+        }
+        'weftctl;help;config;add' {
             break
         }
         'weftctl;help;cluster' {

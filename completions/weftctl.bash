@@ -79,11 +79,26 @@ _weftctl() {
             weftctl__subcmd__cluster__subcmd__help,help)
                 cmd="weftctl__subcmd__cluster__subcmd__help__subcmd__help"
                 ;;
+            weftctl__subcmd__config,add)
+                cmd="weftctl__subcmd__config__subcmd__add"
+                ;;
+            weftctl__subcmd__config,context)
+                cmd="weftctl__subcmd__config__subcmd__use__subcmd__context"
+                ;;
             weftctl__subcmd__config,contexts)
                 cmd="weftctl__subcmd__config__subcmd__contexts"
                 ;;
+            weftctl__subcmd__config,endpoint)
+                cmd="weftctl__subcmd__config__subcmd__endpoint"
+                ;;
+            weftctl__subcmd__config,endpoints)
+                cmd="weftctl__subcmd__config__subcmd__endpoint"
+                ;;
             weftctl__subcmd__config,help)
                 cmd="weftctl__subcmd__config__subcmd__help"
+                ;;
+            weftctl__subcmd__config,info)
+                cmd="weftctl__subcmd__config__subcmd__info"
                 ;;
             weftctl__subcmd__config,merge)
                 cmd="weftctl__subcmd__config__subcmd__merge"
@@ -91,20 +106,44 @@ _weftctl() {
             weftctl__subcmd__config,new)
                 cmd="weftctl__subcmd__config__subcmd__new"
                 ;;
+            weftctl__subcmd__config,node)
+                cmd="weftctl__subcmd__config__subcmd__node"
+                ;;
+            weftctl__subcmd__config,nodes)
+                cmd="weftctl__subcmd__config__subcmd__node"
+                ;;
+            weftctl__subcmd__config,remove)
+                cmd="weftctl__subcmd__config__subcmd__remove"
+                ;;
             weftctl__subcmd__config,use-context)
                 cmd="weftctl__subcmd__config__subcmd__use__subcmd__context"
+                ;;
+            weftctl__subcmd__config__subcmd__help,add)
+                cmd="weftctl__subcmd__config__subcmd__help__subcmd__add"
                 ;;
             weftctl__subcmd__config__subcmd__help,contexts)
                 cmd="weftctl__subcmd__config__subcmd__help__subcmd__contexts"
                 ;;
+            weftctl__subcmd__config__subcmd__help,endpoint)
+                cmd="weftctl__subcmd__config__subcmd__help__subcmd__endpoint"
+                ;;
             weftctl__subcmd__config__subcmd__help,help)
                 cmd="weftctl__subcmd__config__subcmd__help__subcmd__help"
+                ;;
+            weftctl__subcmd__config__subcmd__help,info)
+                cmd="weftctl__subcmd__config__subcmd__help__subcmd__info"
                 ;;
             weftctl__subcmd__config__subcmd__help,merge)
                 cmd="weftctl__subcmd__config__subcmd__help__subcmd__merge"
                 ;;
             weftctl__subcmd__config__subcmd__help,new)
                 cmd="weftctl__subcmd__config__subcmd__help__subcmd__new"
+                ;;
+            weftctl__subcmd__config__subcmd__help,node)
+                cmd="weftctl__subcmd__config__subcmd__help__subcmd__node"
+                ;;
+            weftctl__subcmd__config__subcmd__help,remove)
+                cmd="weftctl__subcmd__config__subcmd__help__subcmd__remove"
                 ;;
             weftctl__subcmd__config__subcmd__help,use-context)
                 cmd="weftctl__subcmd__config__subcmd__help__subcmd__use__subcmd__context"
@@ -190,14 +229,29 @@ _weftctl() {
             weftctl__subcmd__help__subcmd__cluster,destroy)
                 cmd="weftctl__subcmd__help__subcmd__cluster__subcmd__destroy"
                 ;;
+            weftctl__subcmd__help__subcmd__config,add)
+                cmd="weftctl__subcmd__help__subcmd__config__subcmd__add"
+                ;;
             weftctl__subcmd__help__subcmd__config,contexts)
                 cmd="weftctl__subcmd__help__subcmd__config__subcmd__contexts"
+                ;;
+            weftctl__subcmd__help__subcmd__config,endpoint)
+                cmd="weftctl__subcmd__help__subcmd__config__subcmd__endpoint"
+                ;;
+            weftctl__subcmd__help__subcmd__config,info)
+                cmd="weftctl__subcmd__help__subcmd__config__subcmd__info"
                 ;;
             weftctl__subcmd__help__subcmd__config,merge)
                 cmd="weftctl__subcmd__help__subcmd__config__subcmd__merge"
                 ;;
             weftctl__subcmd__help__subcmd__config,new)
                 cmd="weftctl__subcmd__help__subcmd__config__subcmd__new"
+                ;;
+            weftctl__subcmd__help__subcmd__config,node)
+                cmd="weftctl__subcmd__help__subcmd__config__subcmd__node"
+                ;;
+            weftctl__subcmd__help__subcmd__config,remove)
+                cmd="weftctl__subcmd__help__subcmd__config__subcmd__remove"
                 ;;
             weftctl__subcmd__help__subcmd__config,use-context)
                 cmd="weftctl__subcmd__help__subcmd__config__subcmd__use__subcmd__context"
@@ -221,7 +275,7 @@ _weftctl() {
 
     case "${cmd}" in
         weftctl)
-            opts="-n -e -h -V --nodes --endpoints --context --weftconfig --timeout --help --version gen validate version completion get g apply-config config cluster health leave external-peer help"
+            opts="-n -e -h -V --nodes --endpoints --context --talosconfig --weftconfig --timeout --help --version gen validate version completion get g apply-config config cluster health leave external-peer help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -251,6 +305,10 @@ _weftctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --talosconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -263,7 +321,7 @@ _weftctl() {
             return 0
             ;;
         weftctl__subcmd__apply__subcmd__config)
-            opts="-f -n -e -h -V --file --dry-run --nodes --endpoints --context --weftconfig --timeout --help --version"
+            opts="-f -m -n -e -h -V --file --dry-run --mode --nodes --endpoints --context --talosconfig --weftconfig --timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -275,6 +333,14 @@ _weftctl() {
                     ;;
                 -f)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --mode)
+                    COMPREPLY=($(compgen -W "auto no-reboot reboot staged try" -- "${cur}"))
+                    return 0
+                    ;;
+                -m)
+                    COMPREPLY=($(compgen -W "auto no-reboot reboot staged try" -- "${cur}"))
                     return 0
                     ;;
                 --nodes)
@@ -298,6 +364,10 @@ _weftctl() {
                     return 0
                     ;;
                 --weftconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --talosconfig)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -313,7 +383,7 @@ _weftctl() {
             return 0
             ;;
         weftctl__subcmd__cluster)
-            opts="-n -e -h -V --nodes --endpoints --context --weftconfig --timeout --help --version create destroy chaos help"
+            opts="-n -e -h -V --nodes --endpoints --context --talosconfig --weftconfig --timeout --help --version create destroy chaos help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -343,6 +413,10 @@ _weftctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --talosconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -355,7 +429,7 @@ _weftctl() {
             return 0
             ;;
         weftctl__subcmd__cluster__subcmd__chaos)
-            opts="-n -e -h -V --name --state --node --loss --bandwidth --partition --heal --clear --nodes --endpoints --context --weftconfig --timeout --help --version"
+            opts="-n -e -h -V --name --state --node --loss --bandwidth --partition --heal --clear --nodes --endpoints --context --talosconfig --weftconfig --timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -413,6 +487,10 @@ _weftctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --talosconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -425,7 +503,7 @@ _weftctl() {
             return 0
             ;;
         weftctl__subcmd__cluster__subcmd__create)
-            opts="-n -e -h -V --name --workers --discovery --cidr --state --wait-timeout --with-network-chaos --with-network-packet-loss --with-network-bandwidth --with-network-latency --with-network-jitter --with-network-packet-reorder --with-network-packet-corrupt --nodes --endpoints --context --weftconfig --timeout --help --version"
+            opts="-n -e -h -V --name --workers --discovery --cidr --state --wait-timeout --with-network-chaos --with-network-packet-loss --with-network-bandwidth --with-network-latency --with-network-jitter --with-network-packet-reorder --with-network-packet-corrupt --nodes --endpoints --context --talosconfig --weftconfig --timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -503,6 +581,10 @@ _weftctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --talosconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -515,7 +597,7 @@ _weftctl() {
             return 0
             ;;
         weftctl__subcmd__cluster__subcmd__destroy)
-            opts="-n -e -h -V --name --state --nodes --endpoints --context --weftconfig --timeout --help --version"
+            opts="-n -e -h -V --name --state --nodes --endpoints --context --talosconfig --weftconfig --timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -550,6 +632,10 @@ _weftctl() {
                     return 0
                     ;;
                 --weftconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --talosconfig)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -635,7 +721,7 @@ _weftctl() {
             return 0
             ;;
         weftctl__subcmd__completion)
-            opts="-n -e -h -V --nodes --endpoints --context --weftconfig --timeout --help --version bash elvish fish powershell zsh"
+            opts="-n -e -h -V --nodes --endpoints --context --talosconfig --weftconfig --timeout --help --version bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -662,6 +748,10 @@ _weftctl() {
                     return 0
                     ;;
                 --weftconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --talosconfig)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -677,7 +767,7 @@ _weftctl() {
             return 0
             ;;
         weftctl__subcmd__config)
-            opts="-n -e -h -V --nodes --endpoints --context --weftconfig --timeout --help --version new contexts use-context merge help"
+            opts="-n -e -h -V --nodes --endpoints --context --talosconfig --weftconfig --timeout --help --version new contexts use-context context merge remove info endpoint endpoints node nodes add help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -707,6 +797,68 @@ _weftctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --talosconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        weftctl__subcmd__config__subcmd__add)
+            opts="-n -e -h -V --ca --crt --key --nodes --endpoints --context --talosconfig --weftconfig --timeout --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --crt)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --nodes)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --endpoints)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -e)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --weftconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --talosconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -719,7 +871,7 @@ _weftctl() {
             return 0
             ;;
         weftctl__subcmd__config__subcmd__contexts)
-            opts="-n -e -h -V --nodes --endpoints --context --weftconfig --timeout --help --version"
+            opts="-n -e -h -V --nodes --endpoints --context --talosconfig --weftconfig --timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -749,6 +901,56 @@ _weftctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --talosconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        weftctl__subcmd__config__subcmd__endpoint)
+            opts="-n -e -h -V --nodes --endpoints --context --talosconfig --weftconfig --timeout --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --nodes)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --endpoints)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -e)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --weftconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --talosconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -761,8 +963,22 @@ _weftctl() {
             return 0
             ;;
         weftctl__subcmd__config__subcmd__help)
-            opts="new contexts use-context merge help"
+            opts="new contexts use-context merge remove info endpoint node add help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        weftctl__subcmd__config__subcmd__help__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -788,7 +1004,35 @@ _weftctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        weftctl__subcmd__config__subcmd__help__subcmd__endpoint)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         weftctl__subcmd__config__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        weftctl__subcmd__config__subcmd__help__subcmd__info)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -830,6 +1074,34 @@ _weftctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        weftctl__subcmd__config__subcmd__help__subcmd__node)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        weftctl__subcmd__config__subcmd__help__subcmd__remove)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         weftctl__subcmd__config__subcmd__help__subcmd__use__subcmd__context)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -844,8 +1116,8 @@ _weftctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        weftctl__subcmd__config__subcmd__merge)
-            opts="-n -e -h -V --nodes --endpoints --context --weftconfig --timeout --help --version"
+        weftctl__subcmd__config__subcmd__info)
+            opts="-n -e -h -V --nodes --endpoints --context --talosconfig --weftconfig --timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -875,6 +1147,56 @@ _weftctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --talosconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        weftctl__subcmd__config__subcmd__merge)
+            opts="-n -e -h -V --nodes --endpoints --context --talosconfig --weftconfig --timeout --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --nodes)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --endpoints)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -e)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --weftconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --talosconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -887,7 +1209,7 @@ _weftctl() {
             return 0
             ;;
         weftctl__subcmd__config__subcmd__new)
-            opts="-f -n -e -h -V --roles --crt-ttl --force --nodes --endpoints --context --weftconfig --timeout --help --version"
+            opts="-f -n -e -h -V --roles --crt-ttl --force --nodes --endpoints --context --talosconfig --weftconfig --timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -925,6 +1247,10 @@ _weftctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --talosconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -936,8 +1262,8 @@ _weftctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        weftctl__subcmd__config__subcmd__use__subcmd__context)
-            opts="-n -e -h -V --nodes --endpoints --context --weftconfig --timeout --help --version"
+        weftctl__subcmd__config__subcmd__node)
+            opts="-n -e -h -V --nodes --endpoints --context --talosconfig --weftconfig --timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -967,6 +1293,102 @@ _weftctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --talosconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        weftctl__subcmd__config__subcmd__remove)
+            opts="-y -n -e -h -V --noconfirm --nodes --endpoints --context --talosconfig --weftconfig --timeout --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --nodes)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --endpoints)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -e)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --weftconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --talosconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        weftctl__subcmd__config__subcmd__use__subcmd__context)
+            opts="-n -e -h -V --nodes --endpoints --context --talosconfig --weftconfig --timeout --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --nodes)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --endpoints)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -e)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --weftconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --talosconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -979,7 +1401,7 @@ _weftctl() {
             return 0
             ;;
         weftctl__subcmd__external__subcmd__peer)
-            opts="-n -e -h -V --nodes --endpoints --context --weftconfig --timeout --help --version add remove help"
+            opts="-n -e -h -V --nodes --endpoints --context --talosconfig --weftconfig --timeout --help --version add remove help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1009,6 +1431,10 @@ _weftctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --talosconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1021,7 +1447,7 @@ _weftctl() {
             return 0
             ;;
         weftctl__subcmd__external__subcmd__peer__subcmd__add)
-            opts="-n -e -h -V --public-key --endpoint --address --nodes --endpoints --context --weftconfig --timeout --help --version"
+            opts="-n -e -h -V --public-key --endpoint --address --nodes --endpoints --context --talosconfig --weftconfig --timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1060,6 +1486,10 @@ _weftctl() {
                     return 0
                     ;;
                 --weftconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --talosconfig)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1131,7 +1561,7 @@ _weftctl() {
             return 0
             ;;
         weftctl__subcmd__external__subcmd__peer__subcmd__remove)
-            opts="-n -e -h -V --nodes --endpoints --context --weftconfig --timeout --help --version"
+            opts="-n -e -h -V --nodes --endpoints --context --talosconfig --weftconfig --timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1161,6 +1591,10 @@ _weftctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --talosconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1173,7 +1607,7 @@ _weftctl() {
             return 0
             ;;
         weftctl__subcmd__gen)
-            opts="-f -n -e -h -V --force --nodes --endpoints --context --weftconfig --timeout --help --version secrets config help"
+            opts="-f -n -e -h -V --force --nodes --endpoints --context --talosconfig --weftconfig --timeout --help --version secrets config help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1203,6 +1637,10 @@ _weftctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --talosconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1215,7 +1653,7 @@ _weftctl() {
             return 0
             ;;
         weftctl__subcmd__gen__subcmd__config)
-            opts="-o -t -f -n -e -h -V --with-kubespan --with-cluster-discovery --with-secrets --discovery-endpoint --output --output-types --config-patch --config-patch-control-plane --config-patch-worker --force --nodes --endpoints --context --weftconfig --timeout --help --version"
+            opts="-o -t -f -n -e -h -V --with-kubespan --with-cluster-discovery --with-secrets --discovery-endpoint --output --output-types --config-patch --config-patch-control-plane --config-patch-worker --additional-sans --with-docs --with-examples --force --nodes --endpoints --context --talosconfig --weftconfig --timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1261,6 +1699,18 @@ _weftctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --additional-sans)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --with-docs)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
+                --with-examples)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
                 --nodes)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1282,6 +1732,10 @@ _weftctl() {
                     return 0
                     ;;
                 --weftconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --talosconfig)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1353,7 +1807,7 @@ _weftctl() {
             return 0
             ;;
         weftctl__subcmd__gen__subcmd__secrets)
-            opts="-o -f -n -e -h -V --output-file --force --nodes --endpoints --context --weftconfig --timeout --help --version"
+            opts="-o -f -n -e -h -V --output-file --force --nodes --endpoints --context --talosconfig --weftconfig --timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1391,6 +1845,10 @@ _weftctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --talosconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1403,7 +1861,7 @@ _weftctl() {
             return 0
             ;;
         weftctl__subcmd__get)
-            opts="-o -w -n -e -h -V --namespace --output --watch --nodes --endpoints --context --weftconfig --timeout --help --version"
+            opts="-o -w -i -n -e -h -V --namespace --output --watch --insecure --nodes --endpoints --context --talosconfig --weftconfig --timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1445,6 +1903,10 @@ _weftctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --talosconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1457,7 +1919,7 @@ _weftctl() {
             return 0
             ;;
         weftctl__subcmd__health)
-            opts="-o -n -e -h -V --matrix --output --wait-timeout --nodes --endpoints --context --weftconfig --timeout --help --version"
+            opts="-o -n -e -h -V --matrix --output --wait-timeout --nodes --endpoints --context --talosconfig --weftconfig --timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1496,6 +1958,10 @@ _weftctl() {
                     return 0
                     ;;
                 --weftconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --talosconfig)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1609,7 +2075,7 @@ _weftctl() {
             return 0
             ;;
         weftctl__subcmd__help__subcmd__config)
-            opts="new contexts use-context merge"
+            opts="new contexts use-context merge remove info endpoint node add"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1622,7 +2088,49 @@ _weftctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        weftctl__subcmd__help__subcmd__config__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         weftctl__subcmd__help__subcmd__config__subcmd__contexts)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        weftctl__subcmd__help__subcmd__config__subcmd__endpoint)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        weftctl__subcmd__help__subcmd__config__subcmd__info)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1651,6 +2159,34 @@ _weftctl() {
             return 0
             ;;
         weftctl__subcmd__help__subcmd__config__subcmd__new)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        weftctl__subcmd__help__subcmd__config__subcmd__node)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        weftctl__subcmd__help__subcmd__config__subcmd__remove)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1847,7 +2383,7 @@ _weftctl() {
             return 0
             ;;
         weftctl__subcmd__leave)
-            opts="-n -e -h -V --nodes --endpoints --context --weftconfig --timeout --help --version"
+            opts="-n -e -h -V --nodes --endpoints --context --talosconfig --weftconfig --timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1874,6 +2410,10 @@ _weftctl() {
                     return 0
                     ;;
                 --weftconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --talosconfig)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1889,7 +2429,7 @@ _weftctl() {
             return 0
             ;;
         weftctl__subcmd__validate)
-            opts="-c -n -e -h -V --config --nodes --endpoints --context --weftconfig --timeout --help --version"
+            opts="-c -m -n -e -h -V --config --mode --strict --nodes --endpoints --context --talosconfig --weftconfig --timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1901,6 +2441,14 @@ _weftctl() {
                     ;;
                 -c)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --mode)
+                    COMPREPLY=($(compgen -W "metal cloud container" -- "${cur}"))
+                    return 0
+                    ;;
+                -m)
+                    COMPREPLY=($(compgen -W "metal cloud container" -- "${cur}"))
                     return 0
                     ;;
                 --nodes)
@@ -1924,6 +2472,10 @@ _weftctl() {
                     return 0
                     ;;
                 --weftconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --talosconfig)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1939,7 +2491,7 @@ _weftctl() {
             return 0
             ;;
         weftctl__subcmd__version)
-            opts="-n -e -h -V --short --nodes --endpoints --context --weftconfig --timeout --help --version"
+            opts="-n -e -h -V --short --client --nodes --endpoints --context --talosconfig --weftconfig --timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1966,6 +2518,10 @@ _weftctl() {
                     return 0
                     ;;
                 --weftconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --talosconfig)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -29,10 +29,13 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Flags every command accepts, for talking to nodes.
+/// Flags every command accepts, for talking to nodes; listed under their own heading in every
+/// `--help` so a command's own flags stand out.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
-    /// Target nodes, comma-separated (host or host:port, default port 50000); dialed directly
+    /// Target nodes, comma-separated (host or host:port, default port 50000), dialed directly;
+    /// for `cluster create`, one number: the total number of nodes
     #[arg(
         short = 'n',
         long,
@@ -41,7 +44,8 @@ pub struct GlobalArgs {
         value_name = "NODES"
     )]
     pub nodes: Vec<String>,
-    /// Endpoints to use when no nodes are given, comma-separated
+    /// Endpoints to use when no nodes are given, comma-separated (weftctl has no API proxy: with
+    /// nodes, they are ignored)
     #[arg(
         short = 'e',
         long,
@@ -53,9 +57,10 @@ pub struct GlobalArgs {
     /// Context to use instead of the client config's current one
     #[arg(long, global = true)]
     pub context: Option<String>,
-    /// Client config file [default: ~/.weft/config]
+    /// Client config file [default: $TALOSCONFIG, else ~/.weft/config]
     #[arg(
         long,
+        visible_alias = "talosconfig",
         global = true,
         env = "WEFTCONFIG",
         hide_env_values = true,
@@ -169,6 +174,10 @@ pub struct GetArgs {
     /// Watch for changes
     #[arg(short, long)]
     pub watch: bool,
+    /// talosctl's maintenance-mode flag; refused (weftd has no maintenance mode, every call is
+    /// authenticated)
+    #[arg(short, long)]
+    pub insecure: bool,
 }
 
 /// What `weftctl health` prints.
@@ -201,6 +210,25 @@ pub struct ApplyConfigArgs {
     /// Check the config on the node without applying it
     #[arg(long)]
     pub dry_run: bool,
+    /// talosctl's apply mode: weftd applies every config live, so auto, no-reboot and reboot
+    /// all apply it now; staged and try are refused (weftd keeps no staged or trial config)
+    #[arg(short, long, value_enum, default_value = "auto")]
+    pub mode: ApplyMode,
+}
+
+/// talosctl's `apply-config --mode` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ApplyMode {
+    /// Apply now (what weftd always does)
+    Auto,
+    /// Apply now, no reboot (what weftd always does)
+    NoReboot,
+    /// Apply now; weftd needs no reboot, so none happens
+    Reboot,
+    /// Refused: weftd keeps no staged config for the next boot
+    Staged,
+    /// Refused: weftd has no trial config that rolls back by itself
+    Try,
 }
 
 #[derive(Debug, Args)]
@@ -216,9 +244,54 @@ pub enum ConfigCommand {
     /// List the contexts of the client config
     Contexts,
     /// Make a context the current one
+    #[command(visible_alias = "context")]
     UseContext(UseContextArgs),
     /// Merge a client config (e.g. from gen config) into the default one
     Merge(MergeArgs),
+    /// Remove contexts from the client config
+    Remove(RemoveContextArgs),
+    /// Show the current context: nodes, endpoints, roles, certificate expiry
+    Info,
+    /// Set the current context's endpoints
+    #[command(visible_alias = "endpoints")]
+    Endpoint(ListArgs),
+    /// Set the current context's nodes
+    #[command(visible_alias = "nodes")]
+    Node(ListArgs),
+    /// Add a context from CA, client certificate and key files (PEM)
+    Add(AddContextArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RemoveContextArgs {
+    /// The contexts to remove
+    #[arg(required = true)]
+    pub names: Vec<String>,
+    /// Do not ask for confirmation (it is asked only at a terminal)
+    #[arg(short = 'y', long)]
+    pub noconfirm: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// The new list (space- or comma-separated); none clears it
+    #[arg(value_delimiter = ',')]
+    pub values: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AddContextArgs {
+    /// Name of the new context
+    pub name: String,
+    /// The CA certificate file (PEM)
+    #[arg(long, value_name = "FILE")]
+    pub ca: PathBuf,
+    /// The client certificate file (PEM)
+    #[arg(long, value_name = "FILE")]
+    pub crt: PathBuf,
+    /// The client key file (PEM)
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -266,7 +339,7 @@ pub enum GenCommand {
     #[command(
         after_help = "Examples:\n  weftctl gen config my-cluster https://10.5.0.2:6443 --with-kubespan\n  weftctl gen secrets -o secrets.yaml && weftctl gen config my-cluster https://cp.example.com:6443 --with-secrets secrets.yaml --with-kubespan -o _out"
     )]
-    Config(GenConfigArgs),
+    Config(Box<GenConfigArgs>),
 }
 
 #[derive(Debug, Args)]
@@ -284,6 +357,7 @@ pub enum OutputType {
     /// worker.yaml
     Worker,
     /// weftconfig, the client config
+    #[value(alias = "talosconfig")]
     Weftconfig,
 }
 
@@ -346,6 +420,31 @@ pub struct GenConfigArgs {
     /// Patch applied to the worker config only (repeatable)
     #[arg(long, value_name = "@FILE|YAML")]
     pub config_patch_worker: Vec<String>,
+    /// Extra names and addresses of the node API certificate, comma-separated
+    /// (machine.certSANs)
+    #[arg(long, value_delimiter = ',', value_name = "SANS")]
+    pub additional_sans: Vec<String>,
+    /// talosctl's commented field documentation in the machine configs; accepted and ignored
+    /// (Weft's configs are short, `weftctl validate` explains every field it refuses)
+    #[arg(
+        long,
+        value_name = "true|false",
+        action = ArgAction::Set,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true"
+    )]
+    pub with_docs: Option<bool>,
+    /// talosctl's commented examples in the machine configs; accepted and ignored
+    #[arg(
+        long,
+        value_name = "true|false",
+        action = ArgAction::Set,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true"
+    )]
+    pub with_examples: Option<bool>,
 }
 
 #[derive(Debug, Args)]
@@ -353,6 +452,13 @@ pub struct ValidateArgs {
     /// Path of the machine config to validate
     #[arg(short, long, value_name = "FILE")]
     pub config: PathBuf,
+    /// talosctl's platform mode (metal, cloud, container); accepted and ignored: Weft's config
+    /// does not depend on the platform
+    #[arg(short, long, value_parser = ["metal", "cloud", "container"])]
+    pub mode: Option<String>,
+    /// Fail on warnings too
+    #[arg(long)]
+    pub strict: bool,
 }
 
 #[derive(Debug, Args)]
@@ -360,6 +466,9 @@ pub struct VersionArgs {
     /// Print only the version number
     #[arg(long)]
     pub short: bool,
+    /// Print the client's version only, without asking any node
+    #[arg(long)]
+    pub client: bool,
 }
 
 #[derive(Debug, Args)]
@@ -395,8 +504,8 @@ pub struct ClusterCreateArgs {
     /// Cluster name (also the client context's name)
     #[arg(long, default_value = "weft-default")]
     pub name: String,
-    /// Number of worker nodes besides the control-plane node (as talosctl's `--workers`); the
-    /// global `--nodes N` sets the total number of nodes instead
+    /// Number of worker nodes besides the control-plane node (as talosctl's `--workers`; -n
+    /// overrides it)
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(0..=31))]
     pub workers: u8,
     /// Discovery service: `embedded` (a weft-discovery started for the cluster) or a URL

@@ -4,11 +4,17 @@
 //! Weft has no API proxy (talosctl's apid): every node named with `-n` is dialed directly, at
 //! `host[:port]` (default port 50000). Without `-n`, the context's `nodes`, then `-e`/the context's
 //! endpoints are the targets.
+//!
+//! Failed calls are described for people ([`describe_status`]): a timeout names the timeout, a
+//! server certificate from another CA names the context and its CA. weftctl talks with one context
+//! per run, so [`selected_context`] records it once for those messages.
 
 use std::path::PathBuf;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
+use hyper_util::client::legacy::connect::HttpConnector;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 use weft_api::config::DEFAULT_API_PORT;
 use weft_api::config::client::{ClientConfig, Context};
@@ -22,13 +28,37 @@ pub fn default_config_path() -> PathBuf {
     PathBuf::from(home).join(".weft").join("config")
 }
 
-/// The client config path from `--weftconfig`/`WEFTCONFIG` or the default.
+/// talosctl's spelling of `WEFTCONFIG`, honoured when `WEFTCONFIG` is unset so talosctl scripts
+/// carry over.
+pub const TALOSCONFIG_ENV: &str = "TALOSCONFIG";
+
+/// The client config path from `--weftconfig`/`--talosconfig`/`WEFTCONFIG`, else `TALOSCONFIG`,
+/// else the default.
 pub fn config_path(global: &GlobalArgs) -> PathBuf {
     global
         .weftconfig
         .clone()
+        .or_else(|| {
+            std::env::var_os(TALOSCONFIG_ENV)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        })
         .unwrap_or_else(default_config_path)
 }
+
+/// What error messages say about this run's connection settings.
+#[derive(Debug)]
+struct Session {
+    /// The context's name.
+    context: String,
+    /// The context's CA, as its subject (or why it could not be read).
+    ca: String,
+    /// `--timeout`.
+    timeout: Duration,
+}
+
+/// Set once by [`selected_context`]: one context per run.
+static SESSION: OnceLock<Session> = OnceLock::new();
 
 /// The selected context (from `--context` or the config's current one) with its name.
 pub fn selected_context(global: &GlobalArgs) -> anyhow::Result<(String, Context)> {
@@ -42,7 +72,17 @@ pub fn selected_context(global: &GlobalArgs) -> anyhow::Result<(String, Context)
         );
     }
     match config.contexts.get(&name) {
-        Some(ctx) => Ok((name, ctx.clone())),
+        Some(ctx) => {
+            let ca = pki::cert_info(&ctx.ca)
+                .map(|info| info.subject)
+                .unwrap_or_else(|e| format!("unreadable: {e}"));
+            let _ = SESSION.set(Session {
+                context: name.clone(),
+                ca,
+                timeout: global.timeout,
+            });
+            Ok((name, ctx.clone()))
+        }
         None => bail!(
             "context {name:?} is not in {} (contexts: {})",
             path.display(),
@@ -115,6 +155,9 @@ impl Target {
 
 /// The targets of a command: `-n`, else the context's nodes, else `-e`, else the context's endpoints.
 pub fn targets(global: &GlobalArgs, ctx: &Context) -> anyhow::Result<Vec<Target>> {
+    if let Some(warning) = endpoints_ignored(global, ctx) {
+        eprintln!("warning: {warning}");
+    }
     let names: &[String] = if !global.nodes.is_empty() {
         &global.nodes
     } else if !ctx.nodes.is_empty() {
@@ -130,7 +173,28 @@ pub fn targets(global: &GlobalArgs, ctx: &Context) -> anyhow::Result<Vec<Target>
     names.iter().map(|n| Target::parse(n)).collect()
 }
 
-/// A lazily connecting mTLS channel to `target`.
+/// Why `-e` is not used, when it is not: talosctl sends calls for the nodes through the endpoint
+/// (its API proxy); weftctl has none and dials nodes directly.
+pub fn endpoints_ignored(global: &GlobalArgs, ctx: &Context) -> Option<String> {
+    if global.endpoints.is_empty() {
+        return None;
+    }
+    let nodes = if !global.nodes.is_empty() {
+        "-n is given"
+    } else if !ctx.nodes.is_empty() {
+        "the context has nodes"
+    } else {
+        return None;
+    };
+    Some(format!(
+        "-e/--endpoints {} ignored: {nodes}, and weftctl has no API proxy (it dials every node directly)",
+        global.endpoints.join(",")
+    ))
+}
+
+/// A lazily connecting mTLS channel to `target`. `timeout` bounds the whole connect — TCP and the
+/// TLS handshake, so a server that never finishes its handshake cannot hang weftctl — and every
+/// call's answer.
 pub fn channel(target: &Target, ctx: &Context, timeout: Duration) -> anyhow::Result<Channel> {
     let ca = pki::decode_pem("CA certificate (ca)", &ctx.ca)?;
     let crt = pki::decode_pem("client certificate (crt)", &ctx.crt)?;
@@ -145,7 +209,13 @@ pub fn channel(target: &Target, ctx: &Context, timeout: Duration) -> anyhow::Res
         .with_context(|| format!("TLS settings for {:?}", target.name))?
         .connect_timeout(timeout)
         .timeout(timeout);
-    Ok(endpoint.connect_lazy())
+    // tonic's own connector bounds only the TCP connect; one passed in is wrapped, TLS included,
+    // in the connect timeout.
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    http.set_connect_timeout(Some(timeout));
+    Ok(endpoint.connect_with_connector_lazy(http))
 }
 
 /// A failed call as one line: the status message, its transport causes, and — when the node closed
@@ -174,12 +244,52 @@ pub fn describe_status(status: &tonic::Status) -> String {
         ]
         .iter()
         .any(|sign| text.contains(sign));
+    let session = SESSION.get();
+    let context = session.map_or_else(
+        || "the context".to_owned(),
+        |s| format!("context {:?}", s.context),
+    );
     if refused_in_handshake {
-        text.push_str(
-            " (the node refused the TLS handshake: is the client certificate issued by this cluster's CA and still valid?)",
-        );
+        text.push_str(&format!(
+            " (the node refused the TLS handshake: is {context}'s client certificate issued by this cluster's CA and still valid?)"
+        ));
+    } else if is_foreign_certificate(&text) {
+        let ca = session.map_or_else(String::new, |s| format!(" ({})", s.ca));
+        text.push_str(&format!(
+            " (the node's certificate is not from {context}'s CA{ca} — is the context stale?)"
+        ));
+    } else if is_timeout(status, &text) {
+        let timeout = session.map_or(String::new(), |s| {
+            format!(" within {}", format_duration(s.timeout))
+        });
+        text = format!("no answer{timeout} (--timeout): {text}");
     }
     text
+}
+
+/// The node's certificate does not chain to the context's CA (rustls's words for it).
+fn is_foreign_certificate(text: &str) -> bool {
+    text.contains("invalid peer certificate")
+        && ["BadSignature", "UnknownIssuer"]
+            .iter()
+            .any(|sign| text.contains(sign))
+}
+
+/// The connect or the call ran out of time.
+fn is_timeout(status: &tonic::Status, text: &str) -> bool {
+    status.code() == tonic::Code::DeadlineExceeded
+        || status.code() == tonic::Code::Cancelled && text.contains("Timeout expired")
+        || text.contains("timed out")
+        || text.contains("deadline has elapsed")
+}
+
+/// A duration as `--timeout` takes it: `10s`, `1500ms`.
+pub fn format_duration(d: Duration) -> String {
+    if d.subsec_millis() == 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{}ms", d.as_millis())
+    }
 }
 
 /// Parses a duration like Go's: `10s`, `1m30s`, `8760h`, `500ms`.

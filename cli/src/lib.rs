@@ -32,7 +32,8 @@ pub const EXIT_USAGE: u8 = 2;
 pub fn run(argv: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> ExitCode {
     let cli = match args::Cli::try_parse_from(argv) {
         Ok(cli) => cli,
-        Err(e) => {
+        Err(mut e) => {
+            suggest_subcommand(&mut e);
             let code = e.exit_code();
             // --help and --version land here too, with exit code 0.
             if e.print().is_err() && code == 0 {
@@ -48,6 +49,38 @@ pub fn run(argv: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> ExitC
             print_error(&err);
             ExitCode::from(EXIT_FAILURE)
         }
+    }
+}
+
+/// Most edits (one transposition, insertion, deletion or substitution) between a mistyped
+/// subcommand and the one suggested.
+const MAX_SUGGESTION_EDITS: usize = 2;
+
+/// Suggests the nearest subcommand by edit distance with transpositions (`gte` → `get`): clap's
+/// own similarity (Jaro) ranks the one-letter alias `g` first and misses `get`.
+fn suggest_subcommand(err: &mut clap::Error) {
+    use clap::CommandFactory as _;
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if err.kind() != ErrorKind::InvalidSubcommand {
+        return;
+    }
+    let Some(ContextValue::String(typed)) = err.get(ContextKind::InvalidSubcommand) else {
+        return;
+    };
+    let typed = typed.clone();
+    let cmd = args::Cli::command();
+    let nearest = cmd
+        .get_subcommands()
+        .filter(|sub| !sub.is_hide_set())
+        .map(|sub| sub.get_name().to_owned())
+        .map(|name| (strsim::osa_distance(&typed, &name), name))
+        .filter(|(edits, name)| *edits <= MAX_SUGGESTION_EDITS && *edits < name.len())
+        .min();
+    if let Some((_, name)) = nearest {
+        err.insert(
+            ContextKind::SuggestedSubcommand,
+            ContextValue::Strings(vec![name]),
+        );
     }
 }
 

@@ -1,6 +1,9 @@
 //! `weftctl apply-config --file FILE`: sends a machine config to every target node, which
 //! validates it, persists it atomically and applies it live (no restart). Checked here first, so
 //! a bad file fails with the full problem list before any node is touched.
+//!
+//! talosctl's `--mode`: weftd applies every config live, so `auto`, `no-reboot` and `reboot` all
+//! mean "now"; `staged` and `try` promise something weftd does not do and are refused.
 
 use std::io::Write as _;
 
@@ -8,10 +11,22 @@ use weft_api::config::validate::{self, load_machine_config};
 use weft_api::proto::machine::ApplyConfigurationRequest;
 use weft_api::proto::machine::machine_service_client::MachineServiceClient;
 
-use crate::args::{ApplyConfigArgs, GlobalArgs};
+use crate::args::{ApplyConfigArgs, ApplyMode, GlobalArgs};
 use crate::client;
 
 pub async fn run(global: &GlobalArgs, args: &ApplyConfigArgs) -> anyhow::Result<()> {
+    match args.mode {
+        ApplyMode::Auto | ApplyMode::NoReboot => {}
+        ApplyMode::Reboot => {
+            eprintln!("--mode reboot ignored: weftd applies the config live, no reboot is needed")
+        }
+        ApplyMode::Staged => anyhow::bail!(
+            "--mode staged is not supported: weftd keeps no config for the next boot, it applies every config live; drop --mode (or use --dry-run to check the config on the nodes)"
+        ),
+        ApplyMode::Try => anyhow::bail!(
+            "--mode try is not supported: weftd has no trial config that rolls back by itself; check with --dry-run, apply without --mode, and apply the old config to undo"
+        ),
+    }
     load_machine_config(&args.file)?;
     let data = validate::read_text_file(&args.file, "machine config")?;
     let (_, ctx) = client::selected_context(global)?;

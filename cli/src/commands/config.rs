@@ -1,6 +1,7 @@
-//! `weftctl config new|contexts|use-context|merge`: the client config, as `talosctl config` does.
+//! `weftctl config new|contexts|use-context|merge|remove|info|endpoint|node|add`: the client
+//! config, as `talosctl config` does. Every change is written atomically with mode 0600.
 
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 
 use anyhow::{Context as _, bail};
 use weft_api::config::client::{ClientConfig, Context};
@@ -8,7 +9,10 @@ use weft_api::pki::Role;
 use weft_api::proto::machine::GenerateClientConfigurationRequest;
 use weft_api::proto::machine::machine_service_client::MachineServiceClient;
 
-use crate::args::{ConfigNewArgs, GlobalArgs, MergeArgs, UseContextArgs};
+use crate::args::{
+    AddContextArgs, ConfigNewArgs, GlobalArgs, ListArgs, MergeArgs, RemoveContextArgs,
+    UseContextArgs,
+};
 use crate::client;
 use crate::files;
 
@@ -91,27 +95,166 @@ pub fn contexts(global: &GlobalArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The error for a context that is not in the config, listing the ones that are.
+fn no_such_context(name: &str, path: &std::path::Path, config: &ClientConfig) -> anyhow::Error {
+    anyhow::anyhow!(
+        "context {name:?} is not in {} (contexts: {})",
+        path.display(),
+        config
+            .contexts
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+fn save(config: &ClientConfig, path: &std::path::Path) -> anyhow::Result<()> {
+    config
+        .save(path)
+        .with_context(|| format!("writing {}", path.display()))
+}
+
 /// Makes `name` the current context.
 pub fn use_context(global: &GlobalArgs, args: &UseContextArgs) -> anyhow::Result<()> {
     let path = client::config_path(global);
     let mut config = ClientConfig::load_or_default(&path)?;
     if !config.contexts.contains_key(&args.name) {
-        bail!(
-            "context {:?} is not in {} (contexts: {})",
-            args.name,
-            path.display(),
-            config
-                .contexts
-                .keys()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
+        return Err(no_such_context(&args.name, &path, &config));
     }
     config.context = args.name.clone();
-    config
-        .save(&path)
-        .with_context(|| format!("writing {}", path.display()))
+    save(&config, &path)
+}
+
+/// Removes contexts, asking first at a terminal (as talosctl, unless `--noconfirm`). Removing the
+/// current one leaves no context current, and says so.
+pub fn remove(global: &GlobalArgs, args: &RemoveContextArgs) -> anyhow::Result<()> {
+    let path = client::config_path(global);
+    let mut config = ClientConfig::load_or_default(&path)?;
+    if let Some(missing) = args
+        .names
+        .iter()
+        .find(|n| !config.contexts.contains_key(*n))
+    {
+        return Err(no_such_context(missing, &path, &config));
+    }
+    let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    if interactive && !args.noconfirm {
+        let yes = dialoguer::Confirm::new()
+            .with_prompt(format!("Remove context(s) {}?", args.names.join(", ")))
+            .default(false)
+            .interact()
+            .context("asking whether to remove")?;
+        if !yes {
+            bail!("not removing {}", args.names.join(", "));
+        }
+    }
+    for name in &args.names {
+        config.contexts.remove(name);
+        if config.context == *name {
+            config.context.clear();
+            eprintln!(
+                "removed the current context {name:?}; choose another with `weftctl config context NAME`"
+            );
+        }
+    }
+    save(&config, &path)
+}
+
+/// Prints the selected context as `talosctl config info` does.
+pub fn info(global: &GlobalArgs) -> anyhow::Result<()> {
+    let (name, ctx) = client::selected_context(global)?;
+    let cert = weft_api::pki::cert_info(&ctx.crt)
+        .map_err(|e| anyhow::anyhow!("context {name:?}: client certificate (crt): {e}"))?;
+    let roles: Vec<&str> = cert.roles().iter().map(|r| r.as_str()).collect();
+    let expires = cert.not_after;
+    let left = expires - time::OffsetDateTime::now_utc();
+    let when = if left.is_negative() {
+        format!("expired {} days ago", -left.whole_days())
+    } else {
+        format!("{} days from now", left.whole_days())
+    };
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "Current context:     {name}")?;
+    writeln!(out, "Nodes:               {}", ctx.nodes.join(", "))?;
+    writeln!(out, "Endpoints:           {}", ctx.endpoints.join(", "))?;
+    writeln!(out, "Roles:               {}", roles.join(", "))?;
+    writeln!(out, "Certificate expires: {when} ({})", expires.date())?;
+    Ok(())
+}
+
+/// Which list of the selected context `config endpoint`/`config node` sets.
+#[derive(Debug, Clone, Copy)]
+pub enum ContextList {
+    Endpoints,
+    Nodes,
+}
+
+/// Replaces the selected context's endpoints or nodes.
+pub fn set_list(global: &GlobalArgs, which: ContextList, args: &ListArgs) -> anyhow::Result<()> {
+    let path = client::config_path(global);
+    let mut config = ClientConfig::load_or_default(&path)?;
+    let name = global.context.clone().unwrap_or(config.context.clone());
+    let values: Vec<String> = args
+        .values
+        .iter()
+        .flat_map(|v| v.split_whitespace())
+        .map(str::to_owned)
+        .collect();
+    for value in &values {
+        client::Target::parse(value)?;
+    }
+    let Some(ctx) = config.contexts.get_mut(&name) else {
+        return Err(no_such_context(&name, &path, &config));
+    };
+    match which {
+        ContextList::Endpoints => ctx.endpoints = values,
+        ContextList::Nodes => ctx.nodes = values,
+    }
+    save(&config, &path)
+}
+
+/// Adds a context from PEM files; refuses a name that is taken and a key that is not the
+/// certificate's.
+pub fn add(global: &GlobalArgs, args: &AddContextArgs) -> anyhow::Result<()> {
+    let path = client::config_path(global);
+    let mut config = ClientConfig::load_or_default(&path)?;
+    if config.contexts.contains_key(&args.name) {
+        bail!(
+            "context {:?} is already in {}: remove it first (`weftctl config remove {}`)",
+            args.name,
+            path.display(),
+            args.name
+        );
+    }
+    let read = |file: &std::path::Path, flag: &'static str| -> anyhow::Result<String> {
+        let text = weft_api::config::validate::read_text_file(file, flag)?;
+        Ok(weft_api::pki::encode_pem(&text))
+    };
+    let ca = read(&args.ca, "--ca")?;
+    let crt = read(&args.crt, "--crt")?;
+    let key = read(&args.key, "--key")?;
+    weft_api::pki::cert_info(&ca)
+        .map_err(|e| anyhow::anyhow!("--ca {}: {e}", args.ca.display()))?;
+    weft_api::pki::check_pair(&weft_api::pki::CertAndKey {
+        crt: crt.clone(),
+        key: key.clone(),
+    })
+    .map_err(|e| anyhow::anyhow!("--crt/--key: {e}"))?;
+    config.contexts.insert(
+        args.name.clone(),
+        Context {
+            endpoints: Vec::new(),
+            nodes: Vec::new(),
+            ca,
+            crt,
+            key,
+        },
+    );
+    if config.context.is_empty() {
+        config.context = args.name.clone();
+    }
+    save(&config, &path)
 }
 
 /// Merges a client config into the default one (or `--weftconfig`), renaming clashing contexts.
@@ -123,7 +266,5 @@ pub fn merge(global: &GlobalArgs, args: &MergeArgs) -> anyhow::Result<()> {
     for (from, to) in config.merge(other) {
         eprintln!("renamed weftconfig context {from:?} -> {to:?}");
     }
-    config
-        .save(&path)
-        .with_context(|| format!("writing {}", path.display()))
+    save(&config, &path)
 }

@@ -1,5 +1,6 @@
 //! `weftctl gen config <cluster-name> <endpoint>`: machine configs for both machine types and a
-//! client config, from a secrets bundle (`--with-secrets`) or fresh secrets.
+//! client config, from a secrets bundle (`--with-secrets`) or fresh secrets. `--additional-sans`
+//! becomes `machine.certSANs` (checked like any config, so a bad name fails before writing).
 //!
 //! Output (`-o`), as talosctl: a directory when several types are written (default: the current
 //! one); a file when one type is; `-` prints the single type to stdout. Every file is written with
@@ -25,6 +26,14 @@ pub fn run(args: &GenConfigArgs, force: bool) -> anyhow::Result<()> {
         with_cluster_discovery: args.with_cluster_discovery,
         discovery_endpoints: args.discovery_endpoints.clone(),
     };
+    for (flag, value) in [
+        ("--with-docs", args.with_docs),
+        ("--with-examples", args.with_examples),
+    ] {
+        if value.is_some() {
+            eprintln!("{flag} ignored: weftctl writes machine configs without comments");
+        }
+    }
     let problems = generate::check_options(&opts);
     if !problems.is_empty() {
         bail!(render_problems(&problems));
@@ -56,6 +65,9 @@ pub fn run(args: &GenConfigArgs, force: bool) -> anyhow::Result<()> {
                     (MachineType::Worker, &args.config_patch_worker)
                 };
                 let mut config = generate::machine_config(&opts, &secrets, machine_type);
+                if !args.additional_sans.is_empty() {
+                    config.machine.cert_sans = Some(args.additional_sans.clone());
+                }
                 for (source, patch) in common.iter().chain(read_patches(own)?.iter()) {
                     config = generate::apply_patch(&config, patch, source)?;
                 }

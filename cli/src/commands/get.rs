@@ -19,11 +19,23 @@ use crate::args::{GetArgs, GlobalArgs};
 use crate::client::{self, Target};
 use crate::output;
 
-/// Resolves `name` among `definitions`, as talosctl does.
+/// The suffix of Talos's full type names (`KubeSpanPeerStatuses.kubespan.talos.dev`), read as
+/// Weft's own so talosctl scripts carry over.
+const TALOS_SUFFIX: &str = ".talos.dev";
+const WEFT_SUFFIX: &str = ".weft.dev";
+
+/// Resolves `name` among `definitions`, as talosctl does; a Talos full type name resolves to
+/// Weft's type of the same name.
 pub fn resolve<'a>(
     name: &str,
     definitions: &'a [ResourceDefinition],
 ) -> anyhow::Result<&'a ResourceDefinition> {
+    let lower = name.to_lowercase();
+    let name = match lower.strip_suffix(TALOS_SUFFIX) {
+        Some(stem) => format!("{stem}{WEFT_SUFFIX}"),
+        None => name.to_owned(),
+    };
+    let name = name.as_str();
     let matches: Vec<&ResourceDefinition> =
         definitions.iter().filter(|d| d.matches(name)).collect();
     match matches.as_slice() {
@@ -110,6 +122,11 @@ async fn fetch(
 }
 
 pub async fn run(global: &GlobalArgs, args: &GetArgs) -> anyhow::Result<()> {
+    if args.insecure {
+        bail!(
+            "-i/--insecure is talosctl's maintenance mode; weftd has none: every call is authenticated with the context's client certificate (drop -i)"
+        );
+    }
     let (_, ctx) = client::selected_context(global)?;
     let targets = client::targets(global, &ctx)?;
     let channels: Vec<(Target, Channel)> = targets
@@ -277,6 +294,8 @@ mod tests {
             "kubespanpeerstatuses",
             "KubeSpanPeerStatus",
             "kubespanpeerstatuses.kubespan.weft.dev",
+            "KubeSpanPeerStatuses.kubespan.talos.dev",
+            "kubespanpeerstatuses.kubespan.talos.dev",
         ] {
             assert_eq!(
                 resolve(name, &defs).expect(name).display_type,
@@ -287,6 +306,15 @@ mod tests {
             resolve("ksi", &defs).expect("ksi").display_type,
             "KubeSpanIdentity"
         );
+        for (talos, weft) in [
+            ("KubeSpanIdentities.kubespan.talos.dev", "KubeSpanIdentity"),
+            ("KubeSpanPeerSpecs.kubespan.talos.dev", "KubeSpanPeerSpec"),
+            ("KubeSpanEndpoints.kubespan.talos.dev", "KubeSpanEndpoint"),
+            ("Affiliates.cluster.talos.dev", "Affiliate"),
+            ("Members.cluster.talos.dev", "Member"),
+        ] {
+            assert_eq!(resolve(talos, &defs).expect(talos).display_type, weft);
+        }
         assert_eq!(
             resolve("rd", &defs).expect("rd").resource_type,
             "ResourceDefinitions.meta.weft.dev"

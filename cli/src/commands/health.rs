@@ -1088,12 +1088,19 @@ impl Progress {
         }
     }
 
+    /// Replaces the bar with one plain line ending in a newline: indicatif leaves its last line
+    /// open, and whatever follows on stdout (cluster create's table) would start on it.
     fn finish(&self, healthy: bool, elapsed: Duration) {
         if let Some(bar) = &self.bar {
+            let (passed, checks) = (bar.position(), bar.length().unwrap_or(0));
+            bar.finish_and_clear();
             if healthy {
-                bar.finish_with_message(format!("in {:.1}s", elapsed.as_secs_f64()));
+                eprintln!(
+                    "the mesh is healthy: {passed}/{checks} checks in {:.1}s",
+                    elapsed.as_secs_f64()
+                );
             } else {
-                bar.abandon_with_message("timed out");
+                eprintln!("timed out waiting for the mesh: {passed}/{checks} checks passed");
             }
         }
     }

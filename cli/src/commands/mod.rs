@@ -30,7 +30,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             GenCommand::Config(args) => gen_config::run(args, g.force),
         },
         Command::Validate(args) => validate::run(&args),
-        Command::Version(args) => version::run(&args),
+        Command::Version(args) => runtime()?.block_on(version::run(&cli.global, &args)),
         Command::Completion(args) => completion::run(&args),
         Command::Get(args) => runtime()?.block_on(get::run(&cli.global, &args)),
         Command::Health(args) => runtime()?.block_on(health::run(&cli.global, &args)),
@@ -52,6 +52,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             ConfigCommand::Contexts => config::contexts(&cli.global),
             ConfigCommand::UseContext(a) => config::use_context(&cli.global, a),
             ConfigCommand::Merge(a) => config::merge(&cli.global, a),
+            ConfigCommand::Remove(a) => config::remove(&cli.global, a),
+            ConfigCommand::Info => config::info(&cli.global),
+            ConfigCommand::Endpoint(a) => {
+                config::set_list(&cli.global, config::ContextList::Endpoints, a)
+            }
+            ConfigCommand::Node(a) => config::set_list(&cli.global, config::ContextList::Nodes, a),
+            ConfigCommand::Add(a) => config::add(&cli.global, a),
         },
     }
 }
