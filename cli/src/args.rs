@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+use clap_complete::engine::ArgValueCandidates;
 use ipnet::IpNet;
 
 use crate::client::parse_duration;
@@ -41,7 +42,8 @@ pub struct GlobalArgs {
         long,
         global = true,
         value_delimiter = ',',
-        value_name = "NODES"
+        value_name = "NODES",
+        add = ArgValueCandidates::new(crate::complete::nodes)
     )]
     pub nodes: Vec<String>,
     /// Endpoints to use when no nodes are given, comma-separated (weftctl has no API proxy: with
@@ -55,7 +57,7 @@ pub struct GlobalArgs {
     )]
     pub endpoints: Vec<String>,
     /// Context to use instead of the client config's current one
-    #[arg(long, global = true)]
+    #[arg(long, global = true, add = ArgValueCandidates::new(crate::complete::contexts))]
     pub context: Option<String>,
     /// Client config file [default: $TALOSCONFIG, else ~/.weft/config]
     #[arg(
@@ -161,15 +163,16 @@ pub struct ExternalPeerRemoveArgs {
 #[derive(Debug, Args)]
 pub struct GetArgs {
     /// Resource type: plural, singular or alias, case-insensitive (`weftctl get rd` lists them)
-    #[arg(value_name = "TYPE")]
+    #[arg(value_name = "TYPE", add = ArgValueCandidates::new(crate::complete::resource_types))]
     pub resource_type: String,
     /// Resource id
+    #[arg(add = ArgValueCandidates::new(crate::complete::ids))]
     pub id: Option<String>,
     /// Namespace [default: the type's own]
     #[arg(long)]
     pub namespace: Option<String>,
     /// Output format: table, yaml, json or jsonpath=EXPR
-    #[arg(short, long, default_value = "table")]
+    #[arg(short, long, default_value = "table", add = ArgValueCandidates::new(crate::complete::get_outputs))]
     pub output: String,
     /// Watch for changes
     #[arg(short, long)]
@@ -265,7 +268,7 @@ pub enum ConfigCommand {
 #[derive(Debug, Args)]
 pub struct RemoveContextArgs {
     /// The contexts to remove
-    #[arg(required = true)]
+    #[arg(required = true, add = ArgValueCandidates::new(crate::complete::contexts))]
     pub names: Vec<String>,
     /// Do not ask for confirmation (it is asked only at a terminal)
     #[arg(short = 'y', long)]
@@ -313,6 +316,7 @@ pub struct ConfigNewArgs {
 #[derive(Debug, Args)]
 pub struct UseContextArgs {
     /// The context
+    #[arg(add = ArgValueCandidates::new(crate::complete::contexts))]
     pub name: String,
 }
 

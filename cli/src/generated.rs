@@ -15,12 +15,10 @@ pub const SHELLS: [(Shell, &str); 5] = [
     (Shell::Elvish, "weftctl.elv"),
 ];
 
-/// The completion script for `shell`.
+/// The completion script for `shell`: a registration that calls `weftctl` back for candidates
+/// (see [`crate::complete`]).
 pub fn completion(shell: Shell) -> Vec<u8> {
-    let mut cmd = Cli::command();
-    let mut out = Vec::new();
-    clap_complete::generate(shell, &mut cmd, "weftctl", &mut out);
-    out
+    crate::complete::registration(shell)
 }
 
 /// Every man page: `weftctl.1` and one per subcommand (`weftctl-gen-config.1`, …), as (name, roff).

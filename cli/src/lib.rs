@@ -4,6 +4,7 @@
 //! - [`commands`]: one module per leaf command (`gen secrets`, `gen config`, `validate`, `version`,
 //!   `completion`, `get`, `apply-config`, `config …`).
 //! - [`client`]: which nodes to talk to, and mutual-TLS channels to them.
+//! - [`complete`]: dynamic shell completion (the scripts call weftctl back).
 //! - [`generated`]: the shell completions and man pages committed under `completions/` and `man/`.
 //! - [`output`]: the `weftctl get` writers (table, yaml, json, jsonpath), byte-compatible with
 //!   talosctl's.
@@ -19,6 +20,7 @@ use clap::Parser as _;
 pub mod args;
 pub mod client;
 pub mod commands;
+pub mod complete;
 mod files;
 pub mod generated;
 pub mod output;
@@ -30,6 +32,10 @@ pub const EXIT_USAGE: u8 = 2;
 
 /// Runs weftctl with `argv` and returns its exit code.
 pub fn run(argv: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> ExitCode {
+    let argv: Vec<OsString> = argv.into_iter().map(Into::into).collect();
+    if complete::try_complete(&argv) {
+        return ExitCode::SUCCESS;
+    }
     let cli = match args::Cli::try_parse_from(argv) {
         Ok(cli) => cli,
         Err(mut e) => {

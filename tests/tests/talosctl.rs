@@ -1,7 +1,8 @@
 //! A script written for talosctl runs unchanged against a real Weft mesh (issue 16): weftctl
 //! installed under the name `talosctl`, `--talosconfig ./talosconfig`, `-n`, `get
 //! kubespanpeerstatuses -o jsonpath='{.spec.state}'`, Talos's full type names and `version`'s
-//! Server section. And a stale client config (another cluster's CA) is named as such.
+//! Server section; shell completion lists ids from the node. And a stale client config (another
+//! cluster's CA) is named as such.
 //!
 //! A real weft-discovery and two real weftd, each in its own network namespace on a private
 //! bridge, with the userspace WireGuard data plane. Privileged: runs as root (CI); fails under
@@ -102,6 +103,44 @@ fn a_talosctl_script_runs_unchanged() {
             "{text}"
         );
     }
+
+    // Shell completion of ids asks the node: the committed bash script, as bash runs it.
+    let mut want: Vec<String> = cluster
+        .get(&a, "members")
+        .iter()
+        .filter_map(|d| d["metadata"]["id"].as_str().map(str::to_owned))
+        .collect();
+    want.sort();
+    assert_eq!(want.len(), 2, "{want:?}");
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../completions/weftctl.bash");
+    let driver = format!(
+        "source '{}'\nCOMP_WORDS=(weftctl -n {node} get members '')\nCOMP_CWORD=5\nCOMP_TYPE=9\n_clap_complete_weftctl weftctl '' members\nprintf '%s\\n' \"${{COMPREPLY[@]}}\"\n",
+        script.display()
+    );
+    let bins = bin("weftctl");
+    let out = Command::new("bash")
+        .args(["--norc", "-c", &driver])
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                bins.parent().expect("bin dir").display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .env("WEFTCONFIG", &cluster.weftconfig)
+        .stdin(Stdio::null())
+        .output()
+        .expect("bash");
+    let mut got: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        // Flags are offered next to the ids for an empty word.
+        .filter(|l| !l.is_empty() && !l.starts_with('-'))
+        .map(str::to_owned)
+        .collect();
+    got.sort();
+    assert_eq!(got, want, "{}", stderr(&out));
 
     // Another cluster's client config: the node's certificate is not from its CA, and the
     // error says so, naming the context.

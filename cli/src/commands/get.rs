@@ -195,6 +195,17 @@ pub async fn run(global: &GlobalArgs, args: &GetArgs) -> anyhow::Result<()> {
     report_failures(failed, channels.len())
 }
 
+/// The ids of `resource_type` on the first target node (for shell completion).
+pub async fn ids(global: &GlobalArgs, resource_type: &str) -> anyhow::Result<Vec<String>> {
+    let (_, ctx) = client::selected_context(global)?;
+    let target = client::targets(global, &ctx)?.remove(0);
+    let channel = client::channel(&target, &ctx, global.timeout)?;
+    let defs = definitions(channel.clone()).await?;
+    let definition = resolve(resource_type, &defs)?;
+    let resources = fetch(channel, definition, &definition.default_namespace, None).await?;
+    Ok(resources.into_iter().map(|r| r.metadata.id).collect())
+}
+
 fn report_failures(failed: Vec<(String, anyhow::Error)>, total: usize) -> anyhow::Result<()> {
     if failed.is_empty() {
         return Ok(());
