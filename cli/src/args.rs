@@ -14,8 +14,8 @@ use crate::commands::cluster::chaos::{
 };
 use crate::commands::external_peer::{parse_address, parse_endpoint, parse_name, parse_public_key};
 
-/// weftctl — full-mesh WireGuard networking for clusters that span the edge, the datacenter and the
-/// cloud.
+// The about line does not repeat the name: the man page's NAME line is `weftctl - <about>`.
+/// Full-mesh WireGuard networking for clusters that span the edge, the datacenter and the cloud
 #[derive(Debug, Parser)]
 #[command(
     name = "weftctl",

@@ -73,5 +73,33 @@ fn man_pages_are_current() {
     ] {
         assert!(names.contains(&want), "missing {want} in {names:?}");
     }
+    for (name, roff) in &pages {
+        let text = String::from_utf8_lossy(roff);
+        let name_line = text
+            .lines()
+            .skip_while(|l| *l != ".SH NAME")
+            .nth(1)
+            .unwrap_or_default();
+        let (title, about) = name_line.split_once(" \\- ").expect("NAME: title - about");
+        assert!(
+            !about.to_lowercase().starts_with(&title.replace("\\-", "-")),
+            "{name}: NAME repeats the name: {name_line}"
+        );
+        for section in ["ENVIRONMENT", "FILES", "EXIT STATUS"] {
+            assert!(
+                text.contains(&format!(".SH \"{section}\"")),
+                "{name}: no {section}"
+            );
+        }
+        for var in ["WEFTCONFIG", "WEFTD_LOG", "NO_COLOR"] {
+            assert!(text.contains(&format!("\\fB{var}\\fR")), "{name}: no {var}");
+        }
+    }
+    let top = &pages
+        .iter()
+        .find(|(n, _)| n == "weftctl.1")
+        .expect("weftctl.1")
+        .1;
+    assert!(String::from_utf8_lossy(top).contains(".SH \"EXAMPLES\""));
     check(&repo_dir("man"), pages);
 }
