@@ -1,10 +1,24 @@
 #!/usr/bin/env bash
-# The README's main job until `weftctl cluster create` exists: generate a KubeSpan cluster's configs,
-# start one weftd on loopback with its own state directory, and show its KubeSpan identity and
-# resources with weftctl. Everything lives in a temporary directory and the daemon is stopped on exit.
+# One node without root: generate a KubeSpan cluster's configs, start one weftd on loopback with its
+# own state directory, and show its identities and resource types with weftctl. Everything lives
+# in a temporary directory and the daemon is stopped on exit. For a mesh, see
+# `weftctl cluster create` (README, "The local mesh").
+#
+# WEFT_BIN: the directory holding weftctl and weftd (default: target/release, else target/debug).
+# Caution: weftd with KubeSpan enabled changes this host's networking (a WireGuard link, an nftables
+# table, routing rules); `cluster create` keeps all of that inside network namespaces.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-bin="${WEFT_BIN:-$root/target/release}"
+if [[ -n "${WEFT_BIN:-}" ]]; then
+  bin="$WEFT_BIN"
+elif [[ -x "$root/target/release/weftd" ]]; then
+  bin="$root/target/release"
+else
+  bin="$root/target/debug"
+fi
+for b in weftctl weftd; do
+  [[ -x "$bin/$b" ]] || { echo "demo.sh: no $b in $bin: run cargo build --release, or set WEFT_BIN to the directory holding it" >&2; exit 1; }
+done
 work="$(mktemp -d)"
 cleanup() { [[ -n "${pid:-}" ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
