@@ -289,6 +289,22 @@ fn cluster_create_and_destroy() {
         stderr.contains(&format!("merged context \"{name}\"")),
         "{stderr}"
     );
+    // stdout is the table alone; progress (a line per step without a terminal) and the closing
+    // hint are on stderr.
+    assert!(
+        stdout
+            .lines()
+            .all(|l| l.is_empty() || l.starts_with("NODE") || l.contains("KubeSpanPeerStatus")),
+        "{stdout}"
+    );
+    for step in [
+        "cluster create: creating the switch namespace",
+        "cluster create: starting the discovery service",
+        "cluster create: writing configs, starting weftd on 3 nodes",
+        "is up: `weftctl --context",
+    ] {
+        assert!(stderr.contains(step), "{step}: {stderr}");
+    }
     assert!(
         listed.status.success(),
         "the merged context works: {}",
