@@ -238,6 +238,12 @@ pub async fn run(options: Options) -> Result<(), AppError> {
     tracing::info!(sans = ?serving.sans, node_id = %node.node_id, "weftd starting");
 
     let shutdown = CancellationToken::new();
+    if let Some(addr) = settings.metrics_listen {
+        let metrics =
+            crate::metrics::Metrics::new(state.clone(), &settings.kubespan.interface);
+        let at = crate::metrics::start(addr, metrics, shutdown.clone()).await?;
+        tracing::info!(%at, "serving metrics on /metrics");
+    }
     let engine_task = tokio::spawn(engine.run(shutdown.clone()));
     let server_task = tokio::spawn(server::serve(
         settings.api_listen,

@@ -8,6 +8,8 @@
 //! - [`controllers`]: the controllers (KubeSpan config and identity, …), one file each.
 //! - [`config_store`]: the running machine config, persisted and published; `apply-config` lands here.
 //! - [`server`]: the node API (resource and machine services) over mutual TLS.
+//! - [`metrics`]: Prometheus metrics (`machine.metrics.listenAddress`): peers, discovery, data
+//!   plane, reconcile errors, the process.
 //! - [`discovery`]: the discovery service client: one task per configured service, merged.
 //! - [`os`]: what weftd reads from the OS outside the data plane (links, addresses).
 //! - [`wg`]: the WireGuard data plane: the backend trait and its backends.
@@ -18,6 +20,7 @@ pub mod args;
 pub mod config_store;
 pub mod controllers;
 pub mod discovery;
+pub mod metrics;
 pub mod os;
 pub mod runtime;
 pub mod server;

@@ -126,6 +126,7 @@ pub fn machine_config(
                     ..KubeSpan::default()
                 }),
             }),
+            metrics: None,
         },
         cluster: Cluster {
             id: Some(secrets.cluster.id.clone()),

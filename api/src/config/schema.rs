@@ -59,6 +59,17 @@ pub struct Machine {
     pub cert_sans: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network: Option<Network>,
+    /// weftd's Prometheus endpoint (Weft; off when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<Metrics>,
+}
+
+/// `machine.metrics`: where weftd serves Prometheus metrics (`GET /metrics`, plain HTTP).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Metrics {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listen_address: Option<String>,
 }
 
 /// `machine.api`: the node API server.
@@ -228,6 +239,7 @@ pub struct ServiceRegistry {
 // The key tree the validator walks. It mirrors the structs above; a unit test keeps them in step.
 const CERT_AND_KEY: &[Key] = &[Key::new("crt", Kind::Str), Key::secret("key", Kind::Str)];
 const API: &[Key] = &[Key::new("listenAddress", Kind::Str)];
+const METRICS: &[Key] = &[Key::new("listenAddress", Kind::Str)];
 const FILTERS: &[Key] = &[
     Key::new("endpoints", Kind::StrList),
     Key::new("excludeAdvertisedNetworks", Kind::StrList),
@@ -264,6 +276,7 @@ const MACHINE: &[Key] = &[
     Key::new("ca", Kind::Map(CERT_AND_KEY)),
     Key::new("api", Kind::Map(API)),
     Key::new("stateDir", Kind::Str),
+    Key::new("metrics", Kind::Map(METRICS)),
     Key::new("certSANs", Kind::StrList),
     Key::new("network", Kind::Map(NETWORK)),
 ];
@@ -327,6 +340,9 @@ mod tests {
                 }),
                 state_dir: Some("/s".into()),
                 cert_sans: list.clone(),
+                metrics: Some(Metrics {
+                    listen_address: Some("m".into()),
+                }),
                 network: Some(Network {
                     hostname: Some("h".into()),
                     kubespan: Some(KubeSpan {

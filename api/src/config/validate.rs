@@ -187,6 +187,8 @@ pub struct Settings {
     pub hostname: Option<String>,
     pub ca: CertAndKey,
     pub api_listen: SocketAddr,
+    /// `machine.metrics.listenAddress`: weftd's Prometheus endpoint; `None` (the default) is off.
+    pub metrics_listen: Option<SocketAddr>,
     pub state_dir: PathBuf,
     /// `machine.certSANs`: extra names of the node-API serving certificate.
     pub cert_sans: Vec<CertSan>,
@@ -675,6 +677,24 @@ fn resolve(config: &MachineConfig, problems: &mut Vec<Problem>) -> Option<Settin
         },
     };
 
+    let metrics_listen = match machine
+        .metrics
+        .as_ref()
+        .and_then(|m| m.listen_address.as_deref())
+    {
+        None => None,
+        Some(s) => match s.parse::<SocketAddr>() {
+            Ok(addr) => Some(addr),
+            Err(_) => {
+                c.push(
+                    "machine.metrics.listenAddress",
+                    format!("{} is not an address:port, expected e.g. \"127.0.0.1:9120\" or \"[::]:9120\"", quote(s)),
+                );
+                None
+            }
+        },
+    };
+
     let state_dir = PathBuf::from(machine.state_dir.as_deref().unwrap_or(DEFAULT_STATE_DIR));
     if !state_dir.is_absolute() {
         c.push(
@@ -723,6 +743,7 @@ fn resolve(config: &MachineConfig, problems: &mut Vec<Problem>) -> Option<Settin
         hostname,
         ca: ca?,
         api_listen: api_listen?,
+        metrics_listen,
         state_dir,
         cert_sans,
         kubespan,

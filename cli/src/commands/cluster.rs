@@ -54,6 +54,9 @@ pub mod chaos;
 const DISCOVERY_PORT: u16 = 3000;
 /// Port of its metrics endpoint.
 const DISCOVERY_METRICS_PORT: u16 = 2122;
+/// weftd's metrics port on every node (`machine.metrics.listenAddress`); off outside clusters
+/// `cluster create` makes.
+pub const METRICS_PORT: u16 = 9120;
 /// How long a process gets to stop after SIGTERM before SIGKILL.
 const STOP_GRACE: Duration = Duration::from_secs(10);
 /// How long each `ip` command may take.
@@ -572,7 +575,7 @@ async fn build(
         };
         let base = generate::machine_config(&opts, &secrets, machine_type);
         let patch = format!(
-            "{{machine: {{api: {{listenAddress: '0.0.0.0:50000'}}, stateDir: '{}', network: {{hostname: '{}', kubespan: {{interface: '{}'}}}}}}}}",
+            "{{machine: {{api: {{listenAddress: '0.0.0.0:50000'}}, metrics: {{listenAddress: '0.0.0.0:{METRICS_PORT}'}}, stateDir: '{}', network: {{hostname: '{}', kubespan: {{interface: '{}'}}}}}}}}",
             dir.join(format!("node-{i}")).display(),
             hostname(&args.name, i),
             wg_link(&args.name, i),
@@ -655,6 +658,17 @@ async fn build(
         state.node_namespaces[0],
         wg_link(&args.name, 1)
     );
+    let metrics: Vec<String> = hosts
+        .iter()
+        .skip(1)
+        .map(|h| {
+            format!(
+                "http://{}/metrics",
+                std::net::SocketAddr::new((*h).into(), METRICS_PORT)
+            )
+        })
+        .collect();
+    println!("weftd metrics (Prometheus): {}", metrics.join(" "));
     Ok(())
 }
 
