@@ -9,16 +9,19 @@
 //!                                  └───── n3 …                           weftd (kubespan2)
 //! ```
 //! The host side carries the first address so weftctl and the embedded discovery service reach
-//! the nodes; each node has its own MAC (so its own KubeSpan address) and its own WireGuard link,
-//! whose name must be unique on the host because the UAPI socket directory
-//! (`/var/run/wireguard/<link>.sock`) is shared by every namespace: `kubespan<i>` in the default
-//! cluster (what users type after `wg show`), `ks<tag><i>` in any other (see [`wg_link`]), so two
-//! labs side by side never take each other's sockets.
+//! the nodes; each node has its own MAC (so its own KubeSpan address) and its own WireGuard link.
+//! Everything global to the host — namespaces, the host link, WireGuard link and UAPI socket
+//! names — is named per cluster ([`weft_lab::names::ClusterNames`]), so labs side by side never
+//! take each other's.
 //!
-//! Every step is recorded in `<state>/<name>/cluster.yaml` (written atomically) *before* the thing
-//! it names is created, so `cluster destroy` can remove all of it after a crash. Processes run in
-//! their own session (`setsid`) so closing the terminal does not stop them; their logs are beside
-//! the state file.
+//! `create` refuses, before it creates anything, a `--cidr` that overlaps another cluster's or
+//! any address or route of the host, and names that already exist on the host (a cluster of the
+//! same name under another state directory). Every step is then recorded in
+//! `<state>/<name>/cluster.yaml` (written atomically) *before* the thing it names is created, so
+//! `cluster destroy` removes all of it after a crash — and only that. The client context it merges
+//! is recorded too: `destroy` removes it and makes the previous one current again. Processes run
+//! in their own session (`setsid`) so closing the terminal does not stop them; their logs are
+//! beside the state file.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -42,6 +45,10 @@ use weft_api::proto::resource::resource_service_client::ResourceServiceClient;
 use weft_api::proto::{definition_from_proto, resource_from_proto};
 use weft_api::resource::Resource;
 use weft_api::resources::{KUBESPAN_PEER_STATUS_TYPE, NAMESPACE_KUBESPAN};
+use weft_lab::cmd::ip;
+use weft_lab::names::ClusterNames;
+use weft_lab::prereq::{is_root, on_path};
+use weft_lab::{host, neighbors, netns};
 
 use crate::args::{ClusterCreateArgs, ClusterDestroyArgs, GlobalArgs};
 use crate::client::{self, Target};
@@ -49,6 +56,9 @@ use crate::commands::health;
 use crate::output;
 
 pub mod chaos;
+
+/// Where WireGuard UAPI sockets live: one directory for every namespace of the host.
+const UAPI_DIR: &str = "/var/run/wireguard";
 
 /// Port of the embedded discovery service on the host side.
 const DISCOVERY_PORT: u16 = 3000;
@@ -59,8 +69,6 @@ const DISCOVERY_METRICS_PORT: u16 = 2122;
 pub const METRICS_PORT: u16 = 9120;
 /// How long a process gets to stop after SIGTERM before SIGKILL.
 const STOP_GRACE: Duration = Duration::from_secs(10);
-/// How long each `ip` command may take.
-const IP_TIMEOUT_SECS: &str = "10";
 /// Name of the state file.
 const STATE_FILE: &str = "cluster.yaml";
 
@@ -78,6 +86,25 @@ struct ClusterState {
     /// Network impairments of the nodes' links (`--with-network-*`, `cluster chaos`).
     #[serde(default, skip_serializing_if = "chaos::Chaos::is_empty")]
     chaos: chaos::Chaos,
+    /// The context merged into the client config, and where: `destroy` removes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    context: Option<MergedContext>,
+}
+
+/// What `create` merged into a client config, so `destroy` can take it out again.
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct MergedContext {
+    /// The client config file.
+    weftconfig: PathBuf,
+    /// The context's name there (`<name>`, or `<name>-1`… when the name was taken).
+    name: String,
+    /// The context that was current before, made current again by `destroy`.
+    #[serde(default)]
+    previous: String,
+    /// The cluster CA the context trusts (a public certificate): `destroy` removes the context
+    /// only while it is still this cluster's.
+    ca: String,
 }
 
 impl ClusterState {
@@ -107,165 +134,12 @@ fn state_root(state: Option<&Path>) -> PathBuf {
     })
 }
 
-/// A short, stable tag of the cluster name for link names (15-character limit).
-fn tag(name: &str) -> String {
-    // FNV-1a: stable across versions and platforms, unlike std's hasher.
-    let mut h: u32 = 0x811c_9dc5;
-    for b in name.bytes() {
-        h ^= u32::from(b);
-        h = h.wrapping_mul(0x0100_0193);
-    }
-    format!("{h:08x}")[..6].to_owned()
-}
-
-/// The cluster name `--name` defaults to.
-const DEFAULT_CLUSTER: &str = "weft-default";
-
-/// The WireGuard link (and UAPI socket) name of node `i` of `cluster`: unique on the host (see the
-/// module doc), at most 11 characters (Linux allows 15).
-fn wg_link(cluster: &str, i: usize) -> String {
-    if cluster == DEFAULT_CLUSTER {
-        format!("kubespan{i}")
-    } else {
-        format!("ks{}{i}", tag(cluster))
-    }
-}
-
 fn check_name(name: &str) -> anyhow::Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 32
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
     if !ok {
         bail!("--name: {name:?} is not a cluster name, expected 1 to 32 letters, digits or '-'");
-    }
-    Ok(())
-}
-
-fn is_root() -> bool {
-    fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Uid:"))
-                .and_then(|v| v.split_whitespace().next().map(|u| u == "0"))
-        })
-        .unwrap_or(false)
-}
-
-/// Whether an executable `name` is in one of `$PATH`'s directories.
-fn on_path(name: &str) -> bool {
-    use std::os::unix::fs::PermissionsExt as _;
-    std::env::var_os("PATH").is_some_and(|path| {
-        std::env::split_paths(&path).any(|dir| {
-            fs::metadata(dir.join(name))
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
-    })
-}
-
-/// The MAC address of `link` (in namespace `ns`, or the root one).
-fn link_mac(ns: Option<&str>, link: &str) -> anyhow::Result<String> {
-    let mut command = Command::new("timeout");
-    command.arg(IP_TIMEOUT_SECS).arg("ip");
-    if let Some(ns) = ns {
-        command.args(["-n", ns]);
-    }
-    let out = command
-        .args(["-br", "link", "show", "dev", link])
-        .stdin(Stdio::null())
-        .output()
-        .context("running ip")?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    text.split_whitespace()
-        .nth(2)
-        .filter(|mac| mac.len() == 17 && out.status.success())
-        .map(str::to_owned)
-        .with_context(|| format!("reading the MAC address of {link}"))
-}
-
-/// Runs `ip -batch -` (in namespace `ns`, or the root one) with `commands`, one per line.
-fn ip_batch(ns: Option<&str>, commands: &str) -> anyhow::Result<()> {
-    let mut command = Command::new("timeout");
-    command.arg(IP_TIMEOUT_SECS).arg("ip");
-    if let Some(ns) = ns {
-        command.args(["-n", ns]);
-    }
-    let mut child = command
-        .args(["-batch", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .context("running ip -batch")?;
-    if let Some(mut stdin) = child.stdin.take() {
-        stdin
-            .write_all(commands.as_bytes())
-            .context("writing to ip -batch")?;
-    }
-    let out = child.wait_with_output().context("running ip -batch")?;
-    if !out.status.success() {
-        bail!(
-            "ip -batch in {}: {}",
-            ns.unwrap_or("the root namespace"),
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    Ok(())
-}
-
-/// Static (permanent) ARP entries for the whole lab: in each node's namespace every other node and
-/// the host side; on the host side every node. Why: the kernel's ARP table is one for all network
-/// namespaces, and its garbage collector refuses new entries past `gc_thresh3` (1024 by default)
-/// — a full mesh of n nodes needs n² of them, so at 32 nodes some sends failed with ENOBUFS
-/// ("neighbor table overflow") and those peers came up only minutes later. Permanent entries are
-/// exempt from that count (Linux ≥ 4.20), and the lab's addresses never change.
-/// `nodes`: (address, MAC) of node 1…n; returns (namespace index or `None` for the host side,
-/// `ip -batch` commands).
-fn static_neighbors(
-    gateway: (Ipv4Addr, &str),
-    root_link: &str,
-    nodes: &[(Ipv4Addr, String)],
-) -> Vec<(Option<usize>, String)> {
-    let mut out = Vec::with_capacity(nodes.len() + 1);
-    let mut host = String::new();
-    for (addr, mac) in nodes {
-        host.push_str(&format!(
-            "neigh replace {addr} lladdr {mac} dev {root_link} nud permanent\n"
-        ));
-    }
-    out.push((None, host));
-    for (i, _) in nodes.iter().enumerate() {
-        let mut lines = format!(
-            "neigh replace {} lladdr {} dev eth0 nud permanent\n",
-            gateway.0, gateway.1
-        );
-        for (j, (addr, mac)) in nodes.iter().enumerate() {
-            if j != i {
-                lines.push_str(&format!(
-                    "neigh replace {addr} lladdr {mac} dev eth0 nud permanent\n"
-                ));
-            }
-        }
-        out.push((Some(i), lines));
-    }
-    out
-}
-
-/// Runs `ip args` with a timeout.
-fn ip(args: &[&str]) -> anyhow::Result<()> {
-    let out = Command::new("timeout")
-        .arg(IP_TIMEOUT_SECS)
-        .arg("ip")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .context("running `ip` (iproute2)")?;
-    if !out.status.success() {
-        bail!(
-            "ip {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
     }
     Ok(())
 }
@@ -336,15 +210,6 @@ fn stop(pid: u32, program: &str) {
     }
     if is_ours(pid, program) {
         signal(pid, "-KILL");
-    }
-}
-
-/// A node's host name, as `talosctl cluster create` names them.
-fn hostname(cluster: &str, i: usize) -> String {
-    if i == 1 {
-        format!("{cluster}-controlplane-1")
-    } else {
-        format!("{cluster}-worker-{}", i - 1)
     }
 }
 
@@ -420,6 +285,12 @@ pub async fn create(global: &GlobalArgs, args: &ClusterCreateArgs) -> anyhow::Re
             args.name
         );
     }
+    check_host_is_free(
+        &args.name,
+        cidr,
+        usize::from(nodes),
+        &state_root(args.state.as_deref()),
+    )?;
     fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
 
     let result = build(
@@ -453,20 +324,21 @@ async fn build(
     weftd: &Path,
     discovery_bin: Option<&Path>,
 ) -> anyhow::Result<()> {
-    let t = tag(&args.name);
+    let names = ClusterNames(&args.name);
     let prefix = cidr.prefix_len();
     let gateway = hosts[0];
     let mut state = ClusterState {
         name: args.name.clone(),
         cidr: cidr.to_string(),
-        switch_ns: format!("weft-{}-sw", args.name),
-        root_link: format!("wft{t}"),
+        switch_ns: names.switch_ns(),
+        root_link: names.host_link(),
         ..ClusterState::default()
     };
 
     // The switch: a namespace with a bridge, and a link to the host.
+    step("creating the switch namespace, its bridge and the host link");
     state.save(dir)?;
-    ip(&["netns", "add", &state.switch_ns])?;
+    netns::add(&state.switch_ns)?;
     let sw = state.switch_ns.clone();
     ip(&["-n", &sw, "link", "add", "br0", "type", "bridge"])?;
     ip(&["-n", &sw, "link", "set", "br0", "up"])?;
@@ -493,17 +365,20 @@ async fn build(
     ip(&["link", "set", &state.root_link, "up"])?;
 
     // The nodes' namespaces and links.
+    step(format!(
+        "creating {} node namespaces and links",
+        hosts.len() - 1
+    ));
     for (i, host) in hosts.iter().enumerate().skip(1) {
-        let ns = format!("weft-{}-{i}", args.name);
+        let ns = names.node_ns(i);
         state.node_namespaces.push(ns.clone());
         state.save(dir)?;
-        ip(&["netns", "add", &ns])?;
+        netns::add(&ns)?;
         let port = format!("n{i}");
         ip(&[
             "-n", &sw, "link", "add", &port, "type", "veth", "peer", "name", "eth0", "netns", &ns,
         ])?;
         ip(&["-n", &sw, "link", "set", &port, "master", "br0", "up"])?;
-        ip(&["-n", &ns, "link", "set", "lo", "up"])?;
         ip(&[
             "-n",
             &ns,
@@ -515,18 +390,17 @@ async fn build(
         ])?;
         ip(&["-n", &ns, "link", "set", "eth0", "up"])?;
     }
-    let gateway_mac = link_mac(None, &state.root_link)?;
-    let mut node_macs = Vec::with_capacity(state.node_namespaces.len());
-    for (ns, host) in state.node_namespaces.iter().zip(hosts.iter().skip(1)) {
-        node_macs.push((*host, link_mac(Some(ns), "eth0")?));
-    }
-    for (ns, commands) in static_neighbors((gateway, &gateway_mac), &state.root_link, &node_macs) {
-        let ns = ns.map(|i| state.node_namespaces[i].as_str());
-        ip_batch(ns, &commands)?;
-    }
+    let lab_nodes: Vec<(String, Ipv4Addr)> = state
+        .node_namespaces
+        .iter()
+        .cloned()
+        .zip(hosts.iter().skip(1).copied())
+        .collect();
+    neighbors::pin(&state.root_link, gateway, &lab_nodes)?;
     chaos::create(&mut state, dir, &chaos::from_create_flags(&args.chaos)?)?;
 
     // The discovery service.
+    step("starting the discovery service");
     let discovery_url = match discovery_bin {
         Some(bin) => {
             let listen = format!("{gateway}:{DISCOVERY_PORT}");
@@ -552,6 +426,10 @@ async fn build(
     };
 
     // Configs and daemons.
+    step(format!(
+        "writing configs, starting weftd on {} nodes",
+        hosts.len() - 1
+    ));
     let secrets = SecretsBundle::generate().context("generating secrets")?;
     let opts = GenerateOptions {
         cluster_name: args.name.clone(),
@@ -577,8 +455,8 @@ async fn build(
         let patch = format!(
             "{{machine: {{api: {{listenAddress: '0.0.0.0:50000'}}, metrics: {{listenAddress: '0.0.0.0:{METRICS_PORT}'}}, stateDir: '{}', network: {{hostname: '{}', kubespan: {{interface: '{}'}}}}}}}}",
             dir.join(format!("node-{i}")).display(),
-            hostname(&args.name, i),
-            wg_link(&args.name, i),
+            names.hostname(i),
+            names.wg_link(i),
         );
         let config = generate::apply_patch(&base, &patch, "cluster create")?;
         let path = dir.join(format!("node-{i}.yaml"));
@@ -611,17 +489,26 @@ async fn build(
     };
     let path = client::config_path(global);
     let mut config = ClientConfig::load_or_default(&path)?;
+    let previous = config.context.clone();
     let renames = config.merge(ClientConfig {
         context: args.name.clone(),
         contexts: [(args.name.clone(), ctx.clone())].into(),
     });
-    config
-        .save(&path)
-        .with_context(|| format!("writing {}", path.display()))?;
     let context_name = renames
         .first()
         .map(|(_, to)| to.clone())
         .unwrap_or(args.name.clone());
+    // Recorded before the merge is written, so a crash in between still gets it removed.
+    state.context = Some(MergedContext {
+        weftconfig: std::path::absolute(&path).unwrap_or_else(|_| path.clone()),
+        name: context_name.clone(),
+        previous,
+        ca: ctx.ca.clone(),
+    });
+    state.save(dir)?;
+    config
+        .save(&path)
+        .with_context(|| format!("writing {}", path.display()))?;
     eprintln!("merged context {context_name:?} into {}", path.display());
 
     // Wait until the mesh is healthy, through the same checks as `weftctl health`; a process of
@@ -652,11 +539,12 @@ async fn build(
             report.failing()
         );
     }
-    println!(
+    // The hint is for people: stderr, so stdout stays the table alone.
+    eprintln!(
         "\ncluster {:?} is up: `weftctl --context {context_name} get kubespanpeerstatuses`, `ip netns exec {} wg show {}`",
         args.name,
         state.node_namespaces[0],
-        wg_link(&args.name, 1)
+        names.wg_link(1)
     );
     let metrics: Vec<String> = hosts
         .iter()
@@ -668,8 +556,14 @@ async fn build(
             )
         })
         .collect();
-    println!("weftd metrics (Prometheus): {}", metrics.join(" "));
+    eprintln!("weftd metrics (Prometheus): {}", metrics.join(" "));
     Ok(())
+}
+
+/// One line per step of `cluster create` on stderr, so progress shows without a terminal too
+/// (stdout is the peer-status table alone).
+fn step(what: impl std::fmt::Display) {
+    eprintln!("cluster create: {what}");
 }
 
 fn wait_for(what: &str, limit: Duration, mut check: impl FnMut() -> bool) -> anyhow::Result<()> {
@@ -761,71 +655,153 @@ pub fn destroy(args: &ClusterDestroyArgs) -> anyhow::Result<()> {
         stop(*pid, program);
     }
     for ns in state.node_namespaces.iter().rev() {
-        let _ = ip(&["netns", "del", ns]);
+        netns::delete(ns);
     }
     if !state.root_link.is_empty() {
         let _ = ip(&["link", "del", &state.root_link]);
     }
     if !state.switch_ns.is_empty() {
-        let _ = ip(&["netns", "del", &state.switch_ns]);
+        netns::delete(&state.switch_ns);
     }
-    // Leftover WireGuard UAPI sockets of killed daemons.
-    // Only this cluster's names: another lab's live sockets are not ours to remove.
+    // Leftover WireGuard UAPI sockets of killed daemons: the links its node configs name, so
+    // only this cluster's — another lab's live sockets are not ours to remove.
     for i in 1..=state.node_namespaces.len() {
-        let _ = fs::remove_file(format!(
-            "/var/run/wireguard/{}.sock",
-            wg_link(&args.name, i)
-        ));
+        if let Some(link) = node_wg_link(&dir, i) {
+            let _ = fs::remove_file(Path::new(UAPI_DIR).join(format!("{link}.sock")));
+        }
+    }
+    if let Some(merged) = &state.context {
+        forget_merged_context(merged)?;
     }
     fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
     eprintln!("destroyed cluster {:?}", args.name);
     Ok(())
 }
 
+/// The WireGuard link node `i`'s config names (`machine.network.kubespan.interface`), if its
+/// config is there to say.
+fn node_wg_link(dir: &Path, i: usize) -> Option<String> {
+    let text = fs::read_to_string(dir.join(format!("node-{i}.yaml"))).ok()?;
+    let config: yaml_serde::Value = yaml_serde::from_str(&text).ok()?;
+    config["machine"]["network"]["kubespan"]["interface"]
+        .as_str()
+        .map(str::to_owned)
+}
+
+/// Takes the context `merged` out of its client config (see [`forget_context`]); a config that
+/// is gone or no longer has it is left as it is.
+fn forget_merged_context(merged: &MergedContext) -> anyhow::Result<()> {
+    let path = &merged.weftconfig;
+    if !path.exists() {
+        return Ok(());
+    }
+    let mut config = ClientConfig::load_or_default(path)?;
+    if forget_context(&mut config, merged) {
+        config
+            .save(path)
+            .with_context(|| format!("writing {}", path.display()))?;
+        eprintln!(
+            "removed context {:?} from {}{}",
+            merged.name,
+            path.display(),
+            if config.context.is_empty() {
+                String::new()
+            } else {
+                format!("; current context: {:?}", config.context)
+            }
+        );
+    }
+    Ok(())
+}
+
+/// Removes `merged`'s context from `config` while it is still the cluster's (same CA), and when
+/// it was the current one makes the previous current again (if that still exists; else none).
+/// Whether `config` changed.
+fn forget_context(config: &mut ClientConfig, merged: &MergedContext) -> bool {
+    if config
+        .contexts
+        .get(&merged.name)
+        .is_none_or(|ctx| ctx.ca != merged.ca)
+    {
+        return false;
+    }
+    config.contexts.remove(&merged.name);
+    if config.context == merged.name {
+        config.context = if config.contexts.contains_key(&merged.previous) {
+            merged.previous.clone()
+        } else {
+            String::new()
+        };
+    }
+    true
+}
+
+/// Refuses, before anything is created, a cluster that would collide on this host: a `cidr`
+/// overlapping another cluster's under `state_root` or any address or route of the host, or a
+/// namespace, link or UAPI socket of its own names that exists already.
+fn check_host_is_free(
+    name: &str,
+    cidr: Ipv4Net,
+    nodes: usize,
+    state_root: &Path,
+) -> anyhow::Result<()> {
+    let names = ClusterNames(name);
+    let taken = names
+        .host_global(nodes)
+        .into_iter()
+        .find(|n| netns::exists(n) || weft_lab::cmd::link_exists(None, n));
+    let socket = (1..=nodes)
+        .map(|i| Path::new(UAPI_DIR).join(format!("{}.sock", names.wg_link(i))))
+        .find(|p| p.exists());
+    if let Some(thing) = taken.or(socket.map(|p| p.display().to_string())) {
+        bail!(
+            "{thing} already exists on this host: a cluster named {name:?} under another state directory, or a leftover of one; nothing was created (pick another --name, or destroy that cluster)"
+        );
+    }
+    let others = other_clusters(state_root, name);
+    let host = host::networks().context("reading the host's addresses and routes")?;
+    if let Some(conflict) = cidr_conflict(cidr, &others, &host) {
+        bail!("--cidr: {cidr} overlaps {conflict}; nothing was created (pick another --cidr)");
+    }
+    Ok(())
+}
+
+/// The clusters recorded under `state_root` other than `name`: (name, CIDR).
+fn other_clusters(state_root: &Path, name: &str) -> Vec<(String, Ipv4Net)> {
+    let Ok(entries) = fs::read_dir(state_root) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|e| e.file_name() != name)
+        .filter_map(|e| ClusterState::load(&e.path()).ok())
+        .filter_map(|state| Some((state.name.clone(), state.cidr.parse().ok()?)))
+        .collect()
+}
+
+/// What `cidr` overlaps, as a person reads it: another cluster's network first (by name), then
+/// the host's addresses and routes — those on a cluster's host link named as that cluster's.
+fn cidr_conflict(
+    cidr: Ipv4Net,
+    others: &[(String, Ipv4Net)],
+    host: &[host::HostNetwork],
+) -> Option<String> {
+    if let Some((other, net)) = others.iter().find(|(_, net)| host::overlaps(cidr, *net)) {
+        return Some(format!("cluster {other:?} ({net})"));
+    }
+    let conflict = host::first_overlap(cidr, host)?;
+    let owner = others
+        .iter()
+        .find(|(other, _)| conflict.link.as_deref() == Some(&ClusterNames(other).host_link()));
+    Some(match owner {
+        Some((other, _)) => format!("the host's {conflict} (cluster {other:?})"),
+        None => format!("the host's {conflict}"),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn static_neighbors_cover_every_pair_once() {
-        let nodes: Vec<(Ipv4Addr, String)> = (2..=4u8)
-            .map(|i| (Ipv4Addr::new(10, 5, 0, i), format!("02:00:00:00:00:0{i}")))
-            .collect();
-        let gw = Ipv4Addr::new(10, 5, 0, 1);
-        let plan = static_neighbors((gw, "02:00:00:00:00:01"), "wftabc", &nodes);
-        assert_eq!(plan.len(), 4, "the host side and each node");
-        assert_eq!(plan[0].0, None);
-        assert_eq!(plan[0].1.lines().count(), 3);
-        assert!(
-            plan[0].1.contains(
-                "neigh replace 10.5.0.3 lladdr 02:00:00:00:00:03 dev wftabc nud permanent"
-            )
-        );
-        for (i, (ns, lines)) in plan[1..].iter().enumerate() {
-            assert_eq!(*ns, Some(i));
-            // The gateway and the two others, never itself.
-            assert_eq!(lines.lines().count(), 3, "{lines}");
-            assert!(lines.contains("neigh replace 10.5.0.1 lladdr 02:00:00:00:00:01 dev eth0"));
-            assert!(!lines.contains(&format!("{} ", nodes[i].0)), "{lines}");
-        }
-    }
-
-    #[test]
-    fn wg_links_are_unique_per_cluster_and_short() {
-        assert_eq!(wg_link("weft-default", 1), "kubespan1");
-        let other = wg_link("lab-b", 12);
-        assert!(other.starts_with("ks") && other.ends_with("12"), "{other}");
-        assert_ne!(wg_link("lab-a", 1), wg_link("lab-b", 1));
-        assert!(wg_link(&"x".repeat(32), 255).len() <= 15);
-    }
-
-    #[test]
-    fn tags_are_short_and_stable() {
-        assert_eq!(tag("weft-default").len(), 6);
-        assert_eq!(tag("weft-default"), tag("weft-default"));
-        assert_ne!(tag("a"), tag("b"));
-        assert!(format!("wft{}", tag("x")).len() <= 15);
-    }
 
     /// The number of nodes from `--workers` or the global `--nodes N`; `--workers 0` is a
     /// cluster of one (no peers), which `health` judges healthy.
@@ -865,8 +841,131 @@ mod tests {
         assert!(check_name("weft-default").is_ok());
         assert!(check_name("").is_err());
         assert!(check_name("a b").is_err());
-        assert_eq!(hostname("demo", 1), "demo-controlplane-1");
-        assert_eq!(hostname("demo", 3), "demo-worker-2");
+    }
+
+    fn context(ca: &str) -> Context {
+        Context {
+            ca: ca.into(),
+            ..Context::default()
+        }
+    }
+
+    /// Contexts (name, CA) and the current one before; the contexts left, the current one and
+    /// whether anything changed after.
+    type Case = (
+        &'static [(&'static str, &'static str)],
+        &'static str,
+        &'static [&'static str],
+        &'static str,
+        bool,
+    );
+
+    /// Each row: the config's contexts and current one before `destroy`; what remains and is
+    /// current after.
+    #[test]
+    fn destroy_forgets_its_context_and_restores_the_previous() {
+        let merged = MergedContext {
+            weftconfig: PathBuf::from("/x/weftconfig"),
+            name: "lab-b".into(),
+            previous: "lab-a".into(),
+            ca: "CA-B".into(),
+        };
+        let cases: [Case; 5] = [
+            // Current: back to the previous one.
+            (
+                &[("lab-a", "CA-A"), ("lab-b", "CA-B")],
+                "lab-b",
+                &["lab-a"],
+                "lab-a",
+                true,
+            ),
+            // Someone switched contexts since: their choice stays.
+            (
+                &[("lab-a", "CA-A"), ("lab-b", "CA-B"), ("c", "CA-C")],
+                "c",
+                &["c", "lab-a"],
+                "c",
+                true,
+            ),
+            // The previous one is gone: no current context rather than a dead one.
+            (&[("lab-b", "CA-B")], "lab-b", &[], "", true),
+            // Replaced by another cluster's context of the same name: not ours to remove.
+            (
+                &[("lab-a", "CA-A"), ("lab-b", "CA-X")],
+                "lab-b",
+                &["lab-a", "lab-b"],
+                "lab-b",
+                false,
+            ),
+            // Removed already.
+            (&[("lab-a", "CA-A")], "lab-a", &["lab-a"], "lab-a", false),
+        ];
+        for (contexts, current, remaining, now_current, changed) in cases {
+            let mut config = ClientConfig {
+                context: current.into(),
+                contexts: contexts
+                    .iter()
+                    .map(|(n, ca)| ((*n).to_owned(), context(ca)))
+                    .collect(),
+            };
+            assert_eq!(
+                forget_context(&mut config, &merged),
+                changed,
+                "{contexts:?}"
+            );
+            let left: Vec<&str> = config.contexts.keys().map(String::as_str).collect();
+            assert_eq!(left, remaining, "{contexts:?}");
+            assert_eq!(config.context, now_current, "{contexts:?}");
+        }
+    }
+
+    /// Each row: a new cluster's CIDR and what it is refused for (`None`: accepted).
+    #[test]
+    fn cidr_conflicts_name_the_cluster_or_the_host_network() {
+        let others = vec![
+            ("lab-a".to_owned(), "10.5.0.0/24".parse().expect("net")),
+            ("lab-b".to_owned(), "10.7.0.0/24".parse().expect("net")),
+        ];
+        let mut host = host::parse_addresses(&format!(
+            "2: eth0    inet 192.0.2.2/24 scope global eth0\\\n9: {}@if3    inet 10.7.0.1/24 scope global\\\n",
+            ClusterNames("lab-b").host_link()
+        ));
+        host.extend(host::parse_routes("10.50.0.0/16 via 192.0.2.1 dev eth0\n"));
+        for (cidr, conflict) in [
+            ("10.5.0.0/24", Some("cluster \"lab-a\" (10.5.0.0/24)")),
+            ("10.5.0.64/26", Some("cluster \"lab-a\" (10.5.0.0/24)")),
+            ("10.0.0.0/8", Some("cluster \"lab-a\" (10.5.0.0/24)")),
+            ("10.6.0.0/24", None),
+            (
+                "192.0.2.128/25",
+                Some("the host's address 192.0.2.2/24 on eth0"),
+            ),
+            (
+                "10.50.3.0/24",
+                Some("the host's route \"10.50.0.0/16 via 192.0.2.1 dev eth0\""),
+            ),
+        ] {
+            let found = cidr_conflict(cidr.parse().expect("net"), &others, &host);
+            assert_eq!(found.as_deref(), conflict, "{cidr}");
+        }
+        // A cluster under another state directory: known only by its host link's address.
+        let found = cidr_conflict("10.7.0.0/25".parse().expect("net"), &others[..1], &host);
+        assert_eq!(
+            found.as_deref(),
+            Some(
+                format!(
+                    "the host's address 10.7.0.1/24 on {}",
+                    ClusterNames("lab-b").host_link()
+                )
+                .as_str()
+            )
+        );
+        let found =
+            cidr_conflict("10.7.0.0/25".parse().expect("net"), &[], &host).expect("a conflict");
+        assert!(
+            found.starts_with("the host's address 10.7.0.1/24"),
+            "{found}"
+        );
     }
 
     #[test]

@@ -22,17 +22,18 @@
 //! and `tc` is [`apply_node`] and below.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write as _;
 use std::net::Ipv4Addr;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 
-use super::{ClusterState, STATE_FILE, check_name, is_root, on_path, state_root};
+use weft_lab::cmd;
+use weft_lab::prereq::{is_root, on_path};
+
+use super::{ClusterState, STATE_FILE, check_name, state_root};
 use crate::args::{ClusterChaosArgs, NetworkChaosArgs};
 
 /// The nftables table the lab owns in every node namespace (family `inet`); never weftd's.
@@ -59,8 +60,6 @@ const TBF_BURST_MS: u64 = 10;
 const TBF_LATENCY: &str = "100ms";
 /// The root qdiscs the lab puts on links; any other one is left alone.
 const OUR_QDISCS: [&str; 2] = ["tbf", "netem"];
-/// How long each `nft`/`tc` command may take.
-const COMMAND_TIMEOUT_SECS: &str = "10";
 
 // ---------------------------------------------------------------------------------------------
 // Parsing and limits (the clap value parsers).
@@ -534,48 +533,18 @@ fn node_addr(cidr: Ipv4Net, i: usize) -> Option<Ipv4Addr> {
 // ---------------------------------------------------------------------------------------------
 // The OS part.
 
-/// Runs `program args` (bounded), feeding `stdin`; fails with its stderr.
-fn exec(program: &str, args: &[&str], stdin: Option<&str>) -> anyhow::Result<String> {
-    let mut child = Command::new("timeout")
-        .arg(COMMAND_TIMEOUT_SECS)
-        .arg(program)
-        .args(args)
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .with_context(|| format!("running `{program}`"))?;
-    if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        pipe.write_all(text.as_bytes())
-            .with_context(|| format!("writing to `{program}`"))?;
-    }
-    let out = child.wait_with_output()?;
-    if !out.status.success() {
-        bail!(
-            "{program} {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
 /// Makes `dev`'s root qdisc in namespace `ns` what `link` asks for; leaves others' alone.
 fn set_qdisc(ns: &str, dev: &str, link: &LinkImpairment) -> anyhow::Result<()> {
     match root_qdisc(link) {
         Some(qdisc) => {
             let mut args = vec!["-n", ns, "qdisc", "replace", "dev", dev, "root"];
             args.extend(qdisc.iter().map(String::as_str));
-            exec("tc", &args, None)?;
+            cmd::check("tc", &args, None)?;
         }
         None => {
-            let show = exec("tc", &["-n", ns, "qdisc", "show", "dev", dev, "root"], None)?;
+            let show = cmd::check("tc", &["-n", ns, "qdisc", "show", "dev", dev, "root"], None)?;
             if is_lab_qdisc(&show) {
-                exec("tc", &["-n", ns, "qdisc", "del", "dev", dev, "root"], None)?;
+                cmd::check("tc", &["-n", ns, "qdisc", "del", "dev", dev, "root"], None)?;
             }
         }
     }
@@ -599,12 +568,8 @@ fn apply_node(state: &ClusterState, i: usize) -> anyhow::Result<()> {
         .into_iter()
         .filter_map(|j| node_addr(cidr, j))
         .collect();
-    exec(
-        "ip",
-        &["netns", "exec", ns, "nft", "-f", "-"],
-        Some(&nft_script(&link, &blocked)),
-    )
-    .with_context(|| format!("node {i}: nftables table inet {NFT_TABLE}"))?;
+    cmd::nft(ns, &nft_script(&link, &blocked))
+        .with_context(|| format!("node {i}: nftables table inet {NFT_TABLE}"))?;
     set_qdisc(ns, UNDERLAY, &link).with_context(|| format!("node {i}: the qdisc of {UNDERLAY}"))?;
     set_qdisc(&state.switch_ns, &format!("n{i}"), &link)
         .with_context(|| format!("node {i}: the qdisc of its switch port n{i}"))?;
@@ -621,7 +586,7 @@ fn probe_qdisc(kind_args: &[&str]) -> anyhow::Result<()> {
     }
     let mut args = vec!["--net", "tc", "qdisc", "add", "dev", "lo", "root"];
     args.extend(kind_args);
-    exec("unshare", &args, None).map(|_| ())
+    Ok(cmd::check("unshare", &args, None).map(drop)?)
 }
 
 /// Refuses impairments this machine cannot apply, before anything exists: `tc` for any qdisc,
