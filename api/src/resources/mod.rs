@@ -70,6 +70,18 @@ pub trait TypedSpec: Serialize + DeserializeOwned {
     const NAMESPACE: &'static str;
 }
 
+/// The running machine config is stored as a resource (id [`MACHINE_CONFIG_ID`]).
+impl TypedSpec for crate::config::MachineConfig {
+    const TYPE: &'static str = MACHINE_CONFIG_TYPE;
+    const NAMESPACE: &'static str = NAMESPACE_CONFIG;
+}
+
+/// Definitions are resources too (`weftctl get rd`), id = the type they define.
+impl TypedSpec for ResourceDefinition {
+    const TYPE: &'static str = RESOURCE_DEFINITION_TYPE;
+    const NAMESPACE: &'static str = NAMESPACE_META;
+}
+
 /// Every resource type Weft serves, in the order `weftctl get rd` lists them.
 pub fn definitions() -> Vec<ResourceDefinition> {
     vec![
@@ -348,5 +360,7 @@ mod tests {
         check::<cluster::AffiliateSpec>();
         check::<cluster::MemberSpec>();
         check::<cluster::IdentitySpec>();
+        check::<crate::config::MachineConfig>();
+        check::<ResourceDefinition>();
     }
 }

@@ -1,6 +1,5 @@
-//! Resource types weftd defines for itself: the node's addresses, the discovery services' status,
-//! and a leave request. They are daemon-side only (weftctl renders them from the definitions the
-//! node serves), so they live here until another consumer needs them in `weft_api::resources`.
+//! The cluster-side resource types weftd defines for itself: the node's addresses, the discovery
+//! services' status, a leave request and external peers.
 //!
 //! - `NodeAddresses.net.weft.dev` (Talos's `NodeAddresses.net.talos.dev`): ns `network`, id
 //!   `routed` — this node's routed addresses; ns `cluster`, id `service` — this node's public
@@ -19,7 +18,6 @@ use std::net::{IpAddr, SocketAddr};
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
-use weft_api::resource::ResourceDefinition;
 use weft_api::resources::fields::{empty_as_none, rfc3339};
 use weft_api::resources::{NAMESPACE_CLUSTER, TypedSpec};
 
@@ -112,64 +110,9 @@ impl TypedSpec for ExternalPeerSpec {
     const NAMESPACE: &'static str = NAMESPACE_CLUSTER;
 }
 
-/// The definitions of these types, for weftd to register next to `weft_api::resources`'.
-pub fn definitions() -> Vec<ResourceDefinition> {
-    // Built as `…net.weft.dev`, like Talos's `NodeAddresses.net.talos.dev`, but living in the
-    // `network` namespace.
-    let mut node_addresses = ResourceDefinition::new("NodeAddresses", "NodeAddress", "net")
-        .column("ADDRESSES", "{.addresses}");
-    node_addresses.default_namespace = NAMESPACE_NETWORK.to_owned();
-    vec![
-        node_addresses,
-        ResourceDefinition::new(
-            "DiscoveryServiceStatuses",
-            "DiscoveryServiceStatus",
-            NAMESPACE_CLUSTER,
-        )
-        .column("CONNECTED", "{.connected}")
-        .column("ANNOUNCED", "{.announced}")
-        .column("AFFILIATES", "{.affiliates}")
-        .column("PUBLIC IP", "{.publicIP}"),
-        ResourceDefinition::new("LeaveRequests", "LeaveRequest", NAMESPACE_CLUSTER)
-            .column("REQUESTED", "{.requested}"),
-        ResourceDefinition::new("ExternalPeers", "ExternalPeer", NAMESPACE_CLUSTER)
-            .column("PUBLICKEY", "{.publicKey}")
-            .column("ENDPOINT", "{.endpoint}")
-            .column("ADDRESSES", "{.addresses}"),
-    ]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn definitions_match_constants_and_do_not_clash() {
-        let defs = definitions();
-        let types: Vec<&str> = defs.iter().map(|d| d.resource_type.as_str()).collect();
-        assert_eq!(
-            types,
-            [
-                NODE_ADDRESS_TYPE,
-                DISCOVERY_SERVICE_STATUS_TYPE,
-                LEAVE_REQUEST_TYPE,
-                EXTERNAL_PEER_TYPE
-            ]
-        );
-        assert_eq!(defs[0].default_namespace, NAMESPACE_NETWORK);
-        let existing = weft_api::resources::definitions();
-        for d in &defs {
-            for alias in d.aliases.iter().chain([&d.id()]) {
-                assert!(
-                    !existing.iter().any(|e| e.matches(alias)),
-                    "{alias} of {} is taken",
-                    d.resource_type
-                );
-            }
-        }
-        assert!(defs[0].matches("na") && defs[1].matches("dss") && defs[2].matches("lr"));
-        assert!(defs[3].matches("externalpeers") && defs[3].matches("eps"));
-    }
 
     #[test]
     fn status_yaml() {
