@@ -923,9 +923,11 @@ fn decode<S: TypedSpec>(
 ) -> Result<(String, S), FetchError> {
     let resource: Resource = resource_from_proto(wire)
         .map_err(|e| FetchError::Other(format!("decoding a {}: {e}", S::TYPE)))?;
-    let spec = resource.typed_spec::<S>().map_err(|e| {
+    let spec = resource.decode::<S>().map_err(|e| {
+        // The YAML error, as before: the type and id are in the message already.
+        let why = std::error::Error::source(&e).map_or_else(|| e.to_string(), ToString::to_string);
         FetchError::Other(format!(
-            "decoding {} {}: {e}",
+            "decoding {} {}: {why}",
             S::TYPE,
             resource.metadata.id
         ))
