@@ -52,6 +52,9 @@ pub const AFFILIATE_TYPE: &str = "Affiliates.cluster.weft.dev";
 pub const MEMBER_TYPE: &str = "Members.cluster.weft.dev";
 /// `Identities.cluster.weft.dev`: the node id (affiliate id).
 pub const IDENTITY_TYPE: &str = "Identities.cluster.weft.dev";
+/// `DiscoveryServiceStatuses.cluster.weft.dev`: each discovery service as a node sees it. weftd
+/// registers its definition with its own types; clients read the spec.
+pub const DISCOVERY_SERVICE_STATUS_TYPE: &str = "DiscoveryServiceStatuses.cluster.weft.dev";
 /// `ResourceDefinitions.meta.weft.dev`: the definitions themselves (`weftctl get rd`).
 pub const RESOURCE_DEFINITION_TYPE: &str = "ResourceDefinitions.meta.weft.dev";
 

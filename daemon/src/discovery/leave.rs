@@ -10,9 +10,10 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 use weft_api::resource::{EventKind, Pointer, Resource};
+use weft_api::resources::cluster::DiscoveryServiceStatusSpec;
 use weft_api::resources::{LOCAL_ID, TypedSpec};
 
-use crate::resources::cluster::{DiscoveryServiceStatusSpec, LeaveRequestSpec};
+use crate::resources::cluster::LeaveRequestSpec;
 use crate::runtime::state::{State, StateError};
 
 /// Owner of the leave request.

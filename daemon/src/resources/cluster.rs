@@ -4,8 +4,9 @@
 //! - `NodeAddresses.net.weft.dev` (Talos's `NodeAddresses.net.talos.dev`): ns `network`, id
 //!   `routed` — this node's routed addresses; ns `cluster`, id `service` — this node's public
 //!   address as the discovery services see it (Talos keeps that one as an AddressStatus).
-//! - `DiscoveryServiceStatuses.cluster.weft.dev`: id = the service endpoint URL — what weftd knows
-//!   of each configured discovery service.
+//! - `DiscoveryServiceStatuses.cluster.weft.dev`: its spec is in
+//!   `weft_api::resources::cluster::discovery_status` (`weftctl health` reads it); its definition
+//!   is registered with these.
 //! - `LeaveRequests.cluster.weft.dev`: id `local` — present once `weftctl leave` asked this node to
 //!   withdraw from the discovery services; it stops announcing itself until weftd restarts.
 //! - `ExternalPeers.cluster.weft.dev`: id = the peer's name — a plain WireGuard device (no weftd)
@@ -13,7 +14,7 @@
 //!   directory. The affiliate published for it lives in ns `cluster-external`, id
 //!   `external-<name>` (see `external_peer`).
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
@@ -29,8 +30,6 @@ pub const NODE_ADDRESS_TYPE: &str = "NodeAddresses.net.weft.dev";
 pub const ROUTED_ID: &str = "routed";
 /// Id of the public address the discovery services report (ns `cluster`).
 pub const DISCOVERED_ID: &str = "service";
-/// `DiscoveryServiceStatuses.cluster.weft.dev`.
-pub const DISCOVERY_SERVICE_STATUS_TYPE: &str = "DiscoveryServiceStatuses.cluster.weft.dev";
 /// `LeaveRequests.cluster.weft.dev`.
 pub const LEAVE_REQUEST_TYPE: &str = "LeaveRequests.cluster.weft.dev";
 /// `ExternalPeers.cluster.weft.dev`.
@@ -49,33 +48,6 @@ pub struct NodeAddressSpec {
 impl TypedSpec for NodeAddressSpec {
     const TYPE: &'static str = NODE_ADDRESS_TYPE;
     const NAMESPACE: &'static str = NAMESPACE_NETWORK;
-}
-
-/// One discovery service as this node sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DiscoveryServiceStatusSpec {
-    /// The endpoint as configured.
-    pub endpoint: String,
-    /// A watch on the cluster is open.
-    pub connected: bool,
-    /// This node's address as the service sees it (its Hello reply).
-    #[serde(rename = "publicIP", with = "empty_as_none", default)]
-    pub public_ip: Option<IpAddr>,
-    /// Other nodes discovered through this service.
-    pub affiliates: usize,
-    /// This node's affiliate was stored by the service (as far as weftd knows).
-    pub announced: bool,
-    /// After a leave request: the service confirmed this node's affiliate is deleted.
-    pub left: bool,
-    /// The last failure talking to the service; empty after a success.
-    #[serde(default)]
-    pub last_error: String,
-}
-
-impl TypedSpec for DiscoveryServiceStatusSpec {
-    const TYPE: &'static str = DISCOVERY_SERVICE_STATUS_TYPE;
-    const NAMESPACE: &'static str = NAMESPACE_CLUSTER;
 }
 
 /// A request to leave the cluster's discovery.
@@ -108,31 +80,4 @@ pub struct ExternalPeerSpec {
 impl TypedSpec for ExternalPeerSpec {
     const TYPE: &'static str = EXTERNAL_PEER_TYPE;
     const NAMESPACE: &'static str = NAMESPACE_CLUSTER;
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn status_yaml() {
-        let spec = DiscoveryServiceStatusSpec {
-            endpoint: "http://127.0.0.1:3000/".into(),
-            connected: true,
-            public_ip: Some("203.0.113.7".parse().expect("ip")),
-            affiliates: 2,
-            announced: true,
-            left: false,
-            last_error: String::new(),
-        };
-        let yaml = yaml_serde::to_string(&spec).expect("yaml");
-        assert_eq!(
-            yaml,
-            "endpoint: http://127.0.0.1:3000/\nconnected: true\npublicIP: 203.0.113.7\naffiliates: 2\nannounced: true\nleft: false\nlastError: ''\n"
-        );
-        assert_eq!(
-            yaml_serde::from_str::<DiscoveryServiceStatusSpec>(&yaml).expect("parse"),
-            spec
-        );
-    }
 }

@@ -54,6 +54,8 @@ pub fn all_definitions() -> Vec<ResourceDefinition> {
 
 #[cfg(test)]
 mod tests {
+    use weft_api::resources::DISCOVERY_SERVICE_STATUS_TYPE;
+
     use super::cluster::*;
     use super::*;
 

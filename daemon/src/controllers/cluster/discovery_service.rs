@@ -32,7 +32,9 @@ use tokio::sync::watch;
 use weft_api::config::MachineConfig;
 use weft_api::config::validate::ClusterSecret;
 use weft_api::discovery::Cipher;
-use weft_api::resources::cluster::{AffiliateSpec, IdentitySpec as NodeIdentity};
+use weft_api::resources::cluster::{
+    AffiliateSpec, DiscoveryServiceStatusSpec, IdentitySpec as NodeIdentity,
+};
 use weft_api::resources::kubespan::EndpointSpec;
 use weft_api::resources::{LOCAL_ID, NAMESPACE_CLUSTER, NAMESPACE_CLUSTER_RAW, TypedSpec};
 
@@ -41,8 +43,7 @@ use crate::adapters::cluster::merge::merge_into;
 use crate::discovery::client::{Extras, Harvested};
 use crate::discovery::{Announcement, ClientHandle, ClientParams, ClientReport, Dialer, Target};
 use crate::resources::cluster::{
-    DISCOVERED_ID, DiscoveryServiceStatusSpec, LeaveRequestSpec, NAMESPACE_CLUSTER_EXTERNAL,
-    NodeAddressSpec,
+    DISCOVERED_ID, LeaveRequestSpec, NAMESPACE_CLUSTER_EXTERNAL, NodeAddressSpec,
 };
 use crate::runtime::engine::{Controller, ReconcileContext};
 use crate::runtime::state::{Kind, State, StateError};
