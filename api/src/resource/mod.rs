@@ -232,3 +232,71 @@ impl fmt::Display for EventKind {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::cluster::{IdentitySpec as NodeIdentity, MemberSpec};
+    use crate::resources::kubespan::PeerSpec;
+    use crate::resources::{IDENTITY_TYPE, LOCAL_ID, NAMESPACE_CLUSTER};
+
+    #[test]
+    fn a_typed_resource_carries_its_type_and_namespace() {
+        let spec = NodeIdentity {
+            node_id: "n1".into(),
+        };
+        let r = Resource::new(LOCAL_ID, &spec).expect("spec").owned_by("me");
+        assert_eq!(
+            r.pointer(),
+            Pointer {
+                namespace: NAMESPACE_CLUSTER.into(),
+                resource_type: IDENTITY_TYPE.into(),
+                id: LOCAL_ID.into(),
+            }
+        );
+        assert_eq!(r.pointer(), Pointer::to::<NodeIdentity>(LOCAL_ID));
+        assert_eq!(r.metadata.owner, "me");
+        assert_eq!(r.decode::<NodeIdentity>().expect("decode"), spec);
+        let raw = Resource::new_in("cluster-raw", "x", &spec).expect("spec");
+        assert_eq!(
+            raw.pointer(),
+            Pointer::to_in::<NodeIdentity>("cluster-raw", "x")
+        );
+    }
+
+    /// The tree of a node identity would decode as a member (every member field defaults), and
+    /// as a peer spec it fails for the wrong reason; both are refused by type first.
+    #[test]
+    fn a_spec_is_never_decoded_as_another_type() {
+        let r = Resource::new(LOCAL_ID, &NodeIdentity::default()).expect("spec");
+        let err = r.decode::<MemberSpec>().unwrap_err();
+        assert!(
+            matches!(&err, SpecError::WrongType { expected, found, .. }
+                if *expected == MemberSpec::TYPE && found == IDENTITY_TYPE),
+            "{err:?}"
+        );
+        assert!(matches!(
+            r.decode::<PeerSpec>(),
+            Err(SpecError::WrongType { .. })
+        ));
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "resource \"local\" is a {IDENTITY_TYPE}, not a {}",
+                MemberSpec::TYPE
+            )
+        );
+    }
+
+    #[test]
+    fn a_tree_that_does_not_fit_names_the_type_and_id() {
+        let mut r = Resource::new(LOCAL_ID, &NodeIdentity::default()).expect("spec");
+        r.spec = yaml_serde::Value::from(7);
+        let err = r.decode::<NodeIdentity>().unwrap_err();
+        assert!(matches!(err, SpecError::Decode { .. }), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            format!("decoding {IDENTITY_TYPE} \"local\"")
+        );
+    }
+}

@@ -787,6 +787,29 @@ mod tests {
     }
 
     #[test]
+    fn typed_reads_and_writes_follow_the_namespace() {
+        let s = state();
+        let (m, _) = mirror("mirror");
+        let ctx = ReconcileContext::new(&s, &m);
+        ctx.apply_outputs_in("elsewhere", [out("a", 1)]).unwrap();
+        assert_eq!(ctx.get::<Output>("a").unwrap(), None);
+        assert_eq!(
+            ctx.get_in::<Output>("elsewhere", "a").unwrap(),
+            Some(Output(1.into()))
+        );
+        let listed = ctx.list_in::<Output>("elsewhere").unwrap();
+        assert_eq!((listed.len(), listed[0].id()), (1, "a"));
+        // Outputs are per type, in any namespace: the next batch replaces that one.
+        ctx.apply_outputs([out("b", 2)]).unwrap();
+        assert!(ctx.list_in::<Output>("elsewhere").unwrap().is_empty());
+        assert_eq!(ctx.list::<Output>().unwrap()[0].spec, Output(2.into()));
+        assert_eq!(
+            s.get(&Pointer::to::<Output>("b")).unwrap().metadata.owner,
+            "mirror"
+        );
+    }
+
+    #[test]
     fn outputs_owned_by_someone_else_are_a_conflict() {
         let s = state();
         s.create(res(OUTPUTS, "a", "someone-else", 0)).unwrap();
