@@ -10,14 +10,12 @@ use anyhow::Context as _;
 use tokio_util::sync::CancellationToken;
 use weft_api::config::validate::{ConfigError, load_machine_config};
 use weft_api::fsutil;
-use weft_api::resource::{Metadata, Resource};
+use weft_api::resource::Resource;
+use weft_api::resources::LOCAL_ID;
 use weft_api::resources::cluster::identity::{
     IdentitySpec as NodeIdentity, NODE_IDENTITY_FILE_NAME,
 };
 use weft_api::resources::kubespan::identity::{IDENTITY_FILE_NAME, IdentityFile};
-use weft_api::resources::{
-    self, IDENTITY_TYPE, LOCAL_ID, NAMESPACE_CLUSTER, NAMESPACE_META, RESOURCE_DEFINITION_TYPE,
-};
 
 use crate::config_store::ConfigStore;
 use crate::controllers::cluster::affiliate_merge::AffiliateMergeController;
@@ -141,18 +139,11 @@ fn tighten_secret_file(path: &Path) -> anyhow::Result<()> {
 
 /// Registers every resource type and publishes the definitions as resources (`weftctl get rd`).
 fn register_types(state: &State) -> anyhow::Result<()> {
-    let daemon_types = crate::controllers::cluster::resources::definitions();
-    for definition in resources::definitions().into_iter().chain(daemon_types) {
+    for definition in crate::resources::all_definitions() {
         state.register_definition(definition)?;
     }
     for definition in state.definitions() {
-        let metadata = Metadata::new(
-            NAMESPACE_META,
-            RESOURCE_DEFINITION_TYPE,
-            &definition.id(),
-            OWNER_RUNTIME,
-        );
-        state.create(Resource::from_spec(metadata, &definition)?)?;
+        state.create(Resource::new(&definition.id(), &definition)?.owned_by(OWNER_RUNTIME))?;
     }
     Ok(())
 }
@@ -195,9 +186,12 @@ pub async fn run(options: Options) -> Result<(), AppError> {
 
     let state = State::new();
     register_types(&state)?;
-    let metadata = Metadata::new(NAMESPACE_CLUSTER, IDENTITY_TYPE, LOCAL_ID, OWNER_RUNTIME);
     state
-        .create(Resource::from_spec(metadata, &node).context("node identity")?)
+        .create(
+            Resource::new(LOCAL_ID, &node)
+                .context("node identity")?
+                .owned_by(OWNER_RUNTIME),
+        )
         .context("node identity")?;
     let config = Arc::new(ConfigStore::new(
         options.config.clone(),

@@ -9,8 +9,8 @@ use std::sync::Mutex;
 use anyhow::Context as _;
 use weft_api::config::validate::{self, ConfigError, ValidConfig};
 use weft_api::fsutil;
-use weft_api::resource::{Metadata, Pointer, Resource};
-use weft_api::resources::{MACHINE_CONFIG_ID, MACHINE_CONFIG_TYPE, NAMESPACE_CONFIG};
+use weft_api::resource::Resource;
+use weft_api::resources::MACHINE_CONFIG_ID;
 
 use crate::runtime::state::State;
 
@@ -32,15 +32,6 @@ pub struct ConfigStore {
     path: PathBuf,
     state: State,
     current: Mutex<ValidConfig>,
-}
-
-/// Where the MachineConfig resource lives.
-pub fn pointer() -> Pointer {
-    Pointer {
-        namespace: NAMESPACE_CONFIG.to_owned(),
-        resource_type: MACHINE_CONFIG_TYPE.to_owned(),
-        id: MACHINE_CONFIG_ID.to_owned(),
-    }
 }
 
 impl ConfigStore {
@@ -105,17 +96,13 @@ impl ConfigStore {
     }
 
     fn publish(&self, valid: &ValidConfig) -> anyhow::Result<()> {
-        let spec = yaml_serde::to_value(&valid.config).context("encoding the machine config")?;
-        let ptr = pointer();
-        match self.state.get(&ptr) {
-            Some(mut existing) => {
-                existing.spec = spec;
-                self.state.update(OWNER, existing)?;
-            }
-            None => {
-                let metadata = Metadata::new(&ptr.namespace, &ptr.resource_type, &ptr.id, OWNER);
-                self.state.create(Resource { metadata, spec })?;
-            }
+        let resource = Resource::new(MACHINE_CONFIG_ID, &valid.config)
+            .context("encoding the machine config")?
+            .owned_by(OWNER);
+        if self.state.get(&resource.pointer()).is_some() {
+            self.state.update(OWNER, resource)?;
+        } else {
+            self.state.create(resource)?;
         }
         Ok(())
     }

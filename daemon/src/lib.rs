@@ -5,7 +5,11 @@
 //! - [`app`]: the daemon's life — config, state directory, identities, engine, API, signals.
 //! - [`runtime`]: the resource runtime Weft's controllers run on — the versioned, watchable
 //!   in-memory state store, the controller engine, and the test helpers controller tests use.
-//! - [`controllers`]: the controllers (KubeSpan config and identity, …), one file each.
+//! - [`resources`]: the resource specs weftd defines for itself (node addresses, discovery
+//!   statuses, the resolved KubeSpan config, …); the shared ones are in `weft_api::resources`.
+//! - [`controllers`]: the controllers (KubeSpan config and identity, …), one file each. An area's
+//!   controllers import only the runtime, `resources`, adapters and the OS/data-plane modules,
+//!   never another area's internals.
 //! - [`config_store`]: the running machine config, persisted and published; `apply-config` lands here.
 //! - [`server`]: the node API (resource and machine services) over mutual TLS.
 //! - [`metrics`]: Prometheus metrics (`machine.metrics.listenAddress`): peers, discovery, data
@@ -13,6 +17,7 @@
 //! - [`discovery`]: the discovery service client: one task per configured service, merged.
 //! - [`os`]: what weftd reads from the OS outside the data plane (links, addresses).
 //! - [`wg`]: the WireGuard data plane: the backend trait and its backends.
+//! - `test_support` (tests only): fixtures the controller tests of every area share.
 
 pub mod adapters;
 pub mod app;
@@ -22,6 +27,9 @@ pub mod controllers;
 pub mod discovery;
 pub mod metrics;
 pub mod os;
+pub mod resources;
 pub mod runtime;
 pub mod server;
+#[cfg(test)]
+pub(crate) mod test_support;
 pub mod wg;

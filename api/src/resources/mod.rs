@@ -52,6 +52,9 @@ pub const AFFILIATE_TYPE: &str = "Affiliates.cluster.weft.dev";
 pub const MEMBER_TYPE: &str = "Members.cluster.weft.dev";
 /// `Identities.cluster.weft.dev`: the node id (affiliate id).
 pub const IDENTITY_TYPE: &str = "Identities.cluster.weft.dev";
+/// `DiscoveryServiceStatuses.cluster.weft.dev`: each discovery service as a node sees it. weftd
+/// registers its definition with its own types; clients read the spec.
+pub const DISCOVERY_SERVICE_STATUS_TYPE: &str = "DiscoveryServiceStatuses.cluster.weft.dev";
 /// `ResourceDefinitions.meta.weft.dev`: the definitions themselves (`weftctl get rd`).
 pub const RESOURCE_DEFINITION_TYPE: &str = "ResourceDefinitions.meta.weft.dev";
 
@@ -68,6 +71,18 @@ pub trait TypedSpec: Serialize + DeserializeOwned {
     const TYPE: &'static str;
     /// The namespace resources of this type live in unless stated otherwise.
     const NAMESPACE: &'static str;
+}
+
+/// The running machine config is stored as a resource (id [`MACHINE_CONFIG_ID`]).
+impl TypedSpec for crate::config::MachineConfig {
+    const TYPE: &'static str = MACHINE_CONFIG_TYPE;
+    const NAMESPACE: &'static str = NAMESPACE_CONFIG;
+}
+
+/// Definitions are resources too (`weftctl get rd`), id = the type they define.
+impl TypedSpec for ResourceDefinition {
+    const TYPE: &'static str = RESOURCE_DEFINITION_TYPE;
+    const NAMESPACE: &'static str = NAMESPACE_META;
 }
 
 /// Every resource type Weft serves, in the order `weftctl get rd` lists them.
@@ -348,5 +363,7 @@ mod tests {
         check::<cluster::AffiliateSpec>();
         check::<cluster::MemberSpec>();
         check::<cluster::IdentitySpec>();
+        check::<crate::config::MachineConfig>();
+        check::<ResourceDefinition>();
     }
 }

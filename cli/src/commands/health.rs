@@ -62,7 +62,7 @@ use std::io::{IsTerminal as _, Write as _};
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use time::OffsetDateTime;
 use tonic::transport::Channel;
 use weft_api::config::client::Context;
@@ -70,10 +70,12 @@ use weft_api::proto::resource::resource_service_client::ResourceServiceClient;
 use weft_api::proto::resource::{GetRequest, ListRequest};
 use weft_api::proto::resource_from_proto;
 use weft_api::resource::Resource;
+// The status weftd writes, under the name this module has always used.
+use weft_api::resources::cluster::DiscoveryServiceStatusSpec as DiscoveryStatus;
 use weft_api::resources::cluster::{AffiliateSpec, IdentitySpec as NodeIdentitySpec};
 use weft_api::resources::fields::ZERO_TIME;
 use weft_api::resources::kubespan::{IdentitySpec, PeerSpec, PeerState, PeerStatusSpec};
-use weft_api::resources::{LOCAL_ID, NAMESPACE_CLUSTER, TypedSpec};
+use weft_api::resources::{LOCAL_ID, TypedSpec};
 
 use crate::args::{GlobalArgs, HealthArgs, HealthOutput};
 use crate::client::{self, Target};
@@ -100,25 +102,6 @@ impl FetchError {
             FetchError::Denied(m) | FetchError::Other(m) => m,
         }
     }
-}
-
-/// `DiscoveryServiceStatuses.cluster.weft.dev`, id = the service endpoint URL: the fields of
-/// weftd's spec that `health` reads (weftctl never depends on the daemon crate; unknown fields are
-/// ignored, missing ones default).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct DiscoveryStatus {
-    /// The endpoint as configured.
-    pub endpoint: String,
-    /// A watch on the cluster is open.
-    pub connected: bool,
-    /// The last failure talking to the service; empty after a success.
-    pub last_error: String,
-}
-
-impl TypedSpec for DiscoveryStatus {
-    const TYPE: &'static str = "DiscoveryServiceStatuses.cluster.weft.dev";
-    const NAMESPACE: &'static str = NAMESPACE_CLUSTER;
 }
 
 /// What a node that answered holds.
@@ -923,9 +906,11 @@ fn decode<S: TypedSpec>(
 ) -> Result<(String, S), FetchError> {
     let resource: Resource = resource_from_proto(wire)
         .map_err(|e| FetchError::Other(format!("decoding a {}: {e}", S::TYPE)))?;
-    let spec = resource.typed_spec::<S>().map_err(|e| {
+    let spec = resource.decode::<S>().map_err(|e| {
+        // The YAML error, as before: the type and id are in the message already.
+        let why = std::error::Error::source(&e).map_or_else(|| e.to_string(), ToString::to_string);
         FetchError::Other(format!(
-            "decoding {} {}: {e}",
+            "decoding {} {}: {why}",
             S::TYPE,
             resource.metadata.id
         ))
@@ -1217,6 +1202,7 @@ mod tests {
             endpoint: "http://10.5.0.1:3000".to_owned(),
             connected: true,
             last_error: String::new(),
+            ..DiscoveryStatus::default()
         }]
     }
 
@@ -1361,6 +1347,7 @@ mod tests {
                         endpoint: "http://x".to_owned(),
                         connected: false,
                         last_error: "connection refused".to_owned(),
+                        ..DiscoveryStatus::default()
                     }]);
                 })],
                 vec![("a", "discovery", Fail)],

@@ -4,19 +4,16 @@
 pub mod cluster;
 pub mod kubespan;
 
-use anyhow::Context as _;
 use weft_api::config::MachineConfig;
 use weft_api::config::validate::{self, Settings};
+use weft_api::resources::MACHINE_CONFIG_ID;
 
 use crate::runtime::engine::ReconcileContext;
 
 /// The running machine config's settings, from its resource (absent until published).
 pub(crate) fn machine_settings(ctx: &ReconcileContext) -> anyhow::Result<Option<Settings>> {
-    let Some(resource) = ctx.get(&crate::config_store::pointer()) else {
+    let Some(config) = ctx.get::<MachineConfig>(MACHINE_CONFIG_ID)? else {
         return Ok(None);
     };
-    let config: MachineConfig = resource
-        .typed_spec()
-        .context("decoding the MachineConfig resource")?;
     Ok(Some(validate::validate(&config, "running machine config")?))
 }

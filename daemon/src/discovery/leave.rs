@@ -9,12 +9,11 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use time::OffsetDateTime;
-use weft_api::resource::{EventKind, Metadata, Pointer, Resource};
-use weft_api::resources::{LOCAL_ID, NAMESPACE_CLUSTER};
+use weft_api::resource::{EventKind, Pointer, Resource};
+use weft_api::resources::cluster::DiscoveryServiceStatusSpec;
+use weft_api::resources::{LOCAL_ID, TypedSpec};
 
-use crate::controllers::cluster::resources::{
-    DISCOVERY_SERVICE_STATUS_TYPE, DiscoveryServiceStatusSpec, LEAVE_REQUEST_TYPE, LeaveRequestSpec,
-};
+use crate::resources::cluster::LeaveRequestSpec;
 use crate::runtime::state::{State, StateError};
 
 /// Owner of the leave request.
@@ -41,7 +40,7 @@ fn absorb(
 ) {
     if kind == EventKind::Destroyed {
         statuses.remove(&r.metadata.id);
-    } else if let Ok(spec) = r.typed_spec() {
+    } else if let Ok(spec) = r.decode() {
         statuses.insert(r.metadata.id.clone(), spec);
     }
 }
@@ -52,18 +51,16 @@ pub async fn leave(
     endpoints: &[String],
     timeout: Duration,
 ) -> Result<Vec<LeaveOutcome>, StateError> {
-    let request = Pointer {
-        namespace: NAMESPACE_CLUSTER.to_owned(),
-        resource_type: LEAVE_REQUEST_TYPE.to_owned(),
-        id: LOCAL_ID.to_owned(),
-    };
-    if state.get(&request).is_none() {
+    if state
+        .get(&Pointer::to::<LeaveRequestSpec>(LOCAL_ID))
+        .is_none()
+    {
         let spec = LeaveRequestSpec {
             requested: OffsetDateTime::now_utc(),
         };
-        let metadata = Metadata::new(NAMESPACE_CLUSTER, LEAVE_REQUEST_TYPE, LOCAL_ID, OWNER);
-        let resource = Resource::from_spec(metadata, &spec)
-            .map_err(|_| StateError::UnknownType(LEAVE_REQUEST_TYPE.to_owned()))?;
+        let resource = Resource::new(LOCAL_ID, &spec)
+            .map_err(|_| StateError::UnknownType(LeaveRequestSpec::TYPE.to_owned()))?
+            .owned_by(OWNER);
         match state.create(resource) {
             Ok(_) => tracing::warn!(
                 "leaving the cluster: withdrawing this node from the discovery services"
@@ -74,8 +71,10 @@ pub async fn leave(
         }
     }
 
-    let (bootstrap, mut watch) =
-        state.watch_kind(NAMESPACE_CLUSTER, DISCOVERY_SERVICE_STATUS_TYPE)?;
+    let (bootstrap, mut watch) = state.watch_kind(
+        DiscoveryServiceStatusSpec::NAMESPACE,
+        DiscoveryServiceStatusSpec::TYPE,
+    )?;
     let mut statuses: BTreeMap<String, DiscoveryServiceStatusSpec> = BTreeMap::new();
     for r in &bootstrap {
         absorb(&mut statuses, r, EventKind::Created);
@@ -92,8 +91,10 @@ pub async fn leave(
             Ok(Some(Ok(event))) => absorb(&mut statuses, &event.resource, event.kind),
             // Fell behind: start over from the current set.
             Ok(Some(Err(_))) => {
-                let (bootstrap, w) =
-                    state.watch_kind(NAMESPACE_CLUSTER, DISCOVERY_SERVICE_STATUS_TYPE)?;
+                let (bootstrap, w) = state.watch_kind(
+                    DiscoveryServiceStatusSpec::NAMESPACE,
+                    DiscoveryServiceStatusSpec::TYPE,
+                )?;
                 watch = w;
                 statuses.clear();
                 for r in &bootstrap {
@@ -126,7 +127,7 @@ pub async fn leave(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::controllers::cluster::tests::fresh_state;
+    use crate::test_support::fresh_state;
 
     /// Without a client confirming, leave still records the request and reports each service
     /// as not confirmed when the time is up; a second leave reuses the request.
@@ -146,11 +147,7 @@ mod tests {
                 error: "no client for this service yet".into(),
             }]
         );
-        let request = Pointer {
-            namespace: NAMESPACE_CLUSTER.to_owned(),
-            resource_type: LEAVE_REQUEST_TYPE.to_owned(),
-            id: LOCAL_ID.to_owned(),
-        };
+        let request = Pointer::to::<LeaveRequestSpec>(LOCAL_ID);
         let first = state.get(&request).expect("recorded");
         // Nothing configured: nothing to wait for.
         assert_eq!(leave(&state, &[], LEAVE_TIMEOUT).await.expect("leave"), []);

@@ -38,7 +38,7 @@ mod tests {
 
     use super::fake::{FakeGrpc, FakeService};
     use super::*;
-    use crate::controllers::cluster::tests::affiliate;
+    use crate::test_support::affiliate;
 
     /// The real transport end to end: tonic over h2c on loopback, against the fake service's
     /// semantics. Two nodes find each other; the service only ever holds ciphertext.

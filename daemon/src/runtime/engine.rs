@@ -29,7 +29,8 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use weft_api::resource::{Pointer, Resource};
+use weft_api::resource::{Pointer, Resource, SpecError, TypedResource};
+use weft_api::resources::TypedSpec;
 
 use super::state::{Kind, State, StateError, show};
 
@@ -82,15 +83,6 @@ pub enum EngineError {
         controller: String,
         resource_type: String,
     },
-    #[error(
-        "controller {controller:?} passed {} to apply_outputs for type {expected:?}",
-        show(pointer)
-    )]
-    OutputTypeMismatch {
-        controller: String,
-        expected: String,
-        pointer: Pointer,
-    },
     #[error("controller {controller:?} produced {} twice", show(pointer))]
     DuplicateOutput {
         controller: String,
@@ -107,6 +99,8 @@ pub enum EngineError {
     ControllerPanicked(String),
     #[error(transparent)]
     State(#[from] StateError),
+    #[error(transparent)]
+    Spec(#[from] SpecError),
 }
 
 /// What a reconcile may see and do: read the state, write declared outputs as their owner.
@@ -133,20 +127,67 @@ impl ReconcileContext {
         &self.controller
     }
 
-    /// The resource at `pointer`, if any.
-    pub fn get(&self, pointer: &Pointer) -> Option<Resource> {
-        self.state.get(pointer)
+    /// The resource `id` of spec type `S` in `S`'s namespace, decoded, if it exists.
+    pub fn get<S: TypedSpec>(&self, id: &str) -> Result<Option<S>, EngineError> {
+        self.get_in::<S>(S::NAMESPACE, id)
     }
 
-    /// Every resource of a kind, sorted by id.
-    pub fn list(&self, namespace: &str, resource_type: &str) -> Vec<Resource> {
-        self.state.list(namespace, resource_type)
+    /// Like [`ReconcileContext::get`], in `namespace`.
+    pub fn get_in<S: TypedSpec>(
+        &self,
+        namespace: &str,
+        id: &str,
+    ) -> Result<Option<S>, EngineError> {
+        self.state
+            .get(&Pointer::to_in::<S>(namespace, id))
+            .map(|r| r.decode::<S>())
+            .transpose()
+            .map_err(EngineError::from)
     }
 
-    /// Makes this controller's outputs of `resource_type` exactly `desired`: creates or updates
-    /// each desired resource (owned by this controller; unchanged ones are left alone) and
-    /// destroys this controller's resources of that type, in any namespace, that are not desired.
-    pub fn apply_outputs(
+    /// Every resource of spec type `S` in `S`'s namespace, decoded, sorted by id.
+    pub fn list<S: TypedSpec>(&self) -> Result<Vec<TypedResource<S>>, EngineError> {
+        self.list_in::<S>(S::NAMESPACE)
+    }
+
+    /// Like [`ReconcileContext::list`], in `namespace`.
+    pub fn list_in<S: TypedSpec>(
+        &self,
+        namespace: &str,
+    ) -> Result<Vec<TypedResource<S>>, EngineError> {
+        self.state
+            .list(namespace, S::TYPE)
+            .into_iter()
+            .map(|r| r.into_typed::<S>().map_err(EngineError::from))
+            .collect()
+    }
+
+    /// Makes this controller's outputs of spec type `S` exactly `desired` (id, spec), in `S`'s
+    /// namespace: creates or updates each (owned by this controller; unchanged ones are left
+    /// alone) and destroys this controller's resources of that type, in any namespace, that are
+    /// not desired.
+    pub fn apply_outputs<S: TypedSpec>(
+        &self,
+        desired: impl IntoIterator<Item = (String, S)>,
+    ) -> Result<(), EngineError> {
+        self.apply_outputs_in::<S>(S::NAMESPACE, desired)
+    }
+
+    /// Like [`ReconcileContext::apply_outputs`], with the desired outputs in `namespace`.
+    pub fn apply_outputs_in<S: TypedSpec>(
+        &self,
+        namespace: &str,
+        desired: impl IntoIterator<Item = (String, S)>,
+    ) -> Result<(), EngineError> {
+        let resources = desired
+            .into_iter()
+            .map(|(id, spec)| Resource::new_in(namespace, &id, &spec))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.apply_resources(S::TYPE, resources)
+    }
+
+    /// [`ReconcileContext::apply_outputs`] over resources already built.
+    fn apply_resources(
         &self,
         resource_type: &str,
         desired: Vec<Resource>,
@@ -156,13 +197,6 @@ impl ReconcileContext {
         let mut wanted = BTreeSet::new();
         for r in &desired {
             let pointer = r.pointer();
-            if r.metadata.resource_type != resource_type {
-                return Err(EngineError::OutputTypeMismatch {
-                    controller: self.controller.clone(),
-                    expected: resource_type.to_owned(),
-                    pointer,
-                });
-            }
             if !wanted.insert(pointer.clone()) {
                 return Err(EngineError::DuplicateOutput {
                     controller: self.controller.clone(),
@@ -180,22 +214,6 @@ impl ReconcileContext {
             }
         }
         Ok(())
-    }
-
-    /// Creates or updates one output, owned by this controller, leaving its other outputs alone.
-    pub fn apply_output(&self, resource: Resource) -> Result<Resource, EngineError> {
-        self.check_output(&resource.metadata.resource_type)?;
-        self.write(resource)
-    }
-
-    /// Destroys one of this controller's outputs; returns whether it existed.
-    pub fn destroy_output(&self, pointer: &Pointer) -> Result<bool, EngineError> {
-        self.check_output(&pointer.resource_type)?;
-        match self.state.destroy(&self.controller, pointer) {
-            Ok(_) => Ok(true),
-            Err(StateError::NotFound(_)) => Ok(false),
-            Err(e) => Err(e.into()),
-        }
     }
 
     fn check_output(&self, resource_type: &str) -> Result<(), EngineError> {
@@ -410,12 +428,32 @@ mod tests {
     use yaml_serde::Value;
 
     use super::*;
-    use crate::runtime::testing::{assert_no_resource, assert_resource, pointer};
+    use crate::runtime::testing::{assert_no_resource, assert_resource};
 
     const NS: &str = "test";
     const INPUTS: &str = "Inputs.test.weft.dev";
     const OUTPUTS: &str = "Outputs.test.weft.dev";
     const OTHER: &str = "Others.test.weft.dev";
+
+    /// Specs of the three test types: any YAML value.
+    macro_rules! spec_type {
+        ($name:ident, $ty:expr) => {
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            #[serde(transparent)]
+            struct $name(Value);
+            impl TypedSpec for $name {
+                const TYPE: &'static str = $ty;
+                const NAMESPACE: &'static str = NS;
+            }
+        };
+    }
+    spec_type!(Input, INPUTS);
+    spec_type!(Output, OUTPUTS);
+    spec_type!(Other, OTHER);
+
+    fn out(id: &str, v: impl Into<Value>) -> (String, Output) {
+        (id.to_owned(), Output(v.into()))
+    }
 
     fn state() -> State {
         let state = State::new();
@@ -486,11 +524,10 @@ mod tests {
                 }
             }
             let desired = ctx
-                .list(NS, INPUTS)
+                .list::<Input>()?
                 .into_iter()
-                .map(|i| res(OUTPUTS, &i.metadata.id, "", i.spec))
-                .collect();
-            ctx.apply_outputs(OUTPUTS, desired)?;
+                .map(|i| (i.metadata.id, Output(i.spec.0)));
+            ctx.apply_outputs(desired)?;
             Ok(())
         }
     }
@@ -539,14 +576,14 @@ mod tests {
         let (shutdown, handle) = start(engine);
 
         next_reconcile(&mut reconciles).await;
-        let out = assert_resource(&s, &pointer(NS, OUTPUTS, "a"), |_| Ok(())).await;
+        let out = assert_resource(&s, &Pointer::to::<Output>("a"), |_| Ok(())).await;
         assert_eq!(out.metadata.owner, "mirror");
         assert_eq!(out.spec, Value::from(1));
         assert_no_reconcile(&mut reconciles).await;
 
         s.update("user", res(INPUTS, "a", "user", 2)).unwrap();
         next_reconcile(&mut reconciles).await;
-        assert_resource(&s, &pointer(NS, OUTPUTS, "a"), |r| {
+        assert_resource(&s, &Pointer::to::<Output>("a"), |r| {
             anyhow::ensure!(r.spec == 2, "spec is {:?}", r.spec);
             Ok(())
         })
@@ -589,11 +626,11 @@ mod tests {
         engine.add(m).unwrap();
         let (shutdown, handle) = start(engine);
 
-        assert_resource(&s, &pointer(NS, OUTPUTS, "b"), |_| Ok(())).await;
-        s.destroy("user", &pointer(NS, INPUTS, "b")).unwrap();
-        assert_no_resource(&s, &pointer(NS, OUTPUTS, "b")).await;
-        assert!(s.get(&pointer(NS, OUTPUTS, "a")).is_some());
-        assert!(s.get(&pointer(NS, OUTPUTS, "theirs")).is_some());
+        assert_resource(&s, &Pointer::to::<Output>("b"), |_| Ok(())).await;
+        s.destroy("user", &Pointer::to::<Input>("b")).unwrap();
+        assert_no_resource(&s, &Pointer::to::<Output>("b")).await;
+        assert!(s.get(&Pointer::to::<Output>("a")).is_some());
+        assert!(s.get(&Pointer::to::<Output>("theirs")).is_some());
         stop(shutdown, handle).await;
     }
 
@@ -656,7 +693,7 @@ mod tests {
         assert_eq!(tick - next, Duration::from_secs(600));
         s.create(res(INPUTS, "a", "user", 0)).unwrap();
         assert_eq!(next_reconcile(&mut reconciles).await, tick);
-        assert_resource(&s, &pointer(NS, OUTPUTS, "a"), |_| Ok(())).await;
+        assert_resource(&s, &Pointer::to::<Output>("a"), |_| Ok(())).await;
         stop(shutdown, handle).await;
     }
 
@@ -692,7 +729,7 @@ mod tests {
             next_reconcile(&mut reconciles).await - failed,
             BACKOFF_INITIAL
         );
-        assert_resource(&s, &pointer(NS, OUTPUTS, "a"), |_| Ok(())).await;
+        assert_resource(&s, &Pointer::to::<Output>("a"), |_| Ok(())).await;
         stop(shutdown, handle).await;
     }
 
@@ -711,7 +748,7 @@ mod tests {
             next_reconcile(&mut reconciles).await - failed,
             BACKOFF_INITIAL
         );
-        assert_resource(&s, &pointer(NS, OUTPUTS, "a"), |_| Ok(())).await;
+        assert_resource(&s, &Pointer::to::<Output>("a"), |_| Ok(())).await;
         // The retry read the change; it cleared the flag first, so it earns no extra pass.
         assert_no_reconcile(&mut reconciles).await;
         stop(shutdown, handle).await;
@@ -723,15 +760,13 @@ mod tests {
         let (m, _) = mirror("mirror");
         let ctx = ReconcileContext::new(&s, &m);
         let err = ctx
-            .apply_outputs(OTHER, vec![res(OTHER, "x", "", 0)])
+            .apply_outputs([("x".to_owned(), Other(0.into()))])
             .unwrap_err();
         assert!(
             matches!(&err, EngineError::UndeclaredOutput { controller, resource_type }
                 if controller == "mirror" && resource_type == OTHER),
             "{err:?}"
         );
-        assert!(ctx.apply_output(res(OTHER, "x", "", 0)).is_err());
-        assert!(ctx.destroy_output(&pointer(NS, OTHER, "x")).is_err());
         assert!(s.list(NS, OTHER).is_empty());
     }
 
@@ -740,21 +775,9 @@ mod tests {
         let s = state();
         let (m, _) = mirror("mirror");
         let ctx = ReconcileContext::new(&s, &m);
+        // A batch of another type's specs does not compile: `apply_outputs::<S>` takes only `S`.
         let err = ctx
-            .apply_outputs(
-                OUTPUTS,
-                vec![res(OUTPUTS, "a", "", 0), res(INPUTS, "b", "", 0)],
-            )
-            .unwrap_err();
-        assert!(
-            matches!(err, EngineError::OutputTypeMismatch { .. }),
-            "{err:?}"
-        );
-        let err = ctx
-            .apply_outputs(
-                OUTPUTS,
-                vec![res(OUTPUTS, "a", "", 0), res(OUTPUTS, "a", "", 1)],
-            )
+            .apply_outputs([out("a", 0), out("b", 0), out("a", 1)])
             .unwrap_err();
         assert!(
             matches!(err, EngineError::DuplicateOutput { .. }),
@@ -764,14 +787,35 @@ mod tests {
     }
 
     #[test]
+    fn typed_reads_and_writes_follow_the_namespace() {
+        let s = state();
+        let (m, _) = mirror("mirror");
+        let ctx = ReconcileContext::new(&s, &m);
+        ctx.apply_outputs_in("elsewhere", [out("a", 1)]).unwrap();
+        assert_eq!(ctx.get::<Output>("a").unwrap(), None);
+        assert_eq!(
+            ctx.get_in::<Output>("elsewhere", "a").unwrap(),
+            Some(Output(1.into()))
+        );
+        let listed = ctx.list_in::<Output>("elsewhere").unwrap();
+        assert_eq!((listed.len(), listed[0].id()), (1, "a"));
+        // Outputs are per type, in any namespace: the next batch replaces that one.
+        ctx.apply_outputs([out("b", 2)]).unwrap();
+        assert!(ctx.list_in::<Output>("elsewhere").unwrap().is_empty());
+        assert_eq!(ctx.list::<Output>().unwrap()[0].spec, Output(2.into()));
+        assert_eq!(
+            s.get(&Pointer::to::<Output>("b")).unwrap().metadata.owner,
+            "mirror"
+        );
+    }
+
+    #[test]
     fn outputs_owned_by_someone_else_are_a_conflict() {
         let s = state();
         s.create(res(OUTPUTS, "a", "someone-else", 0)).unwrap();
         let (m, _) = mirror("mirror");
         let ctx = ReconcileContext::new(&s, &m);
-        let err = ctx
-            .apply_outputs(OUTPUTS, vec![res(OUTPUTS, "a", "", 1)])
-            .unwrap_err();
+        let err = ctx.apply_outputs([out("a", 1)]).unwrap_err();
         assert!(
             matches!(err, EngineError::State(StateError::OwnerConflict { .. })),
             "{err:?}"
@@ -784,15 +828,14 @@ mod tests {
         let (m, _) = mirror("mirror");
         let ctx = ReconcileContext::new(&s, &m);
         for _ in 0..3 {
-            ctx.apply_outputs(OUTPUTS, vec![res(OUTPUTS, "a", "", 0)])
-                .unwrap();
+            ctx.apply_outputs([out("a", 0)]).unwrap();
         }
         assert_eq!(
-            s.get(&pointer(NS, OUTPUTS, "a")).unwrap().metadata.version,
+            s.get(&Pointer::to::<Output>("a")).unwrap().metadata.version,
             1
         );
-        assert!(ctx.destroy_output(&pointer(NS, OUTPUTS, "a")).unwrap());
-        assert!(!ctx.destroy_output(&pointer(NS, OUTPUTS, "a")).unwrap());
+        ctx.apply_outputs(Vec::<(String, Output)>::new()).unwrap();
+        assert_eq!(s.get(&Pointer::to::<Output>("a")), None);
     }
 
     #[test]

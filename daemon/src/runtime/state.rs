@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use time::OffsetDateTime;
 use tokio::sync::{Notify, watch};
 use weft_api::resource::{EventKind, Pointer, Resource, ResourceDefinition};
+use weft_api::resources::TypedSpec;
 
 /// How many events a watcher may have waiting before it is dropped. Large enough to absorb a burst
 /// (a full peer list rewritten at once is tens of events), small enough that a stuck client cannot
@@ -43,7 +44,17 @@ impl Kind {
         }
     }
 
-    fn of(resource: &Resource) -> Kind {
+    /// The kind of spec type `S` in `S`'s namespace.
+    pub fn of<S: TypedSpec>() -> Kind {
+        Kind::new(S::NAMESPACE, S::TYPE)
+    }
+
+    /// The kind of spec type `S` in `namespace`.
+    pub fn of_in<S: TypedSpec>(namespace: &str) -> Kind {
+        Kind::new(namespace, S::TYPE)
+    }
+
+    fn of_resource(resource: &Resource) -> Kind {
         Kind::new(
             &resource.metadata.namespace,
             &resource.metadata.resource_type,
@@ -315,7 +326,7 @@ impl State {
     pub fn create(&self, mut resource: Resource) -> Result<Resource, StateError> {
         let mut store = self.lock();
         store.check_type(&resource.metadata.resource_type)?;
-        let kind = Kind::of(&resource);
+        let kind = Kind::of_resource(&resource);
         let by_id = store.resources.entry(kind).or_default();
         if by_id.contains_key(&resource.metadata.id) {
             return Err(StateError::AlreadyExists(resource.pointer()));
@@ -464,7 +475,7 @@ impl Store {
         let pointer = next.pointer();
         let slot = self
             .resources
-            .get_mut(&Kind::of(&next))
+            .get_mut(&Kind::of_resource(&next))
             .and_then(|m| m.get_mut(&pointer.id))
             .ok_or_else(|| StateError::NotFound(pointer.clone()))?;
         check_owner(slot, owner)?;
@@ -500,7 +511,7 @@ impl Store {
     /// Tells every interested watcher and signal about a change. Runs under the store lock, so all
     /// watchers see changes in the order they were applied.
     fn emit(&mut self, kind: EventKind, resource: &Resource) {
-        let resource_kind = Kind::of(resource);
+        let resource_kind = Kind::of_resource(resource);
         self.signals.retain(|s| {
             if s.tx.is_closed() {
                 return false;

@@ -1,5 +1,5 @@
-//! Helpers for controller tests: build pointers and resources tersely, and assert on what the
-//! state eventually holds.
+//! Helpers for controller tests: assert on what the state eventually holds. Test-only (built
+//! under `cfg(test)`); fixtures shared by the controller tests live in `crate::test_support`.
 //!
 //! Controllers run in their own tasks, so a test cannot check the state right after a write: it
 //! waits for the condition, up to a deadline. The waits follow the resource's watch instead of
@@ -9,36 +9,13 @@
 use std::time::Duration;
 
 use tokio::time::Instant;
-use weft_api::resource::{EventKind, Metadata, Pointer, Resource};
+use weft_api::resource::{EventKind, Pointer, Resource};
 
 use super::state::{State, show};
 
 /// How long `assert_resource` and `assert_no_resource` wait for their condition. Generous:
 /// under paused time it costs nothing, and on a loaded CI machine with real time it avoids flakes.
 pub const ASSERT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The pointer `namespace/resource_type/id`.
-pub fn pointer(namespace: &str, resource_type: &str, id: &str) -> Pointer {
-    Pointer {
-        namespace: namespace.to_owned(),
-        resource_type: resource_type.to_owned(),
-        id: id.to_owned(),
-    }
-}
-
-/// A resource ready to create: fresh metadata and `spec`.
-pub fn resource(
-    namespace: &str,
-    resource_type: &str,
-    id: &str,
-    owner: &str,
-    spec: yaml_serde::Value,
-) -> Resource {
-    Resource {
-        metadata: Metadata::new(namespace, resource_type, id, owner),
-        spec,
-    }
-}
 
 /// Waits until the resource at `pointer` exists and `check` accepts it, and returns it. Panics
 /// with the last rejection if that doesn't happen within [`ASSERT_TIMEOUT`].
@@ -130,12 +107,27 @@ where
 #[cfg(test)]
 mod tests {
     use weft_api::resource::ResourceDefinition;
+    use weft_api::resources::TypedSpec;
     use yaml_serde::Value;
 
     use super::*;
 
     const NS: &str = "test";
-    const THINGS: &str = "Things.test.weft.dev";
+
+    #[derive(Debug, serde::Serialize, serde::Deserialize)]
+    #[serde(transparent)]
+    struct Thing(Value);
+
+    impl TypedSpec for Thing {
+        const TYPE: &'static str = "Things.test.weft.dev";
+        const NAMESPACE: &'static str = NS;
+    }
+
+    fn resource(id: &str, owner: &str, spec: i64) -> Resource {
+        Resource::new(id, &Thing(Value::from(spec)))
+            .expect("spec")
+            .owned_by(owner)
+    }
 
     fn state() -> State {
         let s = State::new();
@@ -147,16 +139,14 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn assert_resource_waits_for_the_condition() {
         let s = state();
-        let p = pointer(NS, THINGS, "a");
+        let p = Pointer::to::<Thing>("a");
         let writer = {
             let s = s.clone();
             tokio::spawn(async move {
                 tokio::time::sleep(Duration::from_secs(1)).await;
-                s.create(resource(NS, THINGS, "a", "w", Value::from(1)))
-                    .unwrap();
+                s.create(resource("a", "w", 1)).unwrap();
                 tokio::time::sleep(Duration::from_secs(1)).await;
-                s.update("w", resource(NS, THINGS, "a", "w", Value::from(2)))
-                    .unwrap();
+                s.update("w", resource("a", "w", 2)).unwrap();
             })
         };
         let r = assert_resource(&s, &p, |r| {
@@ -171,9 +161,8 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_condition_never_met_times_out_with_the_last_reason() {
         let s = state();
-        let p = pointer(NS, THINGS, "a");
-        s.create(resource(NS, THINGS, "a", "w", Value::from(1)))
-            .unwrap();
+        let p = Pointer::to::<Thing>("a");
+        s.create(resource("a", "w", 1)).unwrap();
         let start = Instant::now();
         let err = wait_for_resource(&s, &p, Duration::from_secs(5), |r| {
             anyhow::ensure!(r.spec == 2, "spec is {:?}", r.spec);
@@ -188,9 +177,8 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn assert_no_resource_waits_for_destruction() {
         let s = state();
-        let p = pointer(NS, THINGS, "a");
-        s.create(resource(NS, THINGS, "a", "w", Value::from(1)))
-            .unwrap();
+        let p = Pointer::to::<Thing>("a");
+        s.create(resource("a", "w", 1)).unwrap();
         let writer = {
             let (s, p) = (s.clone(), p.clone());
             tokio::spawn(async move {
@@ -206,8 +194,7 @@ mod tests {
     #[should_panic(expected = "still exists at version 1")]
     async fn assert_no_resource_panics_when_it_stays() {
         let s = state();
-        s.create(resource(NS, THINGS, "a", "w", Value::from(1)))
-            .unwrap();
-        assert_no_resource(&s, &pointer(NS, THINGS, "a")).await;
+        s.create(resource("a", "w", 1)).unwrap();
+        assert_no_resource(&s, &Pointer::to::<Thing>("a")).await;
     }
 }

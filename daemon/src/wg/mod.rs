@@ -3,7 +3,7 @@
 //!
 //! - `userspace`: the embedded userspace WireGuard (gotatun) on a TUN device — the default, and
 //!   what tests use; it serves the standard UAPI socket so `wg show <name>` works.
-//! - `fake`: in memory, for controller tests.
+//! - `fake`: in memory, for controller tests (built under `cfg(test)` only: it does not ship).
 //! - A kernel (netlink) backend fits the same trait; it is not built because these machines have no
 //!   WireGuard module to test it against.
 //!
@@ -11,6 +11,7 @@
 //! rules rendered by `nft`, a routing table and rule) and lends NAT traversal its UDP socket
 //! (`shared_socket`: STUN probes, hole punches and the punches peers send).
 
+#[cfg(test)]
 pub mod fake;
 mod link;
 pub mod nft;

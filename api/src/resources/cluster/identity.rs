@@ -18,7 +18,7 @@ pub const NODE_IDENTITY_FILE_NAME: &str = "node-identity.yaml";
 pub const NODE_ID_LEN: usize = 32;
 
 /// The node identity spec; also the content of `node-identity.yaml` (`nodeId: <id>`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct IdentitySpec {
     pub node_id: String,

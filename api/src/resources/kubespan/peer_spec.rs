@@ -10,7 +10,7 @@ use crate::resources::fields::empty_as_none;
 use crate::resources::{KUBESPAN_PEER_SPEC_TYPE, NAMESPACE_KUBESPAN, TypedSpec};
 
 /// A desired WireGuard peer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PeerSpec {
     /// The peer's KubeSpan address; renders `""` for a peer without one (an external WireGuard

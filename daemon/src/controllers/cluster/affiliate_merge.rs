@@ -2,11 +2,8 @@
 //! merged affiliates (ns `cluster`, id = node id), by the rules of `adapters::cluster::merge`.
 //! This node's own id is left to LocalAffiliateController, which owns that resource.
 
-use weft_api::resource::{Metadata, Resource};
-use weft_api::resources::cluster::AffiliateSpec;
-use weft_api::resources::{
-    AFFILIATE_TYPE, IDENTITY_TYPE, NAMESPACE_CLUSTER, NAMESPACE_CLUSTER_RAW,
-};
+use weft_api::resources::cluster::{AffiliateSpec, IdentitySpec as NodeIdentity};
+use weft_api::resources::{NAMESPACE_CLUSTER_RAW, TypedSpec};
 
 use super::node_id;
 use crate::adapters::cluster::merge::merge_raw;
@@ -27,53 +24,44 @@ impl Controller for AffiliateMergeController {
 
     fn inputs(&self) -> Vec<Kind> {
         vec![
-            Kind::new(NAMESPACE_CLUSTER_RAW, AFFILIATE_TYPE),
-            Kind::new(NAMESPACE_CLUSTER, IDENTITY_TYPE),
+            Kind::of_in::<AffiliateSpec>(NAMESPACE_CLUSTER_RAW),
+            Kind::of::<NodeIdentity>(),
         ]
     }
 
     fn outputs(&self) -> Vec<String> {
-        vec![AFFILIATE_TYPE.to_owned()]
+        vec![AffiliateSpec::TYPE.to_owned()]
     }
 
     async fn reconcile(&mut self, ctx: &mut ReconcileContext) -> anyhow::Result<()> {
         let own = node_id(ctx)?.unwrap_or_default();
         // `list` is sorted by id, which is the order the merge needs.
-        let mut raw: Vec<AffiliateSpec> = Vec::new();
-        for r in ctx.list(NAMESPACE_CLUSTER_RAW, AFFILIATE_TYPE) {
-            match r.typed_spec::<AffiliateSpec>() {
-                Ok(spec) => raw.push(spec),
-                Err(e) => {
-                    tracing::warn!(id = %r.metadata.id, error = %e, "skipping a raw affiliate that does not decode");
-                }
-            }
-        }
-        let mut desired = Vec::new();
-        for (id, spec) in merge_raw(&raw) {
-            if id == own || id.is_empty() {
-                continue;
-            }
-            let metadata = Metadata::new(NAMESPACE_CLUSTER, AFFILIATE_TYPE, &id, NAME);
-            desired.push(Resource::from_spec(metadata, &spec)?);
-        }
-        ctx.apply_outputs(AFFILIATE_TYPE, desired)?;
+        // Only DiscoveryServiceController writes raw affiliates, through the same typed spec, so
+        // every one decodes.
+        let raw: Vec<AffiliateSpec> = ctx
+            .list_in::<AffiliateSpec>(NAMESPACE_CLUSTER_RAW)?
+            .into_iter()
+            .map(|r| r.spec)
+            .collect();
+        let desired = merge_raw(&raw)
+            .into_iter()
+            .filter(|(id, _)| *id != own && !id.is_empty());
+        ctx.apply_outputs(desired)?;
         Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use weft_api::resource::Pointer;
+    use weft_api::resources::NAMESPACE_CLUSTER;
+
     use super::*;
-    use crate::controllers::cluster::tests::{affiliate, fresh_state, set_node_id};
     use crate::runtime::state::State;
+    use crate::test_support::{affiliate, fresh_state, put_in, set_node_id};
 
     fn put_raw(state: &State, id: &str, spec: &AffiliateSpec) {
-        let r = Resource::from_spec(
-            Metadata::new(NAMESPACE_CLUSTER_RAW, AFFILIATE_TYPE, id, "registry"),
-            spec,
-        )
-        .expect("spec");
-        state.create(r).expect("create");
+        put_in(state, NAMESPACE_CLUSTER_RAW, id, spec, "registry");
     }
 
     #[tokio::test]
@@ -91,10 +79,10 @@ mod tests {
         let mut c = AffiliateMergeController;
         let mut ctx = ReconcileContext::new(&state, &c);
         c.reconcile(&mut ctx).await.expect("reconcile");
-        let merged = state.list(NAMESPACE_CLUSTER, AFFILIATE_TYPE);
+        let merged = state.list(NAMESPACE_CLUSTER, AffiliateSpec::TYPE);
         let ids: Vec<&str> = merged.iter().map(|r| r.metadata.id.as_str()).collect();
         assert_eq!(ids, ["n1", "n2"]);
-        let n1: AffiliateSpec = merged[0].typed_spec().expect("spec");
+        let n1: AffiliateSpec = merged[0].decode().expect("spec");
         assert_eq!(n1.hostname, "from-service");
         assert_eq!(merged[0].metadata.owner, NAME);
 
@@ -102,14 +90,10 @@ mod tests {
         state
             .destroy(
                 "registry",
-                &crate::controllers::cluster::ptr(
-                    NAMESPACE_CLUSTER_RAW,
-                    AFFILIATE_TYPE,
-                    "service/n2",
-                ),
+                &Pointer::to_in::<AffiliateSpec>(NAMESPACE_CLUSTER_RAW, "service/n2"),
             )
             .expect("destroy");
         c.reconcile(&mut ctx).await.expect("reconcile");
-        assert_eq!(state.list(NAMESPACE_CLUSTER, AFFILIATE_TYPE).len(), 1);
+        assert_eq!(state.list(NAMESPACE_CLUSTER, AffiliateSpec::TYPE).len(), 1);
     }
 }

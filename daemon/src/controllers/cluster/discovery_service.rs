@@ -29,24 +29,22 @@ use std::sync::Arc;
 
 use ipnet::IpNet;
 use tokio::sync::watch;
+use weft_api::config::MachineConfig;
 use weft_api::config::validate::ClusterSecret;
 use weft_api::discovery::Cipher;
-use weft_api::resource::{Metadata, Resource};
-use weft_api::resources::cluster::AffiliateSpec;
+use weft_api::resources::cluster::{
+    AffiliateSpec, DiscoveryServiceStatusSpec, IdentitySpec as NodeIdentity,
+};
 use weft_api::resources::kubespan::EndpointSpec;
-use weft_api::resources::{
-    AFFILIATE_TYPE, IDENTITY_TYPE, KUBESPAN_ENDPOINT_TYPE, LOCAL_ID, MACHINE_CONFIG_TYPE,
-    NAMESPACE_CLUSTER, NAMESPACE_CLUSTER_RAW, NAMESPACE_CONFIG, NAMESPACE_KUBESPAN,
-};
+use weft_api::resources::{LOCAL_ID, NAMESPACE_CLUSTER, NAMESPACE_CLUSTER_RAW, TypedSpec};
 
-use super::resources::{
-    DISCOVERED_ID, DISCOVERY_SERVICE_STATUS_TYPE, DiscoveryServiceStatusSpec, LEAVE_REQUEST_TYPE,
-    NAMESPACE_CLUSTER_EXTERNAL, NODE_ADDRESS_TYPE, NodeAddressSpec,
-};
-use super::{node_id, ptr, typed};
+use super::node_id;
 use crate::adapters::cluster::merge::merge_into;
 use crate::discovery::client::{Extras, Harvested};
 use crate::discovery::{Announcement, ClientHandle, ClientParams, ClientReport, Dialer, Target};
+use crate::resources::cluster::{
+    DISCOVERED_ID, LeaveRequestSpec, NAMESPACE_CLUSTER_EXTERNAL, NodeAddressSpec,
+};
 use crate::runtime::engine::{Controller, ReconcileContext};
 use crate::runtime::state::{Kind, State, StateError};
 
@@ -98,12 +96,12 @@ impl<D: Dialer> std::fmt::Debug for DiscoveryServiceController<D> {
 
 fn input_kinds() -> Vec<Kind> {
     vec![
-        Kind::new(NAMESPACE_CONFIG, MACHINE_CONFIG_TYPE),
-        Kind::new(NAMESPACE_CLUSTER, IDENTITY_TYPE),
-        Kind::new(NAMESPACE_CLUSTER, AFFILIATE_TYPE),
-        Kind::new(NAMESPACE_CLUSTER, LEAVE_REQUEST_TYPE),
-        Kind::new(NAMESPACE_CLUSTER_EXTERNAL, AFFILIATE_TYPE),
-        Kind::new(NAMESPACE_KUBESPAN, KUBESPAN_ENDPOINT_TYPE),
+        Kind::of::<MachineConfig>(),
+        Kind::of::<NodeIdentity>(),
+        Kind::of::<AffiliateSpec>(),
+        Kind::of::<LeaveRequestSpec>(),
+        Kind::of_in::<AffiliateSpec>(NAMESPACE_CLUSTER_EXTERNAL),
+        Kind::of::<EndpointSpec>(),
     ]
 }
 
@@ -238,31 +236,23 @@ impl<D: Dialer> DiscoveryServiceController<D> {
                 }
             }
         }
-        let mut raw = Vec::with_capacity(merged.len());
-        for (id, spec) in merged {
-            let metadata = Metadata::new(
-                NAMESPACE_CLUSTER_RAW,
-                AFFILIATE_TYPE,
-                &format!("{RAW_ID_PREFIX}{id}"),
-                NAME,
-            );
-            raw.push(Resource::from_spec(metadata, &spec)?);
-        }
-        ctx.apply_outputs(AFFILIATE_TYPE, raw)?;
+        let raw = merged
+            .into_iter()
+            .map(|(id, spec)| (format!("{RAW_ID_PREFIX}{id}"), spec));
+        ctx.apply_outputs_in(NAMESPACE_CLUSTER_RAW, raw)?;
 
         let public_ip: Option<IpAddr> = reports
             .iter()
             .filter_map(|(_, r, _)| r.as_ref().and_then(|r| r.public_ip))
             .next();
-        let mut addresses = Vec::new();
-        if let Some(ip) = public_ip {
+        // In ns `cluster`, not the type's `network`: this is the address as the services see it.
+        let discovered = public_ip.map(|ip| {
             let spec = NodeAddressSpec {
                 addresses: vec![IpNet::from(ip)],
             };
-            let metadata = Metadata::new(NAMESPACE_CLUSTER, NODE_ADDRESS_TYPE, DISCOVERED_ID, NAME);
-            addresses.push(Resource::from_spec(metadata, &spec)?);
-        }
-        ctx.apply_outputs(NODE_ADDRESS_TYPE, addresses)?;
+            (DISCOVERED_ID.to_owned(), spec)
+        });
+        ctx.apply_outputs_in(NAMESPACE_CLUSTER, discovered)?;
 
         let mut statuses = Vec::with_capacity(reports.len());
         for (endpoint, report, invalid) in &reports {
@@ -282,15 +272,9 @@ impl<D: Dialer> DiscoveryServiceController<D> {
                     ..DiscoveryServiceStatusSpec::default()
                 },
             };
-            let metadata = Metadata::new(
-                NAMESPACE_CLUSTER,
-                DISCOVERY_SERVICE_STATUS_TYPE,
-                endpoint,
-                NAME,
-            );
-            statuses.push(Resource::from_spec(metadata, &spec)?);
+            statuses.push(((*endpoint).to_owned(), spec));
         }
-        ctx.apply_outputs(DISCOVERY_SERVICE_STATUS_TYPE, statuses)?;
+        ctx.apply_outputs(statuses)?;
         Ok(())
     }
 }
@@ -306,9 +290,9 @@ impl<D: Dialer> Controller for DiscoveryServiceController<D> {
 
     fn outputs(&self) -> Vec<String> {
         vec![
-            AFFILIATE_TYPE.to_owned(),
-            NODE_ADDRESS_TYPE.to_owned(),
-            DISCOVERY_SERVICE_STATUS_TYPE.to_owned(),
+            AffiliateSpec::TYPE.to_owned(),
+            NodeAddressSpec::TYPE.to_owned(),
+            DiscoveryServiceStatusSpec::TYPE.to_owned(),
         ]
     }
 
@@ -317,11 +301,9 @@ impl<D: Dialer> Controller for DiscoveryServiceController<D> {
         self.inputs_changed.mark_unchanged();
         let desired = Self::desired(ctx)?;
         let own_id = node_id(ctx)?;
-        let left = ctx
-            .get(&ptr(NAMESPACE_CLUSTER, LEAVE_REQUEST_TYPE, LOCAL_ID))
-            .is_some();
-        let local: Option<AffiliateSpec> = match &own_id {
-            Some(id) => typed(ctx, &ptr(NAMESPACE_CLUSTER, AFFILIATE_TYPE, id))?,
+        let left = ctx.get::<LeaveRequestSpec>(LOCAL_ID)?.is_some();
+        let local = match &own_id {
+            Some(id) => ctx.get::<AffiliateSpec>(id)?,
             None => None,
         };
         let announcement = match (left, local) {
@@ -330,16 +312,16 @@ impl<D: Dialer> Controller for DiscoveryServiceController<D> {
             (false, None) => Announcement::Nothing,
         };
         let mut extras = Extras::new();
-        for r in ctx.list(NAMESPACE_CLUSTER_EXTERNAL, AFFILIATE_TYPE) {
-            let spec: AffiliateSpec = r.typed_spec()?;
+        for r in ctx.list_in::<AffiliateSpec>(NAMESPACE_CLUSTER_EXTERNAL)? {
+            let spec = r.spec;
             // Never under this node's own id (external ids are not base62 node ids anyway).
             if own_id.as_ref() != Some(&spec.node_id) {
                 extras.insert(spec.node_id.clone(), spec);
             }
         }
         let mut harvested = Harvested::new();
-        for r in ctx.list(NAMESPACE_KUBESPAN, KUBESPAN_ENDPOINT_TYPE) {
-            let spec: EndpointSpec = r.typed_spec()?;
+        for r in ctx.list::<EndpointSpec>()? {
+            let spec = r.spec;
             if own_id.as_ref() != Some(&spec.affiliate_id) {
                 harvested
                     .entry(spec.affiliate_id)
@@ -377,11 +359,9 @@ mod tests {
 
     use weft_api::config::secrets::SecretsBundle;
     use weft_api::config::validate::parse_machine_config;
+    use weft_api::resource::{Pointer, Resource};
     use weft_api::resources::cluster::MemberSpec;
-    use weft_api::resources::kubespan::PeerSpec;
-    use weft_api::resources::{
-        KUBESPAN_IDENTITY_TYPE, KUBESPAN_PEER_SPEC_TYPE, MEMBER_TYPE, NAMESPACE_KUBESPAN,
-    };
+    use weft_api::resources::kubespan::{IdentitySpec as KubeSpanIdentity, PeerSpec};
 
     use super::*;
     use crate::config_store::ConfigStore;
@@ -392,7 +372,6 @@ mod tests {
     use crate::controllers::cluster::local_affiliate::{HostnameSource, LocalAffiliateController};
     use crate::controllers::cluster::member::MemberController;
     use crate::controllers::cluster::node_address::NodeAddressController;
-    use crate::controllers::cluster::tests::{fresh_state, set_node_id};
     use crate::controllers::kubespan::config::ConfigController;
     use crate::controllers::kubespan::identity::{HardwareAddr, IdentityController};
     use crate::controllers::kubespan::peer_spec::PeerSpecController;
@@ -400,7 +379,8 @@ mod tests {
     use crate::discovery::leave::leave;
     use crate::os::addresses::{AddressSource, InterfaceAddress};
     use crate::runtime::engine::Engine;
-    use crate::runtime::testing::{assert_no_resource, assert_resource, pointer};
+    use crate::runtime::testing::{assert_no_resource, assert_resource};
+    use crate::test_support::{affiliate, fresh_state, key, set_node_id};
 
     const ENDPOINT: &str = "http://disco:3000/";
 
@@ -490,14 +470,12 @@ mod tests {
         engine.add(PeerSpecController::default()).expect("add");
         let shutdown = tokio_util::sync::CancellationToken::new();
         tokio::spawn(engine.run(shutdown.clone()));
-        let identity = assert_resource(
-            &state,
-            &pointer(NAMESPACE_KUBESPAN, KUBESPAN_IDENTITY_TYPE, LOCAL_ID),
-            |_| Ok(()),
-        )
+        let identity = assert_resource(&state, &Pointer::to::<KubeSpanIdentity>(LOCAL_ID), |_| {
+            Ok(())
+        })
         .await;
         let public_key = identity
-            .typed_spec::<weft_api::resources::kubespan::IdentitySpec>()
+            .decode::<KubeSpanIdentity>()
             .expect("identity")
             .public_key;
         Node {
@@ -514,7 +492,7 @@ mod tests {
         endpoints: &'static [&'static str],
     ) -> impl FnMut(&Resource) -> anyhow::Result<()> {
         move |r| {
-            let spec: PeerSpec = r.typed_spec()?;
+            let spec: PeerSpec = r.decode()?;
             anyhow::ensure!(spec.label == label, "label {}", spec.label);
             let got: Vec<String> = spec.endpoints.iter().map(ToString::to_string).collect();
             anyhow::ensure!(got == endpoints, "endpoints {got:?}");
@@ -538,7 +516,7 @@ mod tests {
         let dialer = FakeDialer::new([("disco", service.clone())]);
         let a = node(&bundle, &dialer, "nodeA", 1).await;
         let b = node(&bundle, &dialer, "nodeB", 2).await;
-        let b_on_a = pointer(NAMESPACE_KUBESPAN, KUBESPAN_PEER_SPEC_TYPE, &b.public_key);
+        let b_on_a = Pointer::to::<PeerSpec>(&b.public_key);
         assert_resource(
             &a.state,
             &b_on_a,
@@ -555,15 +533,10 @@ mod tests {
                 affiliate_id: affiliate_id.to_owned(),
                 endpoint: endpoint.parse().expect("endpoint"),
             };
-            let metadata = Metadata::new(
-                NAMESPACE_KUBESPAN,
-                KUBESPAN_ENDPOINT_TYPE,
-                id,
-                crate::controllers::kubespan::endpoint::NAME,
-            );
-            a.state
-                .create(Resource::from_spec(metadata, &spec).expect("resource"))
-                .expect("create");
+            let resource = Resource::new(id, &spec)
+                .expect("resource")
+                .owned_by(crate::controllers::kubespan::endpoint::NAME);
+            a.state.create(resource).expect("create");
         }
         service.wait_updates("nodeB", before + 1).await;
         let update = service.last_update("nodeB").expect("update");
@@ -603,7 +576,7 @@ mod tests {
         let b = node(&bundle, &dialer, "nodeB", 2).await;
 
         // a sees b as a peer: b's routed address, then the public IP the service saw.
-        let b_on_a = pointer(NAMESPACE_KUBESPAN, KUBESPAN_PEER_SPEC_TYPE, &b.public_key);
+        let b_on_a = Pointer::to::<PeerSpec>(&b.public_key);
         assert_resource(
             &a.state,
             &b_on_a,
@@ -612,51 +585,40 @@ mod tests {
         .await;
         assert_resource(
             &b.state,
-            &pointer(NAMESPACE_KUBESPAN, KUBESPAN_PEER_SPEC_TYPE, &a.public_key),
+            &Pointer::to::<PeerSpec>(&a.public_key),
             peer_check("nodea", &["172.20.0.1:51820", "203.0.113.1:51820"]),
         )
         .await;
         // The raw affiliate, both members, the public address and the service's status.
         assert_resource(
             &a.state,
-            &pointer(NAMESPACE_CLUSTER_RAW, AFFILIATE_TYPE, "service/nodeB"),
+            &Pointer::to_in::<AffiliateSpec>(NAMESPACE_CLUSTER_RAW, "service/nodeB"),
             |_| Ok(()),
         )
         .await;
         for name in ["nodea", "nodeb"] {
-            let m = assert_resource(
-                &a.state,
-                &pointer(NAMESPACE_CLUSTER, MEMBER_TYPE, name),
-                |_| Ok(()),
-            )
-            .await;
+            let m = assert_resource(&a.state, &Pointer::to::<MemberSpec>(name), |_| Ok(())).await;
             assert_eq!(
-                m.typed_spec::<MemberSpec>()
-                    .expect("member")
-                    .operating_system,
+                m.decode::<MemberSpec>().expect("member").operating_system,
                 super::super::local_affiliate::OPERATING_SYSTEM
             );
         }
         let public = a
             .state
-            .get(&pointer(
+            .get(&Pointer::to_in::<NodeAddressSpec>(
                 NAMESPACE_CLUSTER,
-                NODE_ADDRESS_TYPE,
                 DISCOVERED_ID,
             ))
             .expect("public address");
         assert_eq!(
-            public
-                .typed_spec::<NodeAddressSpec>()
-                .expect("spec")
-                .addresses,
+            public.decode::<NodeAddressSpec>().expect("spec").addresses,
             vec!["203.0.113.1/32".parse::<IpNet>().expect("net")]
         );
         let status = assert_resource(
             &a.state,
-            &pointer(NAMESPACE_CLUSTER, DISCOVERY_SERVICE_STATUS_TYPE, ENDPOINT),
+            &Pointer::to::<DiscoveryServiceStatusSpec>(ENDPOINT),
             |r| {
-                let s: DiscoveryServiceStatusSpec = r.typed_spec()?;
+                let s: DiscoveryServiceStatusSpec = r.decode()?;
                 anyhow::ensure!(s.connected && s.announced && s.affiliates == 1, "{s:?}");
                 Ok(())
             },
@@ -670,13 +632,9 @@ mod tests {
             .expect("leave");
         assert!(outcome[0].deleted, "{outcome:?}");
         assert_no_resource(&a.state, &b_on_a).await;
-        assert_no_resource(&a.state, &pointer(NAMESPACE_CLUSTER, MEMBER_TYPE, "nodeb")).await;
+        assert_no_resource(&a.state, &Pointer::to::<MemberSpec>("nodeb")).await;
         // b no longer has a local affiliate and keeps quiet across refreshes.
-        assert_no_resource(
-            &b.state,
-            &pointer(NAMESPACE_CLUSTER, AFFILIATE_TYPE, "nodeB"),
-        )
-        .await;
+        assert_no_resource(&b.state, &Pointer::to::<AffiliateSpec>("nodeB")).await;
         let updates = service.updates_of("nodeB");
         tokio::time::sleep(crate::discovery::client::REFRESH_INTERVAL * 2).await;
         assert_eq!(service.updates_of("nodeB"), updates);
@@ -692,7 +650,7 @@ mod tests {
         a.config.apply(&moved, false).expect("apply");
         assert_no_resource(
             &a.state,
-            &pointer(NAMESPACE_CLUSTER, DISCOVERY_SERVICE_STATUS_TYPE, ENDPOINT),
+            &Pointer::to::<DiscoveryServiceStatusSpec>(ENDPOINT),
         )
         .await;
         tokio::time::sleep(Duration::from_secs(1)).await;
@@ -725,12 +683,12 @@ mod tests {
         let b = node(&bundle, &dialer, "nodeB", 2).await;
         assert_resource(
             &a.state,
-            &pointer(NAMESPACE_KUBESPAN, KUBESPAN_PEER_SPEC_TYPE, &b.public_key),
+            &Pointer::to::<PeerSpec>(&b.public_key),
             |_| Ok(()),
         )
         .await;
 
-        let router_key = crate::controllers::cluster::tests::key(42);
+        let router_key = key(42);
         let request = ExternalPeerRequest {
             name: "router".into(),
             public_key: router_key.clone(),
@@ -739,10 +697,10 @@ mod tests {
         };
         let added = external_peer::add(&a.state, &request).await.expect("add");
         assert_eq!(added.affiliate_id, "external-router");
-        let spec_ptr = pointer(NAMESPACE_KUBESPAN, KUBESPAN_PEER_SPEC_TYPE, &router_key);
+        let spec_ptr = Pointer::to::<PeerSpec>(&router_key);
         for n in [&a, &b] {
             assert_resource(&n.state, &spec_ptr, |r| {
-                let spec: PeerSpec = r.typed_spec()?;
+                let spec: PeerSpec = r.decode()?;
                 anyhow::ensure!(spec.label == "router", "label {}", spec.label);
                 anyhow::ensure!(spec.address.is_none(), "address {:?}", spec.address);
                 let allowed: Vec<String> =
@@ -757,12 +715,7 @@ mod tests {
             })
             .await;
         }
-        assert_resource(
-            &b.state,
-            &pointer(NAMESPACE_CLUSTER, MEMBER_TYPE, "router"),
-            |_| Ok(()),
-        )
-        .await;
+        assert_resource(&b.state, &Pointer::to::<MemberSpec>("router"), |_| Ok(())).await;
 
         // Kept fresh like the node's own affiliate, also after the node leaves.
         leave(&a.state, &[ENDPOINT.to_owned()], Duration::from_secs(15))
@@ -783,7 +736,7 @@ mod tests {
         for n in [&a, &b] {
             assert_no_resource(&n.state, &spec_ptr).await;
         }
-        assert_no_resource(&b.state, &pointer(NAMESPACE_CLUSTER, MEMBER_TYPE, "router")).await;
+        assert_no_resource(&b.state, &Pointer::to::<MemberSpec>("router")).await;
         assert_eq!(service.deletes_of("external-router"), 1);
         a.shutdown.cancel();
         b.shutdown.cancel();
@@ -802,19 +755,14 @@ mod tests {
                 .expect("secret"),
         );
         let cluster = bundle.cluster.id.clone();
-        let mut x_first = crate::controllers::cluster::tests::affiliate("x", 7);
+        let mut x_first = affiliate("x", 7);
         x_first.hostname = "x-first".into();
         let mut x_second = x_first.clone();
         x_second.hostname = "x-second".into();
         x_second.kubespan.endpoints = vec!["198.51.100.7:51820".parse().expect("ep")];
         first.put(&cluster, "x", &cipher, &x_first);
         second.put(&cluster, "x", &cipher, &x_second);
-        second.put(
-            &cluster,
-            "y",
-            &cipher,
-            &crate::controllers::cluster::tests::affiliate("y", 8),
-        );
+        second.put(&cluster, "y", &cipher, &affiliate("y", 8));
         let a = node_with(
             &bundle,
             &dialer,
@@ -825,15 +773,15 @@ mod tests {
         .await;
         let x = assert_resource(
             &a.state,
-            &pointer(NAMESPACE_CLUSTER_RAW, AFFILIATE_TYPE, "service/x"),
+            &Pointer::to_in::<AffiliateSpec>(NAMESPACE_CLUSTER_RAW, "service/x"),
             |r| {
-                let spec: AffiliateSpec = r.typed_spec()?;
+                let spec: AffiliateSpec = r.decode()?;
                 anyhow::ensure!(spec.kubespan.endpoints.len() == 2, "{spec:?}");
                 Ok(())
             },
         )
         .await;
-        let x: AffiliateSpec = x.typed_spec().expect("spec");
+        let x: AffiliateSpec = x.decode().expect("spec");
         // Lists unioned in service order; scalars from the later service.
         assert_eq!(x.hostname, "x-second");
         assert_eq!(
@@ -845,19 +793,18 @@ mod tests {
         );
         assert_resource(
             &a.state,
-            &pointer(NAMESPACE_CLUSTER_RAW, AFFILIATE_TYPE, "service/y"),
+            &Pointer::to_in::<AffiliateSpec>(NAMESPACE_CLUSTER_RAW, "service/y"),
             |_| Ok(()),
         )
         .await;
         let public: NodeAddressSpec = a
             .state
-            .get(&pointer(
+            .get(&Pointer::to_in::<NodeAddressSpec>(
                 NAMESPACE_CLUSTER,
-                NODE_ADDRESS_TYPE,
                 DISCOVERED_ID,
             ))
             .expect("public address")
-            .typed_spec()
+            .decode()
             .expect("spec");
         assert_eq!(
             public.addresses,
@@ -866,9 +813,9 @@ mod tests {
         for endpoint in ["http://first:3000/", "http://second:3000/"] {
             assert_resource(
                 &a.state,
-                &pointer(NAMESPACE_CLUSTER, DISCOVERY_SERVICE_STATUS_TYPE, endpoint),
+                &Pointer::to::<DiscoveryServiceStatusSpec>(endpoint),
                 |r| {
-                    let s: DiscoveryServiceStatusSpec = r.typed_spec()?;
+                    let s: DiscoveryServiceStatusSpec = r.decode()?;
                     anyhow::ensure!(s.connected && s.announced, "{s:?}");
                     Ok(())
                 },

@@ -44,16 +44,13 @@ use anyhow::Context as _;
 use ipnet::{IpNet, Ipv6Net};
 use serde::{Deserialize, Serialize};
 use weft_api::fsutil;
-use weft_api::resource::{EventKind, Metadata, Pointer, Resource};
+use weft_api::resource::{EventKind, Pointer, Resource};
 use weft_api::resources::cluster::{AffiliateSpec, KubeSpanAffiliateSpec, MachineType};
 use weft_api::resources::kubespan::IdentitySpec as KubeSpanIdentity;
 use weft_api::resources::kubespan::key::{KEY_BASE64_LEN, decode_key};
-use weft_api::resources::{
-    AFFILIATE_TYPE, KUBESPAN_IDENTITY_TYPE, LOCAL_ID, NAMESPACE_CLUSTER, NAMESPACE_KUBESPAN,
-};
+use weft_api::resources::{LOCAL_ID, TypedSpec};
 
-use super::resources::{EXTERNAL_PEER_TYPE, ExternalPeerSpec, NAMESPACE_CLUSTER_EXTERNAL};
-use super::{ptr, typed};
+use crate::resources::cluster::{ExternalPeerSpec, NAMESPACE_CLUSTER_EXTERNAL};
 use crate::runtime::engine::{Controller, ReconcileContext};
 use crate::runtime::state::{Kind, State, StateError};
 
@@ -354,15 +351,11 @@ pub fn save_file(path: &Path, peers: &BTreeMap<String, ExternalPeerSpec>) -> any
 }
 
 fn peer_pointer(name: &str) -> Pointer {
-    ptr(NAMESPACE_CLUSTER, EXTERNAL_PEER_TYPE, name)
+    Pointer::to::<ExternalPeerSpec>(name)
 }
 
 fn affiliate_pointer(name: &str) -> Pointer {
-    ptr(
-        NAMESPACE_CLUSTER_EXTERNAL,
-        AFFILIATE_TYPE,
-        &affiliate_id(name),
-    )
+    Pointer::to_in::<AffiliateSpec>(NAMESPACE_CLUSTER_EXTERNAL, &affiliate_id(name))
 }
 
 /// See the module doc.
@@ -382,8 +375,7 @@ impl ExternalPeerController {
         let path = state_dir.join(FILE_NAME);
         let persisted = load_file(&path)?;
         for (name, spec) in &persisted {
-            let metadata = Metadata::new(NAMESPACE_CLUSTER, EXTERNAL_PEER_TYPE, name, OWNER);
-            state.create(Resource::from_spec(metadata, spec)?)?;
+            state.create(Resource::new(name, spec)?.owned_by(OWNER))?;
         }
         if !persisted.is_empty() {
             tracing::info!(count = persisted.len(), file = %path.display(), "loaded external peers");
@@ -403,22 +395,19 @@ impl Controller for ExternalPeerController {
 
     fn inputs(&self) -> Vec<Kind> {
         vec![
-            Kind::new(NAMESPACE_CLUSTER, EXTERNAL_PEER_TYPE),
-            Kind::new(NAMESPACE_KUBESPAN, KUBESPAN_IDENTITY_TYPE),
+            Kind::of::<ExternalPeerSpec>(),
+            Kind::of::<KubeSpanIdentity>(),
         ]
     }
 
     fn outputs(&self) -> Vec<String> {
-        vec![AFFILIATE_TYPE.to_owned()]
+        vec![AffiliateSpec::TYPE.to_owned()]
     }
 
     async fn reconcile(&mut self, ctx: &mut ReconcileContext) -> anyhow::Result<()> {
         let mut peers = BTreeMap::new();
-        for r in ctx.list(NAMESPACE_CLUSTER, EXTERNAL_PEER_TYPE) {
-            let spec: ExternalPeerSpec = r
-                .typed_spec()
-                .with_context(|| format!("decoding external peer {}", r.metadata.id))?;
-            peers.insert(r.metadata.id.clone(), spec);
+        for r in ctx.list::<ExternalPeerSpec>()? {
+            peers.insert(r.metadata.id, r.spec);
         }
         // Persist first: an affiliate is published only once it survives a restart (the API
         // waits for it to confirm an add).
@@ -427,10 +416,7 @@ impl Controller for ExternalPeerController {
             tracing::info!(count = peers.len(), file = %self.path.display(), "saved the external peers");
             self.persisted = peers.clone();
         }
-        let identity: Option<KubeSpanIdentity> = typed(
-            ctx,
-            &ptr(NAMESPACE_KUBESPAN, KUBESPAN_IDENTITY_TYPE, LOCAL_ID),
-        )?;
+        let identity = ctx.get::<KubeSpanIdentity>(LOCAL_ID)?;
         let subnet = identity.as_ref().map(|i| &i.subnet);
         let mut desired = Vec::with_capacity(peers.len());
         let mut warned = BTreeMap::new();
@@ -442,16 +428,10 @@ impl Controller for ExternalPeerController {
                 }
                 warned.insert(name.clone(), dropped);
             }
-            let metadata = Metadata::new(
-                NAMESPACE_CLUSTER_EXTERNAL,
-                AFFILIATE_TYPE,
-                &affiliate.node_id,
-                NAME,
-            );
-            desired.push(Resource::from_spec(metadata, &affiliate)?);
+            desired.push((affiliate.node_id.clone(), affiliate));
         }
         self.warned = warned;
-        ctx.apply_outputs(AFFILIATE_TYPE, desired)?;
+        ctx.apply_outputs_in(NAMESPACE_CLUSTER_EXTERNAL, desired)?;
         Ok(())
     }
 }
@@ -523,8 +503,8 @@ async fn wait_for(
 pub async fn add(state: &State, req: &ExternalPeerRequest) -> Result<Added, ChangeError> {
     let (name, spec) = validate(req)?;
     let identity = state
-        .get(&ptr(NAMESPACE_KUBESPAN, KUBESPAN_IDENTITY_TYPE, LOCAL_ID))
-        .and_then(|r| r.typed_spec::<KubeSpanIdentity>().ok());
+        .get(&Pointer::to::<KubeSpanIdentity>(LOCAL_ID))
+        .and_then(|r| r.decode::<KubeSpanIdentity>().ok());
     if let Some(identity) = &identity {
         if identity.public_key == spec.public_key {
             return Err(ExternalPeerError::OwnPublicKey.into());
@@ -533,27 +513,25 @@ pub async fn add(state: &State, req: &ExternalPeerRequest) -> Result<Added, Chan
             against_subnet(net, &identity.subnet)?;
         }
     }
-    let existing = state.list(NAMESPACE_CLUSTER, EXTERNAL_PEER_TYPE);
+    let existing = state.list(ExternalPeerSpec::NAMESPACE, ExternalPeerSpec::TYPE);
     for r in &existing {
-        let other: Option<ExternalPeerSpec> = r.typed_spec().ok();
+        let other: Option<ExternalPeerSpec> = r.decode().ok();
         if r.metadata.id != name && other.is_some_and(|o| o.public_key == spec.public_key) {
             return Err(ExternalPeerError::DuplicatePublicKey(r.metadata.id.clone()).into());
         }
     }
     let pointer = peer_pointer(&name);
-    let value = yaml_serde::to_value(&spec).map_err(|e| ChangeError::State(e.to_string()))?;
-    let replacement = value.clone();
+    let resource = Resource::new(&name, &spec)
+        .map_err(|e| ChangeError::State(e.to_string()))?
+        .owned_by(OWNER);
+    let replacement = resource.spec.clone();
     let created = match state.modify(OWNER, &pointer, |r| r.spec = replacement) {
         Ok(_) => false,
         Err(StateError::NotFound(_)) => {
             if existing.len() >= MAX_EXTERNAL_PEERS {
                 return Err(ExternalPeerError::TooMany.into());
             }
-            let metadata = Metadata::new(NAMESPACE_CLUSTER, EXTERNAL_PEER_TYPE, &name, OWNER);
-            state.create(Resource {
-                metadata,
-                spec: value,
-            })?;
+            state.create(resource)?;
             true
         }
         Err(e) => return Err(e.into()),
@@ -561,7 +539,7 @@ pub async fn add(state: &State, req: &ExternalPeerRequest) -> Result<Added, Chan
     tracing::info!(peer = %name, public_key = %spec.public_key, created, "external peer stored");
     let (expected, _) = external_affiliate(&name, &spec, identity.as_ref().map(|i| &i.subnet));
     let published = wait_for(state, &affiliate_pointer(&name), CONFIRM_TIMEOUT, |r| {
-        r.and_then(|r| r.typed_spec::<AffiliateSpec>().ok())
+        r.and_then(|r| r.decode::<AffiliateSpec>().ok())
             .is_some_and(|a| a == expected)
     })
     .await?;
@@ -598,8 +576,8 @@ pub async fn remove(state: &State, name: &str) -> Result<String, ChangeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::controllers::cluster::tests::{fresh_state, key};
     use crate::runtime::engine::Engine;
+    use crate::test_support::{fresh_state, key, set_kubespan};
 
     fn request(name: &str, endpoint: &str, addresses: &[&str]) -> ExternalPeerRequest {
         ExternalPeerRequest {
@@ -835,7 +813,7 @@ mod tests {
         let published: AffiliateSpec = state
             .get(&affiliate_pointer("router"))
             .expect("published")
-            .typed_spec()
+            .decode()
             .expect("spec");
         assert_eq!(
             published.kubespan.endpoints,
@@ -881,7 +859,7 @@ mod tests {
     async fn add_checks_against_this_node() {
         let dir = tempfile::tempdir().expect("tempdir");
         let state = fresh_state();
-        crate::controllers::cluster::tests::set_kubespan(&state, true, Some(&key(7)));
+        set_kubespan(&state, true, Some(&key(7)));
         let mut engine = Engine::new(state.clone());
         engine
             .add(ExternalPeerController::load(dir.path(), &state).expect("load"))

@@ -32,28 +32,22 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use anyhow::Context as _;
 use ipnet::IpNet;
+use weft_api::config::MachineConfig;
 use weft_api::config::filter::{IpFilter, filter_ips};
 use weft_api::config::validate::check_hostname;
 use weft_api::discovery::affiliate::MAX_ENDPOINTS;
-use weft_api::resource::{Metadata, Resource};
-use weft_api::resources::cluster::{AffiliateSpec, KubeSpanAffiliateSpec, MachineType};
+use weft_api::resources::cluster::{
+    AffiliateSpec, IdentitySpec as NodeIdentity, KubeSpanAffiliateSpec, MachineType,
+};
 use weft_api::resources::kubespan::IdentitySpec as KubeSpanIdentity;
 use weft_api::resources::kubespan::NatStatusSpec;
 use weft_api::resources::kubespan::address::{ULA_PURPOSE_SIDEROLINK, is_ula};
-use weft_api::resources::{
-    AFFILIATE_TYPE, IDENTITY_TYPE, KUBESPAN_CONFIG_ID, KUBESPAN_CONFIG_TYPE,
-    KUBESPAN_IDENTITY_TYPE, KUBESPAN_NAT_STATUS_TYPE, LOCAL_ID, MACHINE_CONFIG_TYPE,
-    NAMESPACE_CLUSTER, NAMESPACE_CONFIG, NAMESPACE_KUBESPAN,
-};
+use weft_api::resources::{LOCAL_ID, NAMESPACE_CLUSTER, TypedSpec};
 
-use super::resources::{
-    DISCOVERED_ID, LEAVE_REQUEST_TYPE, NAMESPACE_NETWORK, NODE_ADDRESS_TYPE, NodeAddressSpec,
-    ROUTED_ID,
-};
-use super::{node_id, ptr, typed};
-use crate::controllers::kubespan::config::KubeSpanConfigSpec;
+use super::node_id;
+use crate::resources::cluster::{DISCOVERED_ID, LeaveRequestSpec, NodeAddressSpec, ROUTED_ID};
+use crate::resources::kubespan::KubeSpanConfigSpec;
 use crate::runtime::engine::{Controller, ReconcileContext};
 use crate::runtime::state::Kind;
 
@@ -159,57 +153,32 @@ pub fn endpoints(
     out
 }
 
-/// The networks of a config list (validated already; `what` names one in an error).
-fn parse_nets(list: &[String], what: &str) -> anyhow::Result<Vec<IpNet>> {
-    list.iter()
-        .map(|n| weft_api::config::filter::parse_net(n).with_context(|| format!("{what} {n:?}")))
-        .collect()
-}
-
 /// Pure: this node's affiliate.
-pub fn local_affiliate(inputs: &LocalInputs<'_>) -> anyhow::Result<AffiliateSpec> {
+pub fn local_affiliate(inputs: &LocalInputs<'_>) -> AffiliateSpec {
     let kubespan = match inputs.kubespan {
         None => KubeSpanAffiliateSpec::default(),
         Some((config, identity)) => {
-            let filters = config
-                .endpoint_filters
-                .iter()
-                .map(|f| {
-                    f.parse::<IpFilter>()
-                        .map_err(|()| anyhow::anyhow!("endpoint filter {f:?}"))
-                })
-                .collect::<anyhow::Result<Vec<_>>>()?;
-            let exclude = parse_nets(&config.exclude_advertised_networks, "excluded network")?;
-            let extra = config
-                .extra_endpoints
-                .iter()
-                .map(|e| {
-                    e.parse::<SocketAddr>()
-                        .with_context(|| format!("extra endpoint {e:?}"))
-                })
-                .collect::<anyhow::Result<Vec<_>>>()?;
-            let advertised = parse_nets(&config.advertised_networks, "advertised network")?;
             let address = IpAddr::V6(identity.address.addr());
             KubeSpanAffiliateSpec {
                 public_key: identity.public_key.clone(),
                 address: Some(address),
-                additional_addresses: advertised,
+                additional_addresses: config.advertised_networks.clone(),
                 endpoints: endpoints(
                     inputs.routed,
                     address,
                     inputs.public_ip,
                     inputs.public_endpoint,
-                    &filters,
+                    &config.endpoint_filters,
                     config.listen_port,
-                    &extra,
+                    &config.extra_endpoints,
                 ),
-                exclude_advertised_networks: exclude,
+                exclude_advertised_networks: config.exclude_advertised_networks.clone(),
             }
         }
     };
     let mut addresses: Vec<IpAddr> = inputs.routed.iter().map(IpNet::addr).collect();
     addresses.dedup();
-    Ok(AffiliateSpec {
+    AffiliateSpec {
         node_id: inputs.node_id.to_owned(),
         addresses,
         hostname: inputs.hostname.to_owned(),
@@ -218,7 +187,7 @@ pub fn local_affiliate(inputs: &LocalInputs<'_>) -> anyhow::Result<AffiliateSpec
         machine_type: inputs.machine_type,
         kubespan,
         control_plane: None,
-    })
+    }
 }
 
 /// See the module doc.
@@ -251,19 +220,19 @@ impl Controller for LocalAffiliateController {
 
     fn inputs(&self) -> Vec<Kind> {
         vec![
-            Kind::new(NAMESPACE_CONFIG, MACHINE_CONFIG_TYPE),
-            Kind::new(NAMESPACE_CONFIG, KUBESPAN_CONFIG_TYPE),
-            Kind::new(NAMESPACE_KUBESPAN, KUBESPAN_IDENTITY_TYPE),
-            Kind::new(NAMESPACE_CLUSTER, IDENTITY_TYPE),
-            Kind::new(NAMESPACE_NETWORK, NODE_ADDRESS_TYPE),
-            Kind::new(NAMESPACE_CLUSTER, NODE_ADDRESS_TYPE),
-            Kind::new(NAMESPACE_CLUSTER, LEAVE_REQUEST_TYPE),
-            Kind::new(NAMESPACE_KUBESPAN, KUBESPAN_NAT_STATUS_TYPE),
+            Kind::of::<MachineConfig>(),
+            Kind::of::<KubeSpanConfigSpec>(),
+            Kind::of::<KubeSpanIdentity>(),
+            Kind::of::<NodeIdentity>(),
+            Kind::of::<NodeAddressSpec>(),
+            Kind::of_in::<NodeAddressSpec>(NAMESPACE_CLUSTER),
+            Kind::of::<LeaveRequestSpec>(),
+            Kind::of::<NatStatusSpec>(),
         ]
     }
 
     fn outputs(&self) -> Vec<String> {
-        vec![AFFILIATE_TYPE.to_owned()]
+        vec![AffiliateSpec::TYPE.to_owned()]
     }
 
     fn tick_interval(&self) -> Option<Duration> {
@@ -272,13 +241,17 @@ impl Controller for LocalAffiliateController {
 
     async fn reconcile(&mut self, ctx: &mut ReconcileContext) -> anyhow::Result<()> {
         let desired = self.desired(ctx)?;
-        ctx.apply_outputs(AFFILIATE_TYPE, desired.into_iter().collect())?;
+        ctx.apply_outputs(desired)?;
         Ok(())
     }
 }
 
 impl LocalAffiliateController {
-    fn desired(&mut self, ctx: &ReconcileContext) -> anyhow::Result<Option<Resource>> {
+    /// This node's affiliate, by node id, when it is to be announced.
+    fn desired(
+        &mut self,
+        ctx: &ReconcileContext,
+    ) -> anyhow::Result<Option<(String, AffiliateSpec)>> {
         let Some(settings) = crate::controllers::machine_settings(ctx)? else {
             return Ok(None);
         };
@@ -286,9 +259,7 @@ impl LocalAffiliateController {
         let announced = discovery.enabled
             && discovery.service_registry
             && !discovery.service_endpoints.is_empty();
-        let left = ctx
-            .get(&ptr(NAMESPACE_CLUSTER, LEAVE_REQUEST_TYPE, LOCAL_ID))
-            .is_some();
+        let left = ctx.get::<LeaveRequestSpec>(LOCAL_ID)?.is_some();
         let Some(node_id) = node_id(ctx)? else {
             return Ok(None);
         };
@@ -311,31 +282,20 @@ impl LocalAffiliateController {
                 }
             }
         };
-        let routed: NodeAddressSpec =
-            typed(ctx, &ptr(NAMESPACE_NETWORK, NODE_ADDRESS_TYPE, ROUTED_ID))?.unwrap_or_default();
-        let public_ip = typed::<NodeAddressSpec>(
-            ctx,
-            &ptr(NAMESPACE_CLUSTER, NODE_ADDRESS_TYPE, DISCOVERED_ID),
-        )?
-        .and_then(|s| s.addresses.first().map(IpNet::addr));
-        let config: Option<KubeSpanConfigSpec> = typed(
-            ctx,
-            &ptr(NAMESPACE_CONFIG, KUBESPAN_CONFIG_TYPE, KUBESPAN_CONFIG_ID),
-        )?;
-        let identity: Option<KubeSpanIdentity> = typed(
-            ctx,
-            &ptr(NAMESPACE_KUBESPAN, KUBESPAN_IDENTITY_TYPE, LOCAL_ID),
-        )?;
+        let routed = ctx.get::<NodeAddressSpec>(ROUTED_ID)?.unwrap_or_default();
+        let public_ip = ctx
+            .get_in::<NodeAddressSpec>(NAMESPACE_CLUSTER, DISCOVERED_ID)?
+            .and_then(|s| s.addresses.first().map(IpNet::addr));
+        let config = ctx.get::<KubeSpanConfigSpec>(KubeSpanConfigSpec::ID)?;
+        let identity = ctx.get::<KubeSpanIdentity>(LOCAL_ID)?;
         let kubespan = match (&config, &identity) {
             (Some(c), Some(i)) if c.enabled => Some((c, i)),
             _ => None,
         };
         let public_endpoint = match &config {
-            Some(c) if c.nat_traversal => typed::<NatStatusSpec>(
-                ctx,
-                &ptr(NAMESPACE_KUBESPAN, KUBESPAN_NAT_STATUS_TYPE, LOCAL_ID),
-            )?
-            .and_then(|s| s.public_endpoint),
+            Some(c) if c.nat_traversal => ctx
+                .get::<NatStatusSpec>(LOCAL_ID)?
+                .and_then(|s| s.public_endpoint),
             _ => None,
         };
         let spec = local_affiliate(&LocalInputs {
@@ -346,9 +306,8 @@ impl LocalAffiliateController {
             public_ip,
             public_endpoint,
             kubespan,
-        })?;
-        let metadata = Metadata::new(NAMESPACE_CLUSTER, AFFILIATE_TYPE, &node_id, NAME);
-        Ok(Some(Resource::from_spec(metadata, &spec)?))
+        });
+        Ok(Some((node_id, spec)))
     }
 }
 
@@ -369,21 +328,11 @@ mod tests {
     fn config(filters: &[&str], extra: &[&str]) -> KubeSpanConfigSpec {
         KubeSpanConfigSpec {
             enabled: true,
-            cluster_id: "c".into(),
-            shared_secret: String::new(),
-            force_routing: true,
-            advertise_kubernetes_networks: false,
-            harvest_extra_endpoints: false,
-            mtu: 1420,
-            endpoint_filters: filters.iter().map(|s| (*s).to_owned()).collect(),
-            exclude_advertised_networks: vec!["10.99.0.0/16".into()],
-            extra_endpoints: extra.iter().map(|s| (*s).to_owned()).collect(),
-            advertised_networks: Vec::new(),
+            endpoint_filters: filters.iter().map(|s| s.parse().expect("filter")).collect(),
+            exclude_advertised_networks: nets(&["10.99.0.0/16"]),
+            extra_endpoints: eps(extra),
             listen_port: 51821,
-            backend: "auto".into(),
-            interface: "kubespan".into(),
-            nat_traversal: true,
-            routing: Default::default(),
+            ..KubeSpanConfigSpec::default()
         }
     }
 
@@ -528,7 +477,7 @@ mod tests {
     fn local_affiliate_with_and_without_kubespan() {
         let routed = nets(&["172.20.0.2/24", "2001:db8::2/64"]);
         let mut config = config(&["0.0.0.0/0"], &["198.51.100.1:4000"]);
-        config.advertised_networks = vec!["10.244.1.0/24".into(), "fd00:10:244:1::/64".into()];
+        config.advertised_networks = nets(&["10.244.1.0/24", "fd00:10:244:1::/64"]);
         let identity = identity();
         let inputs = LocalInputs {
             node_id: "node-a",
@@ -539,7 +488,7 @@ mod tests {
             public_endpoint: None,
             kubespan: Some((&config, &identity)),
         };
-        let spec = local_affiliate(&inputs).expect("spec");
+        let spec = local_affiliate(&inputs);
         assert_eq!(spec.node_id, "node-a");
         assert_eq!(spec.hostname, "Node-A.example.org");
         assert_eq!(spec.nodename, "node-a");
@@ -583,8 +532,7 @@ mod tests {
         let spec = local_affiliate(&LocalInputs {
             kubespan: None,
             ..inputs
-        })
-        .expect("spec");
+        });
         assert!(spec.kubespan.is_empty());
     }
 }
@@ -596,7 +544,7 @@ mod controller_tests {
 
     use super::*;
     use crate::config_store::ConfigStore;
-    use crate::controllers::cluster::tests::{fresh_state, set_node_id};
+    use crate::test_support::{fresh_state, set_node_id};
 
     struct Named(&'static str);
     impl HostnameSource for Named {
@@ -619,9 +567,9 @@ mod controller_tests {
         let mut ctx = ReconcileContext::new(state, c);
         c.reconcile(&mut ctx).await.expect("reconcile");
         state
-            .list(NAMESPACE_CLUSTER, AFFILIATE_TYPE)
+            .list(NAMESPACE_CLUSTER, AffiliateSpec::TYPE)
             .iter()
-            .map(|r| r.typed_spec().expect("spec"))
+            .map(|r| r.decode().expect("spec"))
             .collect()
     }
 

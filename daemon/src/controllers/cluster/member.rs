@@ -6,9 +6,8 @@
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
 
-use weft_api::resource::{Metadata, Resource};
+use weft_api::resources::TypedSpec;
 use weft_api::resources::cluster::{AffiliateSpec, MemberSpec};
-use weft_api::resources::{AFFILIATE_TYPE, MEMBER_TYPE, NAMESPACE_CLUSTER};
 
 use crate::runtime::engine::{Controller, ReconcileContext};
 use crate::runtime::state::Kind;
@@ -48,37 +47,34 @@ impl Controller for MemberController {
     }
 
     fn inputs(&self) -> Vec<Kind> {
-        vec![Kind::new(NAMESPACE_CLUSTER, AFFILIATE_TYPE)]
+        vec![Kind::of::<AffiliateSpec>()]
     }
 
     fn outputs(&self) -> Vec<String> {
-        vec![MEMBER_TYPE.to_owned()]
+        vec![MemberSpec::TYPE.to_owned()]
     }
 
     async fn reconcile(&mut self, ctx: &mut ReconcileContext) -> anyhow::Result<()> {
         let affiliates: Vec<AffiliateSpec> = ctx
-            .list(NAMESPACE_CLUSTER, AFFILIATE_TYPE)
-            .iter()
-            .filter_map(|r| r.typed_spec().ok())
+            .list::<AffiliateSpec>()?
+            .into_iter()
+            .map(|r| r.spec)
             .collect();
         let (members, clashes) = members(&affiliates);
         for (node_id, name) in clashes {
             tracing::warn!(%node_id, nodename = %name, "another affiliate already has this node name; no member for it");
         }
-        let mut desired = Vec::new();
-        for (name, member) in members {
-            let metadata = Metadata::new(NAMESPACE_CLUSTER, MEMBER_TYPE, &name, NAME);
-            desired.push(Resource::from_spec(metadata, &member)?);
-        }
-        ctx.apply_outputs(MEMBER_TYPE, desired)?;
+        ctx.apply_outputs(members)?;
         Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use weft_api::resources::NAMESPACE_CLUSTER;
+
     use super::*;
-    use crate::controllers::cluster::tests::{affiliate, fresh_state};
+    use crate::test_support::{affiliate, fresh_state, put_in};
 
     #[test]
     fn one_member_per_node_name() {
@@ -96,19 +92,14 @@ mod tests {
     async fn writes_members() {
         let state = fresh_state();
         for (id, n) in [("n1", 1), ("n2", 2)] {
-            let r = Resource::from_spec(
-                Metadata::new(NAMESPACE_CLUSTER, AFFILIATE_TYPE, id, "merge"),
-                &affiliate(id, n),
-            )
-            .expect("spec");
-            state.create(r).expect("create");
+            put_in(&state, NAMESPACE_CLUSTER, id, &affiliate(id, n), "merge");
         }
         let mut c = MemberController;
         let mut ctx = ReconcileContext::new(&state, &c);
         c.reconcile(&mut ctx).await.expect("reconcile");
-        let members = state.list(NAMESPACE_CLUSTER, MEMBER_TYPE);
+        let members = state.list(NAMESPACE_CLUSTER, MemberSpec::TYPE);
         assert_eq!(members.len(), 2);
-        let m: MemberSpec = members[1].typed_spec().expect("spec");
+        let m: MemberSpec = members[1].decode().expect("spec");
         assert_eq!(
             (members[1].metadata.id.as_str(), m.node_id.as_str()),
             ("n2", "n2")

@@ -7,10 +7,10 @@
 
 use std::time::Duration;
 
-use weft_api::resource::{Metadata, Resource};
+use weft_api::resources::TypedSpec;
 
-use super::resources::{NAMESPACE_NETWORK, NODE_ADDRESS_TYPE, NodeAddressSpec, ROUTED_ID};
 use crate::os::addresses::{AddressSource, routed};
+use crate::resources::cluster::{NodeAddressSpec, ROUTED_ID};
 use crate::runtime::engine::{Controller, ReconcileContext};
 use crate::runtime::state::Kind;
 
@@ -47,7 +47,7 @@ impl Controller for NodeAddressController {
     }
 
     fn outputs(&self) -> Vec<String> {
-        vec![NODE_ADDRESS_TYPE.to_owned()]
+        vec![NodeAddressSpec::TYPE.to_owned()]
     }
 
     fn tick_interval(&self) -> Option<Duration> {
@@ -59,11 +59,7 @@ impl Controller for NodeAddressController {
         let spec = NodeAddressSpec {
             addresses: routed(&all),
         };
-        let metadata = Metadata::new(NAMESPACE_NETWORK, NODE_ADDRESS_TYPE, ROUTED_ID, NAME);
-        ctx.apply_outputs(
-            NODE_ADDRESS_TYPE,
-            vec![Resource::from_spec(metadata, &spec)?],
-        )?;
+        ctx.apply_outputs([(ROUTED_ID.to_owned(), spec)])?;
         Ok(())
     }
 }
@@ -72,11 +68,13 @@ impl Controller for NodeAddressController {
 mod tests {
     use std::sync::{Arc, Mutex};
 
+    use weft_api::resource::{Pointer, Resource};
+
     use super::*;
     use crate::os::addresses::InterfaceAddress;
     use crate::runtime::engine::Engine;
     use crate::runtime::state::State;
-    use crate::runtime::testing::{assert_resource, pointer};
+    use crate::runtime::testing::assert_resource;
 
     /// Addresses the test changes at will.
     #[derive(Clone, Default)]
@@ -99,7 +97,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn publishes_routed_addresses_and_follows_changes() {
         let state = State::new();
-        for d in super::super::resources::definitions() {
+        for d in crate::resources::definitions() {
             state.register_definition(d).expect("register");
         }
         let source = Fixed::default();
@@ -114,10 +112,10 @@ mod tests {
             .expect("add");
         let shutdown = tokio_util::sync::CancellationToken::new();
         let task = tokio::spawn(engine.run(shutdown.clone()));
-        let p = pointer(NAMESPACE_NETWORK, NODE_ADDRESS_TYPE, ROUTED_ID);
+        let p = Pointer::to::<NodeAddressSpec>(ROUTED_ID);
         let want = |list: &'static [&'static str]| {
             move |r: &Resource| {
-                let spec: NodeAddressSpec = r.typed_spec()?;
+                let spec: NodeAddressSpec = r.decode()?;
                 let got: Vec<String> = spec.addresses.iter().map(ToString::to_string).collect();
                 anyhow::ensure!(got == list, "addresses {got:?}");
                 Ok(())

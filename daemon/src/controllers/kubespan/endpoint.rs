@@ -10,17 +10,11 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::Context as _;
-use weft_api::resource::{Metadata, Resource};
+use weft_api::resources::TypedSpec;
 use weft_api::resources::cluster::AffiliateSpec;
 use weft_api::resources::kubespan::{EndpointSpec, PeerState, PeerStatusSpec};
-use weft_api::resources::{
-    AFFILIATE_TYPE, KUBESPAN_CONFIG_ID, KUBESPAN_CONFIG_TYPE, KUBESPAN_ENDPOINT_TYPE,
-    KUBESPAN_PEER_STATUS_TYPE, NAMESPACE_CLUSTER, NAMESPACE_CONFIG, NAMESPACE_KUBESPAN,
-};
 
-use super::config::KubeSpanConfigSpec;
-use crate::controllers::cluster::{ptr, typed};
+use crate::resources::kubespan::KubeSpanConfigSpec;
 use crate::runtime::engine::{Controller, ReconcileContext};
 use crate::runtime::state::Kind;
 
@@ -70,47 +64,33 @@ impl Controller for EndpointController {
 
     fn inputs(&self) -> Vec<Kind> {
         vec![
-            Kind::new(NAMESPACE_CONFIG, KUBESPAN_CONFIG_TYPE),
-            Kind::new(NAMESPACE_KUBESPAN, KUBESPAN_PEER_STATUS_TYPE),
-            Kind::new(NAMESPACE_CLUSTER, AFFILIATE_TYPE),
+            Kind::of::<KubeSpanConfigSpec>(),
+            Kind::of::<PeerStatusSpec>(),
+            Kind::of::<AffiliateSpec>(),
         ]
     }
 
     fn outputs(&self) -> Vec<String> {
-        vec![KUBESPAN_ENDPOINT_TYPE.to_owned()]
+        vec![EndpointSpec::TYPE.to_owned()]
     }
 
     async fn reconcile(&mut self, ctx: &mut ReconcileContext) -> anyhow::Result<()> {
-        let config: Option<KubeSpanConfigSpec> = typed(
-            ctx,
-            &ptr(NAMESPACE_CONFIG, KUBESPAN_CONFIG_TYPE, KUBESPAN_CONFIG_ID),
-        )?;
+        let config = ctx.get::<KubeSpanConfigSpec>(KubeSpanConfigSpec::ID)?;
         if !config.is_some_and(|c| c.enabled && c.harvest_extra_endpoints) {
-            ctx.apply_outputs(KUBESPAN_ENDPOINT_TYPE, Vec::new())?;
+            ctx.apply_outputs(None::<(String, EndpointSpec)>)?;
             return Ok(());
         }
-        let statuses = ctx
-            .list(NAMESPACE_KUBESPAN, KUBESPAN_PEER_STATUS_TYPE)
+        let statuses: Vec<(String, PeerStatusSpec)> = ctx
+            .list::<PeerStatusSpec>()?
             .into_iter()
-            .map(|r| {
-                let spec = r
-                    .typed_spec()
-                    .with_context(|| format!("decoding peer status {}", r.metadata.id))?;
-                Ok((r.metadata.id, spec))
-            })
-            .collect::<anyhow::Result<Vec<(String, PeerStatusSpec)>>>()?;
-        // An affiliate that does not decode is not a peer either (the peer specs skip it too).
-        let affiliates: Vec<AffiliateSpec> = ctx
-            .list(NAMESPACE_CLUSTER, AFFILIATE_TYPE)
-            .iter()
-            .filter_map(|r| r.typed_spec().ok())
+            .map(|r| (r.metadata.id, r.spec))
             .collect();
-        let mut desired = Vec::new();
-        for (id, spec) in harvest(&statuses, &affiliates) {
-            let metadata = Metadata::new(NAMESPACE_KUBESPAN, KUBESPAN_ENDPOINT_TYPE, &id, NAME);
-            desired.push(Resource::from_spec(metadata, &spec)?);
-        }
-        ctx.apply_outputs(KUBESPAN_ENDPOINT_TYPE, desired)?;
+        let affiliates: Vec<AffiliateSpec> = ctx
+            .list::<AffiliateSpec>()?
+            .into_iter()
+            .map(|r| r.spec)
+            .collect();
+        ctx.apply_outputs(harvest(&statuses, &affiliates))?;
         Ok(())
     }
 }
@@ -118,7 +98,7 @@ impl Controller for EndpointController {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::controllers::cluster::tests::{affiliate, key};
+    use crate::test_support::{affiliate, key};
 
     fn status(state: PeerState, endpoint: Option<&str>) -> PeerStatusSpec {
         PeerStatusSpec {

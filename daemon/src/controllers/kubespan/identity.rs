@@ -11,14 +11,10 @@
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use weft_api::resource::{Metadata, Pointer, Resource};
 use weft_api::resources::kubespan::identity::{IDENTITY_FILE_NAME, IdentityFile, IdentitySpec};
-use weft_api::resources::{
-    KUBESPAN_CONFIG_ID, KUBESPAN_CONFIG_TYPE, KUBESPAN_IDENTITY_TYPE, LOCAL_ID, NAMESPACE_CONFIG,
-    NAMESPACE_KUBESPAN,
-};
+use weft_api::resources::{LOCAL_ID, TypedSpec};
 
-use super::config::KubeSpanConfigSpec;
+use crate::resources::kubespan::KubeSpanConfigSpec;
 use crate::runtime::engine::{Controller, ReconcileContext};
 use crate::runtime::state::Kind;
 
@@ -72,44 +68,28 @@ impl IdentityController {
     }
 }
 
-/// Where the identity resource lives.
-pub fn pointer() -> Pointer {
-    Pointer {
-        namespace: NAMESPACE_KUBESPAN.to_owned(),
-        resource_type: KUBESPAN_IDENTITY_TYPE.to_owned(),
-        id: LOCAL_ID.to_owned(),
-    }
-}
-
 impl Controller for IdentityController {
     fn name(&self) -> &str {
         NAME
     }
 
     fn inputs(&self) -> Vec<Kind> {
-        vec![Kind::new(NAMESPACE_CONFIG, KUBESPAN_CONFIG_TYPE)]
+        vec![Kind::of::<KubeSpanConfigSpec>()]
     }
 
     fn outputs(&self) -> Vec<String> {
-        vec![KUBESPAN_IDENTITY_TYPE.to_owned()]
+        vec![IdentitySpec::TYPE.to_owned()]
     }
 
     async fn reconcile(&mut self, ctx: &mut ReconcileContext) -> anyhow::Result<()> {
-        let config: Option<KubeSpanConfigSpec> = ctx
-            .get(&Pointer {
-                namespace: NAMESPACE_CONFIG.to_owned(),
-                resource_type: KUBESPAN_CONFIG_TYPE.to_owned(),
-                id: KUBESPAN_CONFIG_ID.to_owned(),
-            })
-            .map(|r| r.typed_spec())
-            .transpose()
-            .context("decoding KubeSpanConfig")?;
+        let config = ctx.get::<KubeSpanConfigSpec>(KubeSpanConfigSpec::ID)?;
         let Some(config) = config.filter(|c| c.enabled) else {
-            ctx.apply_outputs(KUBESPAN_IDENTITY_TYPE, Vec::new())?;
+            ctx.apply_outputs(None::<(String, IdentitySpec)>)?;
             return Ok(());
         };
-        if let Some(existing) = ctx.get(&pointer()) {
-            ctx.apply_outputs(KUBESPAN_IDENTITY_TYPE, vec![existing])?;
+        if let Some(existing) = ctx.get::<IdentitySpec>(LOCAL_ID)? {
+            // Kept as is (an unchanged write is no write).
+            ctx.apply_outputs([(LOCAL_ID.to_owned(), existing)])?;
             return Ok(());
         }
         let file = self.file();
@@ -119,24 +99,20 @@ impl Controller for IdentityController {
         }
         let mac = self.hardware.first_mac()?;
         let spec = IdentitySpec::new(&keys, &config.cluster_id, mac);
-        let ptr = pointer();
-        let metadata = Metadata::new(&ptr.namespace, &ptr.resource_type, &ptr.id, NAME);
-        ctx.apply_outputs(
-            KUBESPAN_IDENTITY_TYPE,
-            vec![Resource::from_spec(metadata, &spec)?],
-        )?;
+        ctx.apply_outputs([(LOCAL_ID.to_owned(), spec)])?;
         Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use weft_api::resource::Pointer;
+
     use super::*;
     use crate::runtime::state::State;
-    use weft_api::resource::Metadata;
+    use crate::test_support::{fresh_state, put};
 
     const CLUSTER_ID: &str = "8XuV9TZHW08DOk3bVxQjH9ih_TBKjnh-j44tsCLSBzo=";
-    const OWNER: &str = "test";
 
     struct FixedMac([u8; 6]);
 
@@ -146,48 +122,17 @@ mod tests {
         }
     }
 
-    fn fresh_state() -> State {
-        let state = State::new();
-        for d in weft_api::resources::definitions() {
-            state.register_definition(d).expect("register");
-        }
-        state
-    }
-
     fn set_config(state: &State, enabled: bool) {
         let spec = KubeSpanConfigSpec {
             enabled,
             cluster_id: CLUSTER_ID.into(),
-            shared_secret: String::new(),
-            force_routing: true,
-            advertise_kubernetes_networks: false,
-            harvest_extra_endpoints: false,
-            mtu: 1420,
-            endpoint_filters: vec![],
-            exclude_advertised_networks: vec![],
-            extra_endpoints: vec![],
-            advertised_networks: Vec::new(),
-            listen_port: 51820,
-            backend: "auto".into(),
-            interface: "kubespan".into(),
-            nat_traversal: true,
-            routing: Default::default(),
+            ..KubeSpanConfigSpec::default()
         };
-        let ptr = Pointer {
-            namespace: NAMESPACE_CONFIG.into(),
-            resource_type: KUBESPAN_CONFIG_TYPE.into(),
-            id: KUBESPAN_CONFIG_ID.into(),
-        };
-        let resource = Resource::from_spec(
-            Metadata::new(&ptr.namespace, &ptr.resource_type, &ptr.id, OWNER),
-            &spec,
-        )
-        .expect("spec");
-        if state.get(&ptr).is_some() {
-            state.update(OWNER, resource).expect("update");
-        } else {
-            state.create(resource).expect("create");
-        }
+        put(state, KubeSpanConfigSpec::ID, &spec);
+    }
+
+    fn pointer() -> Pointer {
+        Pointer::to::<IdentitySpec>(LOCAL_ID)
     }
 
     async fn reconcile(state: &State, controller: &mut IdentityController) -> anyhow::Result<()> {
@@ -217,7 +162,7 @@ mod tests {
         let spec: IdentitySpec = state
             .get(&pointer())
             .expect("identity")
-            .typed_spec()
+            .decode()
             .expect("spec");
         // The reference's test vector.
         assert_eq!(spec.subnet.to_string(), "fd7f:175a:b97c:5602::/64");
@@ -242,7 +187,7 @@ mod tests {
         let again: IdentitySpec = state
             .get(&pointer())
             .expect("identity")
-            .typed_spec()
+            .decode()
             .expect("spec");
         assert_eq!(again.public_key, spec.public_key);
         assert_eq!(again.private_key, spec.private_key);

@@ -43,20 +43,17 @@ use ipnet::{IpNet, Ipv6Net};
 use time::OffsetDateTime;
 use tokio::sync::watch;
 use tokio::time::Instant;
-use weft_api::config::validate::{RoutingSettings, decode_cluster_secret};
-use weft_api::resource::{Metadata, Resource};
+use weft_api::config::validate::RoutingSettings;
 use weft_api::resources::kubespan::key::decode_key;
-use weft_api::resources::kubespan::{IdentitySpec, PeerSpec, PeerState as StatusState};
-use weft_api::resources::{
-    KUBESPAN_CONFIG_ID, KUBESPAN_CONFIG_TYPE, KUBESPAN_IDENTITY_TYPE, KUBESPAN_PEER_SPEC_TYPE,
-    KUBESPAN_PEER_STATUS_TYPE, LOCAL_ID, NAMESPACE_CONFIG, NAMESPACE_KUBESPAN,
+use weft_api::resources::kubespan::{
+    IdentitySpec, PeerSpec, PeerState as StatusState, PeerStatusSpec,
 };
+use weft_api::resources::{LOCAL_ID, TypedSpec};
 
-use super::config::KubeSpanConfigSpec;
 use crate::adapters::kubespan::peer_status::{
     PERSISTENT_KEEPALIVE, PROBE_INTERVAL, Tracked, evaluate, prefer_heard,
 };
-use crate::controllers::cluster::{ptr, typed};
+use crate::resources::kubespan::KubeSpanConfigSpec;
 use crate::runtime::engine::{Controller, ReconcileContext};
 use crate::runtime::state::Kind;
 use crate::wg::{Capture, DataPlane, DeviceConfig, Key, PeerConfig, PeerState};
@@ -164,7 +161,7 @@ impl<D: DataPlane> ManagerController<D> {
         routing: Option<&RoutingSettings>,
     ) -> anyhow::Result<()> {
         self.peers.clear();
-        ctx.apply_outputs(KUBESPAN_PEER_STATUS_TYPE, Vec::new())?;
+        ctx.apply_outputs(None::<(String, PeerStatusSpec)>)?;
         if !self.removed {
             let had_device = self.applied.take().is_some();
             self.data_plane
@@ -233,16 +230,16 @@ impl<D: DataPlane> ManagerController<D> {
 
     /// The peer specs whose ids are valid keys, with the keys decoded. Invalid ids are skipped
     /// (one bad affiliate must not take the mesh down) with one warning each.
-    fn peer_specs(&mut self, ctx: &ReconcileContext) -> Vec<(String, Key, PeerSpec)> {
+    fn peer_specs(
+        &mut self,
+        ctx: &ReconcileContext,
+    ) -> anyhow::Result<Vec<(String, Key, PeerSpec)>> {
         let mut specs = Vec::new();
         let mut invalid = BTreeSet::new();
-        for r in ctx.list(NAMESPACE_KUBESPAN, KUBESPAN_PEER_SPEC_TYPE) {
-            let id = r.metadata.id.clone();
-            let parsed = decode_key(&id)
-                .map_err(anyhow::Error::from)
-                .and_then(|key| Ok((key, r.typed_spec::<PeerSpec>()?)));
-            match parsed {
-                Ok((key, spec)) => specs.push((id, key, spec)),
+        for r in ctx.list::<PeerSpec>()? {
+            let id = r.metadata.id;
+            match decode_key(&id) {
+                Ok(key) => specs.push((id, key, r.spec)),
                 Err(e) => {
                     if !self.invalid.contains(&id) {
                         tracing::warn!(peer = %id, error = %e, "ignoring a peer spec that is not usable");
@@ -252,7 +249,7 @@ impl<D: DataPlane> ManagerController<D> {
             }
         }
         self.invalid = invalid;
-        specs
+        Ok(specs)
     }
 }
 
@@ -354,9 +351,10 @@ fn device_config(
 
 /// The cluster secret as the peers' preshared key (as Talos uses it).
 fn preshared_key(config: &KubeSpanConfigSpec) -> anyhow::Result<Key> {
-    // The decoder's message may quote a character of the input: not ours to log.
-    let secret = decode_cluster_secret(&config.shared_secret)
-        .map_err(|_| anyhow!("the cluster secret is not 32 bytes in standard base64"))?;
+    let secret = config
+        .shared_secret
+        .as_ref()
+        .ok_or_else(|| anyhow!("the config has no cluster secret"))?;
     Ok(*secret.bytes())
 }
 
@@ -388,14 +386,14 @@ impl<D: DataPlane> Controller for ManagerController<D> {
 
     fn inputs(&self) -> Vec<Kind> {
         vec![
-            Kind::new(NAMESPACE_CONFIG, KUBESPAN_CONFIG_TYPE),
-            Kind::new(NAMESPACE_KUBESPAN, KUBESPAN_IDENTITY_TYPE),
-            Kind::new(NAMESPACE_KUBESPAN, KUBESPAN_PEER_SPEC_TYPE),
+            Kind::of::<KubeSpanConfigSpec>(),
+            Kind::of::<IdentitySpec>(),
+            Kind::of::<PeerSpec>(),
         ]
     }
 
     fn outputs(&self) -> Vec<String> {
-        vec![KUBESPAN_PEER_STATUS_TYPE.to_owned()]
+        vec![PeerStatusSpec::TYPE.to_owned()]
     }
 
     fn tick_interval(&self) -> Option<Duration> {
@@ -407,20 +405,14 @@ impl<D: DataPlane> Controller for ManagerController<D> {
     }
 
     async fn reconcile(&mut self, ctx: &mut ReconcileContext) -> anyhow::Result<()> {
-        let config: Option<KubeSpanConfigSpec> = typed(
-            ctx,
-            &ptr(NAMESPACE_CONFIG, KUBESPAN_CONFIG_TYPE, KUBESPAN_CONFIG_ID),
-        )?;
-        let identity: Option<IdentitySpec> = typed(
-            ctx,
-            &ptr(NAMESPACE_KUBESPAN, KUBESPAN_IDENTITY_TYPE, LOCAL_ID),
-        )?;
+        let config = ctx.get::<KubeSpanConfigSpec>(KubeSpanConfigSpec::ID)?;
+        let identity = ctx.get::<IdentitySpec>(LOCAL_ID)?;
         let routing = config.as_ref().map(|c| c.routing.clone());
         let (Some(config), Some(identity)) = (config.filter(|c| c.enabled), identity) else {
             return self.shut_down(ctx, routing.as_ref()).await;
         };
         let psk = preshared_key(&config)?;
-        let specs = self.peer_specs(ctx);
+        let specs = self.peer_specs(ctx)?;
         let probes = probe_targets(specs.iter().map(|(_, _, spec)| spec));
 
         let reported: BTreeMap<Key, PeerState> = self
@@ -519,12 +511,11 @@ impl<D: DataPlane> Controller for ManagerController<D> {
             note.log();
         }
 
-        let mut statuses = Vec::with_capacity(self.peers.len());
-        for (id, t) in &self.peers {
-            let metadata = Metadata::new(NAMESPACE_KUBESPAN, KUBESPAN_PEER_STATUS_TYPE, id, NAME);
-            statuses.push(Resource::from_spec(metadata, &t.status)?);
-        }
-        ctx.apply_outputs(KUBESPAN_PEER_STATUS_TYPE, statuses)?;
+        let statuses = self
+            .peers
+            .iter()
+            .map(|(id, t)| (id.clone(), t.status.clone()));
+        ctx.apply_outputs(statuses)?;
         Ok(())
     }
 }
@@ -536,22 +527,20 @@ mod tests {
     use tokio::task::JoinHandle;
     use tokio::time::Instant;
     use tokio_util::sync::CancellationToken;
+    use weft_api::config::validate::decode_cluster_secret;
     use weft_api::resource::Pointer;
-    use weft_api::resources::kubespan::{EndpointSpec, PeerStatusSpec};
-    use weft_api::resources::{AFFILIATE_TYPE, KUBESPAN_ENDPOINT_TYPE, NAMESPACE_CLUSTER};
+    use weft_api::resources::NAMESPACE_CLUSTER;
+    use weft_api::resources::kubespan::EndpointSpec;
 
     use super::*;
     use crate::adapters::kubespan::peer_status::{ENDPOINT_TRY_TIMEOUT, PEER_SILENCE_TIMEOUT};
-    use crate::controllers::cluster::tests::{affiliate, fresh_state, key};
     use crate::controllers::kubespan::endpoint::EndpointController;
     use crate::runtime::engine::{Engine, EngineError};
     use crate::runtime::state::State;
-    use crate::runtime::testing::{
-        assert_no_resource, assert_resource, pointer, wait_for_resource,
-    };
+    use crate::runtime::testing::{assert_no_resource, assert_resource, wait_for_resource};
+    use crate::test_support::{OWNER, affiliate, fresh_state, key, put, put_in, spec};
     use crate::wg::fake::FakeDataPlane;
 
-    const OWNER: &str = "test";
     const SECRET: Key = [9; 32];
     const A: &str = "192.0.2.1:51820";
     const B: &str = "198.51.100.1:51820";
@@ -574,53 +563,32 @@ mod tests {
         }
     }
 
-    fn upsert(state: &State, r: Resource) {
-        if state.get(&r.pointer()).is_some() {
-            state.update(OWNER, r).expect("update");
-        } else {
-            state.create(r).expect("create");
-        }
-    }
-
-    fn config_ptr() -> Pointer {
-        ptr(NAMESPACE_CONFIG, KUBESPAN_CONFIG_TYPE, KUBESPAN_CONFIG_ID)
-    }
-
     fn identity_ptr() -> Pointer {
-        ptr(NAMESPACE_KUBESPAN, KUBESPAN_IDENTITY_TYPE, LOCAL_ID)
+        Pointer::to::<IdentitySpec>(LOCAL_ID)
     }
 
     fn status_ptr(n: u8) -> Pointer {
-        pointer(NAMESPACE_KUBESPAN, KUBESPAN_PEER_STATUS_TYPE, &key(n))
+        Pointer::to::<PeerStatusSpec>(&key(n))
     }
 
     fn spec_ptr(n: u8) -> Pointer {
-        pointer(NAMESPACE_KUBESPAN, KUBESPAN_PEER_SPEC_TYPE, &key(n))
+        Pointer::to::<PeerSpec>(&key(n))
     }
 
     fn set_config(state: &State, enabled: bool, harvest: bool) {
         use base64::Engine as _;
+        let secret = base64::engine::general_purpose::STANDARD.encode(SECRET);
         let spec = KubeSpanConfigSpec {
             enabled,
             cluster_id: "cluster".into(),
-            shared_secret: base64::engine::general_purpose::STANDARD.encode(SECRET),
-            force_routing: true,
-            advertise_kubernetes_networks: false,
+            shared_secret: Some(decode_cluster_secret(&secret).expect("secret")),
             harvest_extra_endpoints: harvest,
             mtu: 1380,
-            endpoint_filters: vec![],
-            exclude_advertised_networks: vec![],
-            extra_endpoints: vec![],
-            advertised_networks: Vec::new(),
             listen_port: 51821,
-            backend: "auto".into(),
             interface: String::new(),
-            nat_traversal: true,
-            routing: Default::default(),
+            ..KubeSpanConfigSpec::default()
         };
-        let p = config_ptr();
-        let metadata = Metadata::new(&p.namespace, &p.resource_type, &p.id, OWNER);
-        upsert(state, Resource::from_spec(metadata, &spec).expect("spec"));
+        put(state, KubeSpanConfigSpec::ID, &spec);
     }
 
     /// Creates the identity; returns its private key (base64) to check it never leaks.
@@ -632,9 +600,7 @@ mod tests {
             private_key: private_key.clone(),
             public_key,
         };
-        let p = identity_ptr();
-        let metadata = Metadata::new(&p.namespace, &p.resource_type, &p.id, OWNER);
-        upsert(state, Resource::from_spec(metadata, &spec).expect("spec"));
+        put(state, LOCAL_ID, &spec);
         private_key
     }
 
@@ -649,16 +615,16 @@ mod tests {
             endpoints: endpoints.iter().map(|e| ep(e)).collect(),
             label: format!("node-{n}"),
         };
-        let p = spec_ptr(n);
-        let metadata = Metadata::new(&p.namespace, &p.resource_type, &p.id, OWNER);
-        upsert(state, Resource::from_spec(metadata, &spec).expect("spec"));
+        put(state, &key(n), &spec);
     }
 
     fn set_affiliate(state: &State, node_id: &str, n: u8) {
-        let metadata = Metadata::new(NAMESPACE_CLUSTER, AFFILIATE_TYPE, node_id, OWNER);
-        upsert(
+        put_in(
             state,
-            Resource::from_spec(metadata, &affiliate(node_id, n)).expect("spec"),
+            NAMESPACE_CLUSTER,
+            node_id,
+            &affiliate(node_id, n),
+            OWNER,
         );
     }
 
@@ -712,8 +678,8 @@ mod tests {
             n: u8,
             check: impl Fn(&PeerStatusSpec) -> anyhow::Result<()>,
         ) -> PeerStatusSpec {
-            let r = assert_resource(&self.state, &status_ptr(n), |r| check(&r.typed_spec()?)).await;
-            r.typed_spec().expect("status")
+            let r = assert_resource(&self.state, &status_ptr(n), |r| check(&r.decode()?)).await;
+            r.decode().expect("status")
         }
 
         async fn state_is(&self, n: u8, want: StatusState) -> PeerStatusSpec {
@@ -817,7 +783,7 @@ mod tests {
         }
         let last_packet = Instant::now();
         let down = wait_for_resource(&h.state, &status_ptr(2), Duration::from_secs(30), |r| {
-            let s: PeerStatusSpec = r.typed_spec()?;
+            let s: PeerStatusSpec = r.decode()?;
             anyhow::ensure!(s.state == StatusState::Down, "state {}", s.state);
             Ok(())
         })
@@ -828,7 +794,7 @@ mod tests {
             silent > PEER_SILENCE_TIMEOUT && silent <= Duration::from_secs(30),
             "{silent:?}"
         );
-        let down: PeerStatusSpec = down.typed_spec().expect("status");
+        let down: PeerStatusSpec = down.decode().expect("status");
 
         // The next endpoint is set, and tried while the peer stays down.
         assert_eq!(down.last_used_endpoint, Some(ep(B)));
@@ -900,7 +866,7 @@ mod tests {
             let s: PeerStatusSpec = event
                 .expect("no overflow")
                 .resource
-                .typed_spec()
+                .decode()
                 .expect("status");
             assert_eq!(s.state, StatusState::Up, "flapped: {s:?}");
             assert_eq!(s.last_used_endpoint, Some(ep(A)), "no endpoint change");
@@ -1079,13 +1045,13 @@ mod tests {
         set_peer(&h.state, 9, &[B]);
         h.state_is(8, StatusState::Unknown).await;
         h.state_is(9, StatusState::Unknown).await;
-        let endpoint = |n: u8| pointer(NAMESPACE_KUBESPAN, KUBESPAN_ENDPOINT_TYPE, &key(n));
+        let endpoint = |n: u8| Pointer::to::<EndpointSpec>(&key(n));
 
         // Peer 8 calls from behind a NAT; peer 9 is up too but belongs to no affiliate.
         h.packet(8, true, Some(C));
         h.packet(9, true, None);
         let r = assert_resource(&h.state, &endpoint(8), |_| Ok(())).await;
-        let spec: EndpointSpec = r.typed_spec().expect("spec");
+        let spec: EndpointSpec = r.decode().expect("spec");
         assert_eq!(spec.affiliate_id, "n8");
         assert_eq!(spec.endpoint, ep(C));
         assert_eq!(
@@ -1101,7 +1067,7 @@ mod tests {
         set_config(&h.state, true, true);
         assert_resource(&h.state, &endpoint(8), |_| Ok(())).await;
         wait_for_resource(&h.state, &status_ptr(8), Duration::from_secs(40), |r| {
-            let s: PeerStatusSpec = r.typed_spec()?;
+            let s: PeerStatusSpec = r.decode()?;
             anyhow::ensure!(s.state == StatusState::Down, "state {}", s.state);
             Ok(())
         })
@@ -1172,12 +1138,9 @@ mod tests {
     }
 
     fn edit_config(state: &State, edit: impl FnOnce(&mut KubeSpanConfigSpec)) {
-        let p = config_ptr();
-        let mut spec: KubeSpanConfigSpec =
-            state.get(&p).expect("config").typed_spec().expect("spec");
-        edit(&mut spec);
-        let metadata = Metadata::new(&p.namespace, &p.resource_type, &p.id, OWNER);
-        upsert(state, Resource::from_spec(metadata, &spec).expect("spec"));
+        let mut config: KubeSpanConfigSpec = spec(state, KubeSpanConfigSpec::ID).expect("config");
+        edit(&mut config);
+        put(state, KubeSpanConfigSpec::ID, &config);
     }
 
     fn routed(h: &Harness) -> Vec<IpNet> {

@@ -29,19 +29,13 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 use tokio::time::Instant;
-use weft_api::resource::{Metadata, Resource};
+use weft_api::config::MachineConfig;
 use weft_api::resources::kubespan::NatStatusSpec;
-use weft_api::resources::{
-    KUBESPAN_CONFIG_ID, KUBESPAN_CONFIG_TYPE, KUBESPAN_NAT_STATUS_TYPE, LOCAL_ID,
-    MACHINE_CONFIG_TYPE, NAMESPACE_CONFIG, NAMESPACE_KUBESPAN,
-};
+use weft_api::resources::{LOCAL_ID, TypedSpec};
 
-use super::config::KubeSpanConfigSpec;
-use crate::controllers::cluster::resources::{
-    NAMESPACE_NETWORK, NODE_ADDRESS_TYPE, NodeAddressSpec, ROUTED_ID,
-};
-use crate::controllers::cluster::{ptr, typed};
 use crate::discovery::Target;
+use crate::resources::cluster::{NodeAddressSpec, ROUTED_ID};
+use crate::resources::kubespan::KubeSpanConfigSpec;
 use crate::runtime::engine::{Controller, ReconcileContext};
 use crate::runtime::state::Kind;
 use crate::wg::DataPlane;
@@ -178,14 +172,14 @@ impl<D: DataPlane> Controller for NatController<D> {
 
     fn inputs(&self) -> Vec<Kind> {
         vec![
-            Kind::new(NAMESPACE_CONFIG, MACHINE_CONFIG_TYPE),
-            Kind::new(NAMESPACE_CONFIG, KUBESPAN_CONFIG_TYPE),
-            Kind::new(NAMESPACE_NETWORK, NODE_ADDRESS_TYPE),
+            Kind::of::<MachineConfig>(),
+            Kind::of::<KubeSpanConfigSpec>(),
+            Kind::of::<NodeAddressSpec>(),
         ]
     }
 
     fn outputs(&self) -> Vec<String> {
-        vec![KUBESPAN_NAT_STATUS_TYPE.to_owned()]
+        vec![NatStatusSpec::TYPE.to_owned()]
     }
 
     fn tick_interval(&self) -> Option<Duration> {
@@ -193,24 +187,19 @@ impl<D: DataPlane> Controller for NatController<D> {
     }
 
     async fn reconcile(&mut self, ctx: &mut ReconcileContext) -> anyhow::Result<()> {
-        let config: Option<KubeSpanConfigSpec> = typed(
-            ctx,
-            &ptr(NAMESPACE_CONFIG, KUBESPAN_CONFIG_TYPE, KUBESPAN_CONFIG_ID),
-        )?;
+        let config = ctx.get::<KubeSpanConfigSpec>(KubeSpanConfigSpec::ID)?;
         let servers = Self::servers(ctx)?;
         let Some(config) = config.filter(|c| c.enabled && c.nat_traversal && !servers.is_empty())
         else {
             self.last = None;
             self.next_probe = None;
             self.failures = 0;
-            ctx.apply_outputs(KUBESPAN_NAT_STATUS_TYPE, Vec::new())?;
+            ctx.apply_outputs(None::<(String, NatStatusSpec)>)?;
             return Ok(());
         };
         let now = Instant::now();
         if self.next_probe.is_none_or(|due| now >= due) {
-            let own: NodeAddressSpec =
-                typed(ctx, &ptr(NAMESPACE_NETWORK, NODE_ADDRESS_TYPE, ROUTED_ID))?
-                    .unwrap_or_default();
+            let own = ctx.get::<NodeAddressSpec>(ROUTED_ID)?.unwrap_or_default();
             let next = match self.probe(&servers).await {
                 Ok((server, mapped)) => {
                     let fresh = status(&server, mapped, &own.addresses, config.listen_port);
@@ -242,15 +231,8 @@ impl<D: DataPlane> Controller for NatController<D> {
             };
             self.next_probe = Some(Instant::now() + next);
         }
-        let outputs = match &self.last {
-            Some(spec) => {
-                let metadata =
-                    Metadata::new(NAMESPACE_KUBESPAN, KUBESPAN_NAT_STATUS_TYPE, LOCAL_ID, NAME);
-                vec![Resource::from_spec(metadata, spec)?]
-            }
-            None => Vec::new(),
-        };
-        ctx.apply_outputs(KUBESPAN_NAT_STATUS_TYPE, outputs)?;
+        let output = self.last.clone().map(|spec| (LOCAL_ID.to_owned(), spec));
+        ctx.apply_outputs(output)?;
         Ok(())
     }
 }

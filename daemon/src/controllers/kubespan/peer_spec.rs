@@ -6,19 +6,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
-use weft_api::resource::{Metadata, Resource};
-use weft_api::resources::cluster::AffiliateSpec;
+use weft_api::resources::cluster::{AffiliateSpec, IdentitySpec as NodeIdentity};
 use weft_api::resources::kubespan::IdentitySpec as KubeSpanIdentity;
-use weft_api::resources::kubespan::{PeerState, PeerStatusSpec};
-use weft_api::resources::{
-    AFFILIATE_TYPE, IDENTITY_TYPE, KUBESPAN_CONFIG_ID, KUBESPAN_CONFIG_TYPE,
-    KUBESPAN_IDENTITY_TYPE, KUBESPAN_PEER_SPEC_TYPE, KUBESPAN_PEER_STATUS_TYPE, LOCAL_ID,
-    NAMESPACE_CLUSTER, NAMESPACE_CONFIG, NAMESPACE_KUBESPAN,
-};
+use weft_api::resources::kubespan::{PeerSpec, PeerState, PeerStatusSpec};
+use weft_api::resources::{LOCAL_ID, TypedSpec};
 
-use super::config::KubeSpanConfigSpec;
 use crate::adapters::kubespan::peer_spec::{Skip, peer_specs};
-use crate::controllers::cluster::{node_id, ptr, typed};
+use crate::resources::kubespan::KubeSpanConfigSpec;
 use crate::runtime::engine::{Controller, ReconcileContext};
 use crate::runtime::state::Kind;
 
@@ -44,46 +38,40 @@ impl Controller for PeerSpecController {
 
     fn inputs(&self) -> Vec<Kind> {
         vec![
-            Kind::new(NAMESPACE_CLUSTER, AFFILIATE_TYPE),
-            Kind::new(NAMESPACE_CLUSTER, IDENTITY_TYPE),
-            Kind::new(NAMESPACE_KUBESPAN, KUBESPAN_PEER_STATUS_TYPE),
-            Kind::new(NAMESPACE_CONFIG, KUBESPAN_CONFIG_TYPE),
-            Kind::new(NAMESPACE_KUBESPAN, KUBESPAN_IDENTITY_TYPE),
+            Kind::of::<AffiliateSpec>(),
+            Kind::of::<NodeIdentity>(),
+            Kind::of::<PeerStatusSpec>(),
+            Kind::of::<KubeSpanConfigSpec>(),
+            Kind::of::<KubeSpanIdentity>(),
         ]
     }
 
     fn outputs(&self) -> Vec<String> {
-        vec![KUBESPAN_PEER_SPEC_TYPE.to_owned()]
+        vec![PeerSpec::TYPE.to_owned()]
     }
 
     async fn reconcile(&mut self, ctx: &mut ReconcileContext) -> anyhow::Result<()> {
-        let config: Option<KubeSpanConfigSpec> = typed(
-            ctx,
-            &ptr(NAMESPACE_CONFIG, KUBESPAN_CONFIG_TYPE, KUBESPAN_CONFIG_ID),
-        )?;
-        let identity: Option<KubeSpanIdentity> = typed(
-            ctx,
-            &ptr(NAMESPACE_KUBESPAN, KUBESPAN_IDENTITY_TYPE, LOCAL_ID),
-        )?;
-        let own = node_id(ctx)?;
+        let config = ctx.get::<KubeSpanConfigSpec>(KubeSpanConfigSpec::ID)?;
+        let identity = ctx.get::<KubeSpanIdentity>(LOCAL_ID)?;
+        let own = ctx.get::<NodeIdentity>(LOCAL_ID)?.map(|i| i.node_id);
         let (Some(own), Some(identity), true) = (own, identity, config.is_some_and(|c| c.enabled))
         else {
-            ctx.apply_outputs(KUBESPAN_PEER_SPEC_TYPE, Vec::new())?;
+            ctx.apply_outputs(None::<(String, PeerSpec)>)?;
             return Ok(());
         };
         let affiliates: Vec<AffiliateSpec> = ctx
-            .list(NAMESPACE_CLUSTER, AFFILIATE_TYPE)
-            .iter()
-            .filter_map(|r| r.typed_spec().ok())
+            .list::<AffiliateSpec>()?
+            .into_iter()
+            .map(|r| r.spec)
             .collect();
         // Where each peer's WireGuard traffic comes from while it is up: proof of where it is.
         let verified: BTreeMap<String, IpAddr> = ctx
-            .list(NAMESPACE_KUBESPAN, KUBESPAN_PEER_STATUS_TYPE)
-            .iter()
+            .list::<PeerStatusSpec>()?
+            .into_iter()
             .filter_map(|r| {
-                let status: PeerStatusSpec = r.typed_spec().ok()?;
+                let status = r.spec;
                 let endpoint = status.endpoint.filter(|_| status.state == PeerState::Up)?;
-                Some((r.metadata.id.clone(), endpoint.ip().to_canonical()))
+                Some((r.metadata.id, endpoint.ip().to_canonical()))
             })
             .collect();
         let computed = peer_specs(&own, &identity.public_key, &affiliates, &verified);
@@ -119,40 +107,30 @@ impl Controller for PeerSpecController {
             }
         }
         self.warned = overlaps;
-        let mut desired = Vec::with_capacity(computed.peers.len());
-        for (id, spec) in &computed.peers {
-            let metadata = Metadata::new(NAMESPACE_KUBESPAN, KUBESPAN_PEER_SPEC_TYPE, id, NAME);
-            desired.push(Resource::from_spec(metadata, spec)?);
-        }
-        ctx.apply_outputs(KUBESPAN_PEER_SPEC_TYPE, desired)?;
+        ctx.apply_outputs(computed.peers)?;
         Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use weft_api::resources::kubespan::PeerSpec;
+    use weft_api::resources::NAMESPACE_CLUSTER;
 
     use super::*;
-    use crate::controllers::cluster::tests::{affiliate, fresh_state, set_kubespan, set_node_id};
     use crate::runtime::state::State;
+    use crate::test_support::{affiliate, fresh_state, put_in, set_kubespan, set_node_id};
 
     fn put(state: &State, spec: &AffiliateSpec) {
-        let r = Resource::from_spec(
-            Metadata::new(NAMESPACE_CLUSTER, AFFILIATE_TYPE, &spec.node_id, "merge"),
-            spec,
-        )
-        .expect("spec");
-        state.create(r).expect("create");
+        put_in(state, NAMESPACE_CLUSTER, &spec.node_id, spec, "merge");
     }
 
     async fn run(state: &State, c: &mut PeerSpecController) -> Vec<(String, PeerSpec)> {
         let mut ctx = ReconcileContext::new(state, c);
         c.reconcile(&mut ctx).await.expect("reconcile");
         state
-            .list(NAMESPACE_KUBESPAN, KUBESPAN_PEER_SPEC_TYPE)
+            .list(PeerSpec::NAMESPACE, PeerSpec::TYPE)
             .into_iter()
-            .map(|r| (r.metadata.id.clone(), r.typed_spec().expect("spec")))
+            .map(|r| (r.metadata.id.clone(), r.decode().expect("spec")))
             .collect()
     }
 
