@@ -29,8 +29,8 @@ use weft_api::prometheus::escape_label;
 use weft_api::resources::TypedSpec;
 use weft_api::resources::kubespan::peer_status::{PeerState, PeerStatusSpec};
 
-use crate::controllers::cluster::resources::DiscoveryServiceStatusSpec;
 use crate::runtime::state::{Kind, State};
+use weft_api::resources::cluster::DiscoveryServiceStatusSpec;
 
 /// Most peers given series of their own (each peer has 7 series; a 1024-node mesh is far past
 /// what KubeSpan meshes run). Past it, peers are counted in `weft_peers_unlisted`.
@@ -427,7 +427,7 @@ fn list<S: TypedSpec>(state: &State) -> Vec<(String, S)> {
     state
         .list(S::NAMESPACE, S::TYPE)
         .into_iter()
-        .filter_map(|r| Some((r.metadata.id.clone(), r.typed_spec::<S>().ok()?)))
+        .filter_map(|r| Some((r.metadata.id.clone(), r.decode::<S>().ok()?)))
         .collect()
 }
 
