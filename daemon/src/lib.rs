@@ -11,10 +11,13 @@
 //! - [`discovery`]: the discovery service client: one task per configured service, merged.
 //! - [`os`]: what weftd reads from the OS outside the data plane (links, addresses).
 //! - [`wg`]: the WireGuard data plane: the backend trait and its backends.
+//! - [`capture`]: KubeSpan's traffic capture (nftables, routing table and rules), shared by every
+//!   backend: a pure diff of desired against applied, and its application.
 
 pub mod adapters;
 pub mod app;
 pub mod args;
+pub mod capture;
 pub mod config_store;
 pub mod controllers;
 pub mod discovery;
