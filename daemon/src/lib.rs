@@ -18,10 +18,13 @@
 //! - [`os`]: what weftd reads from the OS outside the data plane (links, addresses).
 //! - [`wg`]: the WireGuard data plane: the backend trait and its backends.
 //! - `test_support` (tests only): fixtures the controller tests of every area share.
+//! - [`capture`]: KubeSpan's traffic capture (nftables, routing table and rules), shared by every
+//!   backend: a pure diff of desired against applied, and its application.
 
 pub mod adapters;
 pub mod app;
 pub mod args;
+pub mod capture;
 pub mod config_store;
 pub mod controllers;
 pub mod discovery;

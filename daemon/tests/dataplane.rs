@@ -24,9 +24,7 @@ use std::time::{Duration, Instant, SystemTime};
 use gotatun::x25519::{PublicKey, StaticSecret};
 use ipnet::IpNet;
 use weft_api::config::validate::RoutingSettings;
-use weftd::wg::userspace::{
-    PolicyRouting, Routing, UAPI_DIR, UserspaceDataPlane, UserspaceOptions,
-};
+use weftd::wg::userspace::{UAPI_DIR, UserspaceDataPlane, UserspaceOptions};
 use weftd::wg::{Capture, DataPlane, DeviceConfig, Key, PeerConfig, PeerState, base64_key};
 
 /// Every external command gets this long.
@@ -318,9 +316,11 @@ impl Node {
         }
     }
 
+    /// The route of `prefix` in the capture's table (180), where the routed set goes.
     fn route(&self, prefix: &str) -> String {
         let family = if prefix.contains(':') { "-6" } else { "-4" };
-        self.ns.ip(&[family, "route", "show", prefix])
+        self.ns
+            .ip(&[family, "route", "show", "table", "180", prefix])
     }
 }
 
@@ -497,7 +497,8 @@ async fn two_nodes_handshake_and_carry_traffic() {
     );
 }
 
-/// Changing a peer's allowed IPs modifies it in place: the route appears, the handshake and the
+/// Changing a peer's allowed IPs (and the routed set with them) modifies the peer in place: the
+/// route appears in the capture's table, the handshake and the
 /// counters carry on (a re-created peer would start from zero and handshake again).
 #[tokio::test]
 #[ignore = "needs root"]
@@ -525,8 +526,11 @@ async fn updating_allowed_ips_keeps_the_session() {
     .await;
 
     let extra = format!("10.99.{}.0/24", pair.n);
-    a.apply(vec![b.as_peer(Some(b.endpoint()), &[extra.as_str()])])
-        .await;
+    a.apply_with(
+        vec![b.as_peer(Some(b.endpoint()), &[extra.as_str()])],
+        Some(capture(&[&extra])),
+    )
+    .await;
     let route = a.route(&extra);
     assert!(
         route.contains(&format!("dev {}", a.interface)),
@@ -550,7 +554,7 @@ async fn updating_allowed_ips_keeps_the_session() {
     );
 }
 
-/// Removing a peer removes its route and its `wg` entry; `remove()` deletes the interface and the
+/// Removing a peer (and its prefix from the routed set) removes its route and its `wg` entry; `remove()` deletes the interface and the
 /// UAPI socket, and is idempotent.
 #[tokio::test]
 #[ignore = "needs root"]
@@ -561,8 +565,11 @@ async fn removing_a_peer_removes_its_route_and_remove_cleans_up() {
     let pair = Pair::new();
     let (a, b) = (&pair.a, &pair.b);
     let extra = format!("10.98.{}.0/24", pair.n);
-    a.apply(vec![b.as_peer(Some(b.endpoint()), &[extra.as_str()])])
-        .await;
+    a.apply_with(
+        vec![b.as_peer(Some(b.endpoint()), &[extra.as_str()])],
+        Some(capture(&[&extra])),
+    )
+    .await;
     assert!(a.route(&extra).contains(&a.interface), "route missing");
     assert!(a.wg_show().contains(&base64_key(&b.public_key)));
 
@@ -627,60 +634,6 @@ async fn refused_devices_leave_nothing_behind() {
     assert!(!link.success, "half-made interface kept: {}", link.stdout);
     assert!(!uapi_socket(&taken.name).exists(), "half-made socket kept");
     assert!(second.peers().await.expect("peers").is_empty());
-}
-
-/// Policy routing: each node routes the other's *underlay* address — its endpoint — through the
-/// tunnel. The tunnel's own marked packets bypass the table, so the handshake still goes out on
-/// the veth and a ping of the endpoint address travels encrypted. `remove` deletes the rules.
-#[tokio::test]
-#[ignore = "needs root"]
-async fn policy_routing_encrypts_traffic_to_the_endpoint_itself() {
-    if !prerequisites() {
-        return;
-    }
-    let policy = PolicyRouting::KUBESPAN;
-    let pair = Pair::with(UserspaceOptions {
-        routing: Routing::Policy(policy),
-        ..UserspaceOptions::default()
-    });
-    let (a, b) = (&pair.a, &pair.b);
-    let a_host = format!("{}/32", a.underlay);
-    let b_host = format!("{}/32", b.underlay);
-    pair.connect(&[a_host.as_str()], &[b_host.as_str()]).await;
-
-    let table = policy.table.to_string();
-    let routes = a.ns.ip(&["route", "show", "table", &table]);
-    assert!(
-        routes.contains(&format!("{} dev {}", b.underlay, a.interface)),
-        "table {table}: {routes}"
-    );
-    let rules = a.ns.ip(&["rule", "show"]);
-    assert!(
-        rules.contains(&format!("not from all fwmark 0x20/0x60 lookup {table}")),
-        "{rules}"
-    );
-    let unmarked = a.ns.ip(&["route", "get", &b.underlay.to_string()]);
-    assert!(
-        unmarked.contains(&format!("dev {}", a.interface)),
-        "{unmarked}"
-    );
-    let marked =
-        a.ns.ip(&["route", "get", &b.underlay.to_string(), "mark", "0x20"]);
-    assert!(marked.contains("dev veth-a"), "{marked}");
-
-    ping_underlay_through_tunnel(a, b).await;
-
-    a.plane.remove().await.expect("remove");
-    let rules = a.ns.ip(&["rule", "show"]);
-    assert!(
-        !rules.contains(&format!("lookup {table}")),
-        "rules kept: {rules}"
-    );
-    let rules6 = a.ns.ip(&["-6", "rule", "show"]);
-    assert!(
-        !rules6.contains(&format!("lookup {table}")),
-        "IPv6 rules kept: {rules6}"
-    );
 }
 
 /// KubeSpan's capture with Talos's values, routing `routed`.

@@ -173,10 +173,10 @@ impl DataPlane for FakeDataPlane {
         let changed = {
             let mut s = self.lock();
             if let Some(reason) = &s.fail_applies {
-                return Err(DataPlaneError {
-                    what: format!("configuring {}", config.name),
-                    reason: reason.clone(),
-                });
+                return Err(DataPlaneError::failed(
+                    format!("configuring {}", config.name),
+                    reason,
+                ));
             }
             let mut peers = BTreeMap::new();
             for desired in &config.peers {
@@ -224,9 +224,11 @@ impl DataPlane for FakeDataPlane {
         timeout: Duration,
     ) -> Result<SocketAddr, DataPlaneError> {
         let s = self.lock();
-        let fail = |reason: String| DataPlaneError {
-            what: format!("asking the STUN server {server} for this node's public endpoint"),
-            reason,
+        let fail = |reason: String| {
+            DataPlaneError::failed(
+                format!("asking the STUN server {server} for this node's public endpoint"),
+                reason,
+            )
         };
         if s.config.is_none() {
             return Err(fail("the WireGuard socket is not open yet".into()));
@@ -249,10 +251,10 @@ impl DataPlane for FakeDataPlane {
     async fn punch(&self, targets: &[SocketAddr]) -> Result<usize, DataPlaneError> {
         let mut s = self.lock();
         if s.config.is_none() {
-            return Err(DataPlaneError {
-                what: "punching through NAT".into(),
-                reason: "the WireGuard socket is not open yet".into(),
-            });
+            return Err(DataPlaneError::refused(
+                "punching through NAT",
+                "the WireGuard socket is not open yet",
+            ));
         }
         s.punches.extend_from_slice(targets);
         Ok(targets.len())
@@ -261,10 +263,10 @@ impl DataPlane for FakeDataPlane {
     async fn probe(&self, targets: &[Ipv6Addr]) -> Result<usize, DataPlaneError> {
         let mut s = self.lock();
         if s.config.is_none() {
-            return Err(DataPlaneError {
-                what: "sending liveness probes".into(),
-                reason: "the interface does not exist".into(),
-            });
+            return Err(DataPlaneError::refused(
+                "sending liveness probes",
+                "the interface does not exist",
+            ));
         }
         s.probes.push(targets.to_vec());
         Ok(targets.len())

@@ -1,4 +1,5 @@
-//! Link, address and route configuration over rtnetlink, for the userspace backend.
+//! Link, address, route and rule configuration over rtnetlink, for the userspace backend and the
+//! traffic capture (`crate::capture`).
 //!
 //! Why netlink and not the `ip` command: `rtnetlink` (rust-netlink, maintained, MIT) covers every
 //! call needed here with typed messages, reports failures as errno values we can tell apart
@@ -32,9 +33,6 @@ pub const NETLINK_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How often [`Netlink::wait_link_gone`] looks again.
 const LINK_GONE_POLL: Duration = Duration::from_millis(20);
-
-/// The main routing table.
-pub const MAIN_TABLE: u32 = 254;
 
 /// A policy-routing rule `[not] fwmark <fwmark>/<mask> lookup <table> [suppress_prefixlength
 /// <n>]` at `priority`, for IPv4 and IPv6. Inverted (wg-quick's scheme): everything except the
@@ -91,11 +89,13 @@ impl Drop for Netlink {
     }
 }
 
-/// A failed netlink call: `what` names the object, never a key.
-fn failure(what: impl Into<String>, reason: impl std::fmt::Display) -> DataPlaneError {
-    DataPlaneError {
+/// A failed netlink call: `what` names the object, never a key; the reason is the OS error for a
+/// refusal ([`describe`]), the call's error stays the source.
+fn failure(what: impl Into<String>, err: rtnetlink::Error) -> DataPlaneError {
+    DataPlaneError::Netlink {
         what: what.into(),
-        reason: reason.to_string(),
+        reason: describe(&err),
+        source: err,
     }
 }
 
@@ -128,7 +128,7 @@ async fn bounded<T>(
     tokio::time::timeout(NETLINK_TIMEOUT, request)
         .await
         .map_err(|_| {
-            failure(
+            DataPlaneError::failed(
                 what,
                 format!("no netlink answer within {NETLINK_TIMEOUT:?}"),
             )
@@ -139,8 +139,8 @@ impl Netlink {
     /// Opens a connection in the calling thread's network namespace. Must run inside a tokio
     /// runtime: the connection's driver is spawned on it.
     pub fn connect() -> Result<Netlink, DataPlaneError> {
-        let (connection, handle, _) =
-            rtnetlink::new_connection().map_err(|e| failure("opening a netlink socket", e))?;
+        let (connection, handle, _) = rtnetlink::new_connection()
+            .map_err(|e| DataPlaneError::io("opening a netlink socket", e))?;
         Ok(Netlink {
             handle,
             connection: tokio::spawn(connection),
@@ -162,7 +162,7 @@ impl Netlink {
         match bounded(&what, request).await? {
             Ok(link) => Ok(link.map(|l| l.header.index)),
             Err(e) if errno(&e) == Some(ENODEV) => Ok(None),
-            Err(e) => Err(failure(what, describe(&e))),
+            Err(e) => Err(failure(what, e)),
         }
     }
 
@@ -172,7 +172,7 @@ impl Netlink {
         let message = LinkUnspec::new_with_index(index).mtu(mtu).up().build();
         bounded(&what, self.handle.link().set(message).execute())
             .await?
-            .map_err(|e| failure(what, describe(&e)))
+            .map_err(|e| failure(what, e))
     }
 
     /// Makes `address` the link's only global IPv6 address: added (or refreshed) with `nodad`, so
@@ -199,7 +199,7 @@ impl Netlink {
             .push(AddressAttribute::Flags(AddressFlags::Nodad));
         bounded(&what, request.execute())
             .await?
-            .map_err(|e| failure(what, describe(&e)))?;
+            .map_err(|e| failure(what, e))?;
 
         let what = format!("listing the addresses of {name}");
         let listed = bounded(&what, async {
@@ -212,7 +212,7 @@ impl Netlink {
                 .await
         })
         .await?
-        .map_err(|e| failure(what, describe(&e)))?;
+        .map_err(|e| failure(what, e))?;
         for message in listed {
             if message.header.family != AddressFamily::Inet6
                 || message.header.scope != AddressScope::Universe
@@ -229,7 +229,7 @@ impl Netlink {
             match bounded(&what, self.handle.address().del(message).execute()).await? {
                 Ok(()) => {}
                 Err(e) if errno(&e) == Some(EADDRNOTAVAIL) => {}
-                Err(e) => return Err(failure(what, describe(&e))),
+                Err(e) => return Err(failure(what, e)),
             }
         }
         Ok(())
@@ -244,30 +244,12 @@ impl Netlink {
         let net = net.trunc();
         Ok(RouteMessageBuilder::<IpAddr>::new()
             .destination_prefix(net.addr(), net.prefix_len())
-            .map_err(|e| failure(format!("route {net}"), e))?
+            .map_err(|e| DataPlaneError::refused(format!("route {net}"), e))?
             .output_interface(index)
             .table_id(table)
             .protocol(RouteProtocol::Static)
             .scope(scope)
             .build())
-    }
-
-    /// `ip route replace <net> dev <link> table <table> proto static`: adds the route or takes
-    /// over an existing one for the same destination.
-    pub async fn replace_route(
-        &self,
-        name: &str,
-        index: u32,
-        table: u32,
-        net: IpNet,
-    ) -> Result<(), DataPlaneError> {
-        let what = format!("routing {net} via {name} (table {table})");
-        // Scope link, as `ip route add <net> dev <link>` sets: the destination is directly on the
-        // link, there is no gateway.
-        let message = Self::route_message(index, table, net, RouteScope::Link)?;
-        bounded(&what, self.handle.route().add(message).replace().execute())
-            .await?
-            .map_err(|e| failure(what, describe(&e)))
     }
 
     /// `ip route replace default dev <link> table <table> metric 1 mtu <mtu> proto static`, for
@@ -301,7 +283,7 @@ impl Netlink {
             .push(RouteAttribute::Metrics(vec![RouteMetric::Mtu(mtu)]));
         bounded(&what, self.handle.route().add(message).replace().execute())
             .await?
-            .map_err(|e| failure(what, describe(&e)))
+            .map_err(|e| failure(what, e))
     }
 
     /// Deletes the default route of one family through the link in `table`; gone is fine.
@@ -329,7 +311,7 @@ impl Netlink {
         match bounded(&what, self.handle.route().del(message).execute()).await? {
             Ok(()) => Ok(()),
             Err(e) if matches!(errno(&e), Some(ESRCH | ENOENT | ENODEV)) => Ok(()),
-            Err(e) => Err(failure(what, describe(&e))),
+            Err(e) => Err(failure(what, e)),
         }
     }
 
@@ -339,7 +321,7 @@ impl Netlink {
         match bounded(&what, self.handle.link().del(index).execute()).await? {
             Ok(()) => Ok(()),
             Err(e) if errno(&e) == Some(ENODEV) => Ok(()),
-            Err(e) => Err(failure(what, describe(&e))),
+            Err(e) => Err(failure(what, e)),
         }
     }
 
@@ -374,7 +356,7 @@ impl Netlink {
                 .await
         })
         .await?
-        .map_err(|e| failure(what, describe(&e)))
+        .map_err(|e| failure(what, e))
     }
 
     /// The rules of one family that are `rule`.
@@ -447,7 +429,7 @@ impl Netlink {
                 bounded(&what, request.execute()).await?
             }
         };
-        result.map_err(|e| failure(what, describe(&e)))
+        result.map_err(|e| failure(what, e))
     }
 
     /// Deletes every copy of `rule`, both families.
@@ -461,7 +443,7 @@ impl Netlink {
                 match bounded(&what, self.handle.rule().del(message).execute()).await? {
                     Ok(()) => {}
                     Err(e) if matches!(errno(&e), Some(ENOENT | ESRCH)) => {}
-                    Err(e) => return Err(failure(what, describe(&e))),
+                    Err(e) => return Err(failure(what, e)),
                 }
             }
         }

@@ -7,14 +7,14 @@
 //! - A kernel (netlink) backend fits the same trait; it is not built because these machines have no
 //!   WireGuard module to test it against.
 //!
-//! Besides the interface, the backend applies KubeSpan's traffic capture ([`Capture`]: nftables
-//! rules rendered by `nft`, a routing table and rule) and lends NAT traversal its UDP socket
-//! (`shared_socket`: STUN probes, hole punches and the punches peers send).
+//! Besides the interface, the backend hands KubeSpan's traffic capture ([`Capture`], computed by
+//! the manager) to `crate::capture`, which diffs and applies it on the backend's link, and lends
+//! NAT traversal its UDP socket (`shared_socket`: STUN probes, hole punches and the punches peers
+//! send).
 
 #[cfg(test)]
 pub mod fake;
-mod link;
-pub mod nft;
+pub(crate) mod link;
 mod probe;
 mod shared_socket;
 pub mod userspace;
@@ -25,7 +25,8 @@ use std::net::{Ipv6Addr, SocketAddr};
 use std::time::{Duration, SystemTime};
 
 use ipnet::{IpNet, Ipv6Net};
-use weft_api::config::validate::RoutingSettings;
+
+pub use crate::capture::Capture;
 
 /// How recent a punch must be for [`DataPlane::heard_from`]: a few punch intervals.
 pub const HEARD_WINDOW: Duration = Duration::from_secs(10);
@@ -48,52 +49,6 @@ pub struct DeviceConfig {
     /// KubeSpan's traffic capture; `None`: only the peers' allowed IPs are routed (the backend's
     /// own routing option decides how).
     pub capture: Option<Capture>,
-}
-
-/// KubeSpan's traffic capture (reference §5): nftables marks packets bound for [`Capture::routed`]
-/// with `force_mark`; a rule sends packets with that mark to `table`, whose default routes (with
-/// the MTU) go through the interface; the tunnel's own UDP carries `tunnel_mark` and is left
-/// alone, so a peer's endpoint inside the routed set does not loop. TCP SYNs to the routed set
-/// get their MSS clamped to fit the MTU ([`mss_v4`], [`mss_v6`]). Weft adds per-prefix routes of
-/// the routed set to `table` and a fallback rule after the main table, for the node's own
-/// packets the main table has no route for (see the userspace backend's `fallback_rule`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Capture {
-    pub table: u32,
-    pub rule_priority: u32,
-    pub tunnel_mark: u32,
-    pub force_mark: u32,
-    pub mark_mask: u32,
-    /// nftables table (family `inet`) the backend owns whole.
-    pub nftables_table: String,
-    /// Destinations sent through the tunnel: sorted, non-overlapping.
-    pub routed: Vec<IpNet>,
-}
-
-impl Capture {
-    /// The capture `routing` describes, of the destinations `routed`.
-    pub fn new(routing: &RoutingSettings, routed: Vec<IpNet>) -> Capture {
-        Capture {
-            table: routing.table,
-            rule_priority: routing.rule_priority,
-            tunnel_mark: routing.tunnel_mark,
-            force_mark: routing.force_mark,
-            mark_mask: routing.mark_mask,
-            nftables_table: routing.nftables_table.clone(),
-            routed,
-        }
-    }
-}
-
-/// The TCP MSS that fits an IPv4 packet into `mtu`: 20 bytes of IP, 20 of TCP and 12 of options
-/// (timestamps), as Talos clamps.
-pub fn mss_v4(mtu: u32) -> u32 {
-    mtu.saturating_sub(52)
-}
-
-/// The TCP MSS that fits an IPv6 packet into `mtu` (40 bytes of IP, 20 of TCP, 12 of options).
-pub fn mss_v6(mtu: u32) -> u32 {
-    mtu.saturating_sub(72)
 }
 
 impl fmt::Debug for DeviceConfig {
@@ -147,12 +102,76 @@ pub struct PeerState {
     pub tx_bytes: u64,
 }
 
-/// A data-plane error: what failed and why, never key material.
+/// A data-plane error: what failed (`what`, never key material) and why, keeping the cause as the
+/// error's source where there is one (as gotatun's `Error::Bind` does).
 #[derive(Debug, thiserror::Error)]
-#[error("{what}: {reason}")]
-pub struct DataPlaneError {
-    pub what: String,
-    pub reason: String,
+pub enum DataPlaneError {
+    /// The request cannot be carried out as asked: an invalid config, a name or socket another
+    /// device holds, no interface yet.
+    #[error("{what}: {reason}")]
+    Refused { what: String, reason: String },
+    /// An OS call failed.
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A netlink request was refused or failed; `reason` is the OS error for a refusal.
+    #[error("{what}: {reason}")]
+    Netlink {
+        what: String,
+        reason: String,
+        #[source]
+        source: rtnetlink::Error,
+    },
+    /// The WireGuard device (gotatun) or its TUN refused.
+    #[error("{what}: {source}")]
+    Device {
+        what: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// Anything else: a timeout, a helper command that failed, the data-plane thread gone.
+    #[error("{what}: {reason}")]
+    Failed { what: String, reason: String },
+}
+
+impl DataPlaneError {
+    /// A [`DataPlaneError::Refused`].
+    pub fn refused(what: impl Into<String>, reason: impl fmt::Display) -> DataPlaneError {
+        DataPlaneError::Refused {
+            what: what.into(),
+            reason: reason.to_string(),
+        }
+    }
+
+    /// A [`DataPlaneError::Failed`].
+    pub fn failed(what: impl Into<String>, reason: impl fmt::Display) -> DataPlaneError {
+        DataPlaneError::Failed {
+            what: what.into(),
+            reason: reason.to_string(),
+        }
+    }
+
+    /// A [`DataPlaneError::Io`].
+    pub fn io(what: impl Into<String>, source: std::io::Error) -> DataPlaneError {
+        DataPlaneError::Io {
+            what: what.into(),
+            source,
+        }
+    }
+
+    /// A [`DataPlaneError::Device`].
+    pub fn device(
+        what: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> DataPlaneError {
+        DataPlaneError::Device {
+            what: what.into(),
+            source: Box::new(source),
+        }
+    }
 }
 
 /// A WireGuard data plane.

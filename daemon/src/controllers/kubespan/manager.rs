@@ -2,8 +2,8 @@
 //! interface (through a [`DataPlane`]) and `KubeSpanPeerStatuses.kubespan.weft.dev` (id = the peer's
 //! public key). Talos's `kubespan.ManagerController`: the interface, its peers, and the traffic
 //! capture (nftables marks, routing table and rule, MSS clamp; see [`routed_set`] and
-//! `crate::wg::nft`), which the data plane applies with the interface. Weft adds NAT hole punching
-//! towards peers that are not up ([`punch_targets`], every [`PUNCH_INTERVAL`]).
+//! `crate::capture`, which diffs and applies it on the backend's interface). Weft adds NAT hole
+//! punching towards peers that are not up ([`punch_targets`], every [`PUNCH_INTERVAL`]).
 //!
 //! Each run:
 //!

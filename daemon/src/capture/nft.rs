@@ -36,7 +36,8 @@ use std::time::Duration;
 use ipnet::IpNet;
 use tokio::io::AsyncWriteExt as _;
 
-use super::{Capture, DataPlaneError, mss_v4, mss_v6};
+use super::{Capture, mss_v4, mss_v6};
+use crate::wg::DataPlaneError;
 
 /// Upper bound for one `nft` run: it takes milliseconds; more means something is stuck.
 pub const NFT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -143,10 +144,7 @@ pub async fn remove(table: &str) -> Result<(), DataPlaneError> {
 /// Feeds `script` to `nft -f -`. The child is forked from the calling thread, so it acts in that
 /// thread's network namespace (the data-plane thread's).
 async fn run(what: &str, script: &str) -> Result<(), DataPlaneError> {
-    let fail = |reason: String| DataPlaneError {
-        what: what.to_owned(),
-        reason,
-    };
+    let fail = |reason: String| DataPlaneError::failed(what, reason);
     let mut child = tokio::process::Command::new("nft")
         .args(["-f", "-"])
         .stdin(Stdio::piped())
