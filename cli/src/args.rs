@@ -428,8 +428,8 @@ pub struct GenConfigArgs {
     /// (machine.certSANs)
     #[arg(long, value_delimiter = ',', value_name = "SANS")]
     pub additional_sans: Vec<String>,
-    /// talosctl's commented field documentation in the machine configs; accepted and ignored
-    /// (Weft's configs are short, `weftctl validate` explains every field it refuses)
+    /// Describe every field of the machine configs in comments, as talosctl does (default false,
+    /// unlike talosctl)
     #[arg(
         long,
         value_name = "true|false",
@@ -439,7 +439,8 @@ pub struct GenConfigArgs {
         default_missing_value = "true"
     )]
     pub with_docs: Option<bool>,
-    /// talosctl's commented examples in the machine configs; accepted and ignored
+    /// Add commented examples of the optional fields the machine configs leave out, as talosctl
+    /// does (default false, unlike talosctl)
     #[arg(
         long,
         value_name = "true|false",

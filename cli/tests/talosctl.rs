@@ -196,14 +196,55 @@ fn gen_config_talosctl_flags() {
             "--with-examples",
         ],
     );
-    let yaml: yaml_serde::Value = yaml_serde::from_str(&ok(&out, "gen config")).expect("yaml");
+    let text = ok(&out, "gen config");
+    let yaml: yaml_serde::Value = yaml_serde::from_str(&text).expect("yaml");
     assert_eq!(
         yaml["machine"]["certSANs"],
         yaml_serde::from_str::<yaml_serde::Value>("[node.example.com, 192.0.2.7]").expect("y")
     );
+    assert_eq!(stderr(&out), "");
+    // Examples of what the config leaves out, commented; no descriptions (--with-docs=false).
+    assert!(
+        text.contains("    # # Where weftd keeps the node's identities; default /var/lib/weft.\n    # stateDir: /var/lib/weft\n"),
+        "{text}"
+    );
+    assert!(!text.contains("type: worker #"), "{text}");
+
+    // --with-docs: each field described; the config is unchanged but for comments, and valid.
+    let mut args = vec![
+        "gen",
+        "config",
+        "c",
+        "https://10.5.0.2:6443",
+        "--with-secrets",
+        secrets.to_str().expect("utf8"),
+        "-t",
+        "worker",
+        "-o",
+        "-",
+        "--with-docs",
+    ];
+    let documented = ok(&weftctl(dir.path(), &args), "gen config --with-docs");
+    assert!(
+        documented
+            .contains("    type: worker # The role of the machine: controlplane or worker.\n"),
+        "{documented}"
+    );
+    args.pop();
+    let plain = ok(&weftctl(dir.path(), &args), "gen config");
+    assert!(!plain.contains('#'), "no comments by default: {plain}");
     assert_eq!(
-        stderr(&out),
-        "--with-docs ignored: weftctl writes machine configs without comments\n--with-examples ignored: weftctl writes machine configs without comments\n"
+        yaml_serde::from_str::<yaml_serde::Value>(&documented).expect("yaml"),
+        yaml_serde::from_str::<yaml_serde::Value>(&plain).expect("yaml")
+    );
+    let file = dir.path().join("documented.yaml");
+    std::fs::write(&file, &documented).expect("write");
+    ok(
+        &weftctl(
+            dir.path(),
+            &["validate", "--config", file.to_str().expect("utf8")],
+        ),
+        "validate the documented config",
     );
 }
 

@@ -183,6 +183,16 @@ pub async fn run(options: Options) -> Result<(), AppError> {
         .unwrap_or(settings.state_dir.clone());
     prepare_state_dir(&state_dir)?;
     let node = check_identities(&state_dir, options.reset_identity)?;
+    if settings.kubespan.enabled {
+        // The KubeSpan address comes from the first Ethernet link's MAC: without one weftd would
+        // serve an empty mesh with the reason only in its log. Stop with the reason instead (a
+        // service manager restarts weftd once a link exists).
+        identity::HardwareAddr::first_mac(&identity::SysfsHardwareAddr).map_err(|e| {
+            anyhow::anyhow!(
+                "no usable link for KubeSpan: {e:#} (machine.network.kubespan.enabled is true; is weftd started before the network is up, or in an empty network namespace?)"
+            )
+        })?;
+    }
 
     let state = State::new();
     register_types(&state)?;

@@ -490,3 +490,30 @@ fn watch_prints_events_as_they_happen() {
         "the update bumped the version"
     );
 }
+
+/// KubeSpan on, but no Ethernet link to derive the KubeSpan address from (a namespace with only
+/// `lo`): weftd stops at once with the reason, instead of serving an empty mesh with the reason
+/// only in its log.
+#[test]
+#[ignore = "needs root"]
+fn kubespan_without_a_link_stops_with_the_reason() {
+    if !weft_e2e::privileged("kubespan_without_a_link_stops_with_the_reason") {
+        return;
+    }
+    let ns = format!("weft-nolink-{}", std::process::id());
+    weft_e2e::ip(&["netns", "add", &ns]);
+    weft_e2e::ip(&["-n", &ns, "link", "set", "lo", "up"]);
+    let cluster = Cluster::new();
+    let mut node = cluster.node("a", true);
+    node.netns = Some(ns.clone());
+    node.spawn(&[]);
+    let status = node.wait_exit();
+    let log = node.log_text();
+    weft_e2e::ip(&["netns", "del", &ns]);
+    assert_eq!(status.code(), Some(1), "{log}");
+    assert!(log.contains("no usable link for KubeSpan"), "{log}");
+    assert!(
+        log.contains("machine.network.kubespan.enabled"),
+        "names the setting: {log}"
+    );
+}

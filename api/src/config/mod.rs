@@ -13,6 +13,7 @@
 //! - [`nesting`]: the linear pre-scan that bounds YAML nesting before parsing.
 
 pub mod client;
+pub mod docs;
 pub mod filter;
 pub mod generate;
 pub mod nesting;

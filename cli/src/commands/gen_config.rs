@@ -1,6 +1,8 @@
 //! `weftctl gen config <cluster-name> <endpoint>`: machine configs for both machine types and a
 //! client config, from a secrets bundle (`--with-secrets`) or fresh secrets. `--additional-sans`
 //! becomes `machine.certSANs` (checked like any config, so a bad name fails before writing).
+//! `--with-docs` and `--with-examples` comment the machine configs as talosctl does
+//! ([`weft_api::config::docs`]); unlike talosctl both default to false, so configs stay short.
 //!
 //! Output (`-o`), as talosctl: a directory when several types are written (default: the current
 //! one); a file when one type is; `-` prints the single type to stdout. Every file is written with
@@ -26,14 +28,6 @@ pub fn run(args: &GenConfigArgs, force: bool) -> anyhow::Result<()> {
         with_cluster_discovery: args.with_cluster_discovery,
         discovery_endpoints: args.discovery_endpoints.clone(),
     };
-    for (flag, value) in [
-        ("--with-docs", args.with_docs),
-        ("--with-examples", args.with_examples),
-    ] {
-        if value.is_some() {
-            eprintln!("{flag} ignored: weftctl writes machine configs without comments");
-        }
-    }
     let problems = generate::check_options(&opts);
     if !problems.is_empty() {
         bail!(render_problems(&problems));
@@ -72,7 +66,13 @@ pub fn run(args: &GenConfigArgs, force: bool) -> anyhow::Result<()> {
                     config = generate::apply_patch(&config, patch, source)?;
                 }
                 check_generated(&config, ty.file_name())?;
-                weft_api::yaml::to_string(&config).context("rendering the machine config")?
+                let text =
+                    weft_api::yaml::to_string(&config).context("rendering the machine config")?;
+                weft_api::config::docs::annotate(
+                    &text,
+                    args.with_docs.unwrap_or(false),
+                    args.with_examples.unwrap_or(false),
+                )
             }
             OutputType::Weftconfig => generate::client_config(&opts, &secrets)
                 .context("issuing the client certificate")?
