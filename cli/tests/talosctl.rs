@@ -177,9 +177,8 @@ fn config_verbs_as_talosctl() {
 fn gen_config_talosctl_flags() {
     let dir = tempfile::tempdir().expect("tempdir");
     let secrets = fixture_secrets();
-    let out = weftctl(
-        dir.path(),
-        &[
+    let gen_worker = |extra: &[&str]| {
+        let mut args = vec![
             "gen",
             "config",
             "c",
@@ -190,12 +189,16 @@ fn gen_config_talosctl_flags() {
             "worker",
             "-o",
             "-",
-            "--additional-sans",
-            "node.example.com,192.0.2.7",
-            "--with-docs=false",
-            "--with-examples",
-        ],
-    );
+        ];
+        args.extend_from_slice(extra);
+        weftctl(dir.path(), &args)
+    };
+    let out = gen_worker(&[
+        "--additional-sans",
+        "node.example.com,192.0.2.7",
+        "--with-docs=false",
+        "--with-examples",
+    ]);
     let text = ok(&out, "gen config");
     let yaml: yaml_serde::Value = yaml_serde::from_str(&text).expect("yaml");
     assert_eq!(
@@ -211,27 +214,13 @@ fn gen_config_talosctl_flags() {
     assert!(!text.contains("type: worker #"), "{text}");
 
     // --with-docs: each field described; the config is unchanged but for comments, and valid.
-    let mut args = vec![
-        "gen",
-        "config",
-        "c",
-        "https://10.5.0.2:6443",
-        "--with-secrets",
-        secrets.to_str().expect("utf8"),
-        "-t",
-        "worker",
-        "-o",
-        "-",
-        "--with-docs",
-    ];
-    let documented = ok(&weftctl(dir.path(), &args), "gen config --with-docs");
+    let documented = ok(&gen_worker(&["--with-docs"]), "gen config --with-docs");
     assert!(
         documented
             .contains("    type: worker # The role of the machine: controlplane or worker.\n"),
         "{documented}"
     );
-    args.pop();
-    let plain = ok(&weftctl(dir.path(), &args), "gen config");
+    let plain = ok(&gen_worker(&[]), "gen config");
     assert!(!plain.contains('#'), "no comments by default: {plain}");
     assert_eq!(
         yaml_serde::from_str::<yaml_serde::Value>(&documented).expect("yaml"),
