@@ -9,6 +9,7 @@
 //!   affiliates and endpoints, and affiliates ⇄ their wire protobufs, checked (peers are untrusted).
 //! - [`duration`]: Go-style durations for command lines (`10s`, `1m30s`, `8760h`).
 //! - [`fsutil`]: crash-safe file writes (temp file, fsync, rename) with explicit modes.
+//! - [`logs`]: the bounds of the node log the API serves (`weftctl logs`).
 //! - [`prometheus`]: label escaping and the `/metrics` HTTP endpoint weft-discovery and weftd share.
 //! - [`proto`]: the node API's gRPC types (resource and machine services) and conversions.
 //! - [`resource`]: the resource model (metadata, definitions) that weftd serves and weftctl prints.
@@ -23,6 +24,7 @@ pub mod config;
 pub mod discovery;
 pub mod duration;
 pub mod fsutil;
+pub mod logs;
 pub mod pki;
 pub mod prometheus;
 pub mod proto;

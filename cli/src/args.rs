@@ -110,6 +110,28 @@ pub enum Command {
         long_about = "Publish WireGuard devices that run no weftd as cluster members (needs os:admin).\n\nA router or an appliance running plain WireGuard joins the mesh: the target node publishes\nit to its discovery services as an affiliate (external-NAME), encrypted with the cluster\nsecret like its own, and keeps it fresh until it is removed, also across restarts. Every node\nthen peers with it. List them with `weftctl get externalpeers`.\n\nThe device is configured by hand: its key and listen port, an address routed to it here, and\nevery node as a peer (public key and ULA from `weftctl get kubespanidentities`, the node's\nendpoint, the cluster secret as preshared key)."
     )]
     ExternalPeer(ExternalPeerArgs),
+    /// Print weftd's recent log lines, or follow them (needs os:admin)
+    #[command(
+        long_about = "Print weftd's recent log lines, or follow them (needs os:admin).\n\nweftd keeps its last 2000 log lines in memory, each at most 2 KiB, one line per event (control\ncharacters escaped), secrets never in them. With several nodes, the lines of all of them are\ninterleaved as they arrive, each prefixed with its node, as talosctl does.",
+        after_help = "Examples:\n  weftctl -n 10.5.0.2 logs --tail 20\n  weftctl -n 10.5.0.2,10.5.0.3 logs -f"
+    )]
+    Logs(LogsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Stream new lines as they are logged, until interrupted
+    #[arg(short, long)]
+    pub follow: bool,
+    /// Print only the last N lines kept (at most 2000); -1: every line kept
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = weft_api::logs::ALL_LINES,
+        allow_negative_numbers = true,
+        value_parser = crate::commands::logs::parse_tail
+    )]
+    pub tail: i32,
 }
 
 #[derive(Debug, Args)]

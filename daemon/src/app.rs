@@ -49,6 +49,8 @@ pub struct Options {
     pub config: PathBuf,
     pub state_dir: Option<PathBuf>,
     pub reset_identity: bool,
+    /// The log lines `weftctl logs` reads, filled by the tracing layer `main` installs.
+    pub logs: Arc<crate::logs::LogRing>,
 }
 
 /// Why weftd stopped with an error; the binary maps these to exit codes.
@@ -253,6 +255,7 @@ pub async fn run(options: Options) -> Result<(), AppError> {
         state,
         config,
         serving,
+        Arc::clone(&options.logs),
         shutdown.clone(),
     ));
 

@@ -11,6 +11,7 @@
 //!   controllers import only the runtime, `resources`, adapters and the OS/data-plane modules,
 //!   never another area's internals.
 //! - [`config_store`]: the running machine config, persisted and published; `apply-config` lands here.
+//! - [`logs`]: the recent log lines kept in memory for `weftctl logs` (a tracing writer, a ring).
 //! - [`server`]: the node API (resource and machine services) over mutual TLS.
 //! - [`metrics`]: Prometheus metrics (`machine.metrics.listenAddress`): peers, discovery, data
 //!   plane, reconcile errors, the process.
@@ -28,6 +29,7 @@ pub mod capture;
 pub mod config_store;
 pub mod controllers;
 pub mod discovery;
+pub mod logs;
 pub mod metrics;
 pub mod os;
 pub mod resources;

@@ -7,19 +7,29 @@ use weftd::args::Args;
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    let logs = weftd::logs::LogRing::new();
     {
         use tracing_subscriber::Layer as _;
         use tracing_subscriber::layer::SubscriberExt as _;
         use tracing_subscriber::util::SubscriberInitExt as _;
         use weftd::metrics::events::{EngineWarnings, ReconcileErrors};
-        let filter = tracing_subscriber::EnvFilter::try_from_env("WEFTD_LOG")
-            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        let filter = || {
+            tracing_subscriber::EnvFilter::try_from_env("WEFTD_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
+        };
         tracing_subscriber::registry()
             .with(
                 tracing_subscriber::fmt::layer()
                     .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
                     .with_writer(std::io::stderr)
-                    .with_filter(filter),
+                    .with_filter(filter()),
+            )
+            // The same lines, kept for `weftctl logs`.
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(false)
+                    .with_writer(weftd::logs::LogWriter(std::sync::Arc::clone(&logs)))
+                    .with_filter(filter()),
             )
             // Counts reconcile errors for the metrics, whatever WEFTD_LOG lets through.
             .with(ReconcileErrors.with_filter(EngineWarnings))
@@ -40,6 +50,7 @@ fn main() -> ExitCode {
         config: args.config,
         state_dir: args.state_dir,
         reset_identity: args.reset_identity,
+        logs,
     };
     match runtime.block_on(weftd::app::run(options)) {
         Ok(()) => ExitCode::SUCCESS,

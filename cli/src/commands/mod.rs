@@ -12,6 +12,7 @@ pub mod gen_secrets;
 pub mod get;
 pub mod health;
 pub mod leave;
+pub mod logs;
 pub mod validate;
 pub mod version;
 
@@ -36,6 +37,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Health(args) => runtime()?.block_on(health::run(&cli.global, &args)),
         Command::ApplyConfig(args) => runtime()?.block_on(apply_config::run(&cli.global, &args)),
         Command::Leave => runtime()?.block_on(leave::run(&cli.global)),
+        Command::Logs(args) => runtime()?.block_on(logs::run(&cli.global, &args)),
         Command::ExternalPeer(args) => match &args.command {
             ExternalPeerCommand::Add(a) => runtime()?.block_on(external_peer::add(&cli.global, a)),
             ExternalPeerCommand::Remove(a) => {

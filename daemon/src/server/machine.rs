@@ -1,22 +1,29 @@
 //! `weft.machine.v1alpha1.MachineService`: configuration, client credentials, leaving the
-//! cluster and external peers. Admin only (except `Version`).
+//! cluster, external peers and the node log. Admin only (except `Version`).
 
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::{Stream, StreamExt as _};
+use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 use weft_api::pki::{self, Role};
 use weft_api::proto::machine::{
     self as pb, AddExternalPeerRequest, AddExternalPeerResponse, ApplyConfigurationRequest,
     ApplyConfigurationResponse, GenerateClientConfigurationRequest,
-    GenerateClientConfigurationResponse, LeaveRequest, LeaveResponse, LeaveResult,
-    RemoveExternalPeerRequest, RemoveExternalPeerResponse, VersionRequest, VersionResponse,
+    GenerateClientConfigurationResponse, LeaveRequest, LeaveResponse, LeaveResult, LogsRequest,
+    LogsResponse, RemoveExternalPeerRequest, RemoveExternalPeerResponse, VersionRequest,
+    VersionResponse,
 };
 
 use super::auth;
 use crate::config_store::{ApplyError, ConfigStore};
 use crate::controllers::cluster::external_peer::{self, ChangeError, ExternalPeerRequest};
 use crate::discovery::leave;
+use crate::logs::{self, LINES_PER_MESSAGE, LogRing};
 use crate::runtime::state::State;
 
 /// Longest validity `config new --crt-ttl` may ask for (the CA's own lifetime is ten years).
@@ -52,16 +59,65 @@ pub struct MachineApi {
     config: Arc<ConfigStore>,
     state: State,
     checks: Arc<tokio::sync::Semaphore>,
+    logs: Arc<LogRing>,
+    /// Ends `Logs` follow streams, which would otherwise hold the API's graceful shutdown open.
+    shutdown: CancellationToken,
 }
 
 impl MachineApi {
-    pub fn new(state: State, config: Arc<ConfigStore>) -> MachineApi {
+    pub fn new(
+        state: State,
+        config: Arc<ConfigStore>,
+        logs: Arc<LogRing>,
+        shutdown: CancellationToken,
+    ) -> MachineApi {
         MachineApi {
             config,
             state,
             checks: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_CONFIG_CHECKS)),
+            logs,
+            shutdown,
         }
     }
+}
+
+type LogsStream = Pin<Box<dyn Stream<Item = Result<LogsResponse, Status>> + Send>>;
+
+/// The `Logs` reply: the tail in messages of [`LINES_PER_MESSAGE`], then (following) a message per
+/// new line, or the count of lines this follower missed; it ends when `shutdown` fires.
+fn logs_stream(
+    ring: &LogRing,
+    tail: Option<usize>,
+    follow: bool,
+    shutdown: CancellationToken,
+) -> LogsStream {
+    let (kept, rx) = ring.tail(tail, follow);
+    let batches: Vec<Result<LogsResponse, Status>> = kept
+        .chunks(LINES_PER_MESSAGE)
+        .map(|chunk| {
+            Ok(LogsResponse {
+                lines: chunk.iter().map(|l| l.to_string()).collect(),
+                dropped: 0,
+            })
+        })
+        .collect();
+    let head = futures::stream::iter(batches);
+    let Some(rx) = rx else {
+        return Box::pin(head);
+    };
+    let followed = BroadcastStream::new(rx).map(|item| {
+        Ok(match item {
+            Ok(line) => LogsResponse {
+                lines: vec![line.to_string()],
+                dropped: 0,
+            },
+            Err(BroadcastStreamRecvError::Lagged(n)) => LogsResponse {
+                lines: Vec::new(),
+                dropped: n,
+            },
+        })
+    });
+    Box::pin(head.chain(followed).take_until(shutdown.cancelled_owned()))
 }
 
 #[tonic::async_trait]
@@ -202,6 +258,20 @@ impl pb::machine_service_server::MachineService for MachineApi {
         Ok(Response::new(RemoveExternalPeerResponse { affiliate_id }))
     }
 
+    type LogsStream = LogsStream;
+
+    async fn logs(&self, request: Request<LogsRequest>) -> Result<Response<LogsStream>, Status> {
+        auth::require_admin(&request, "reading the node log")?;
+        let req = request.into_inner();
+        let tail = logs::tail_count(req.tail_lines).map_err(Status::invalid_argument)?;
+        Ok(Response::new(logs_stream(
+            &self.logs,
+            tail,
+            req.follow,
+            self.shutdown.child_token(),
+        )))
+    }
+
     async fn version(
         &self,
         request: Request<VersionRequest>,
@@ -217,6 +287,32 @@ impl pb::machine_service_server::MachineService for MachineApi {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn logs_come_in_bounded_messages_then_follow_until_shutdown() {
+        let ring = LogRing::new();
+        for i in 0..LINES_PER_MESSAGE + 1 {
+            ring.push(&format!("line {i}"));
+        }
+        let sizes: Vec<usize> = logs_stream(&ring, None, false, CancellationToken::new())
+            .map(|m| m.expect("message").lines.len())
+            .collect()
+            .await;
+        assert_eq!(sizes, [LINES_PER_MESSAGE, 1]);
+        let last: Vec<LogsResponse> = logs_stream(&ring, Some(1), false, CancellationToken::new())
+            .map(|m| m.expect("message"))
+            .collect()
+            .await;
+        assert_eq!(last[0].lines, [format!("line {LINES_PER_MESSAGE}")]);
+
+        let stop = CancellationToken::new();
+        let mut follow = logs_stream(&ring, Some(0), true, stop.clone());
+        ring.push("new");
+        let next = follow.next().await.expect("a line").expect("message");
+        assert_eq!(next.lines, ["new"]);
+        stop.cancel();
+        assert!(follow.next().await.is_none(), "shutdown ends the stream");
+    }
 
     #[test]
     fn configs_over_the_file_limit_are_refused_naming_it() {

@@ -6,7 +6,8 @@
 //! - [`listener`]: the front door: TLS handshake deadline, connection caps, idle timeout, accept
 //!   backoff; tonic only sees connections with a valid client certificate.
 //! - [`resource`]: `Get`, `List`, `Watch`, `Definitions`.
-//! - [`machine`]: `ApplyConfiguration`, `GenerateClientConfiguration`, `Version` (admin only).
+//! - [`machine`]: `ApplyConfiguration`, `GenerateClientConfiguration`, `Logs`, … (admin only),
+//!   `Version`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use weft_api::proto::machine::machine_service_server::MachineServiceServer;
 use weft_api::proto::resource::resource_service_server::ResourceServiceServer;
 
 use crate::config_store::ConfigStore;
+use crate::logs::LogRing;
 use crate::runtime::state::State;
 
 pub mod auth;
@@ -32,6 +34,7 @@ pub async fn serve(
     state: State,
     config: Arc<ConfigStore>,
     serving: tls::ServingCert,
+    logs: Arc<LogRing>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let acceptor = listener::tls_acceptor(&serving).context("node API TLS settings")?;
@@ -54,7 +57,10 @@ pub async fn serve(
             state.clone(),
         )))
         .add_service(MachineServiceServer::new(machine::MachineApi::new(
-            state, config,
+            state,
+            config,
+            logs,
+            shutdown.clone(),
         )))
         .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
         .await
