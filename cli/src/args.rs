@@ -116,6 +116,25 @@ pub enum Command {
         after_help = "Examples:\n  weftctl -n 10.5.0.2 logs --tail 20\n  weftctl -n 10.5.0.2,10.5.0.3 logs -f"
     )]
     Logs(LogsArgs),
+    /// A live view of the mesh: node × node grid, peer traffic, handshakes, discovery
+    #[command(
+        long_about = "A live view of the mesh: node × node grid, peer traffic, handshakes, discovery.\n\nEvery target node is asked for its peer statuses, peer specs and discovery statuses (what\n`weftctl health` reads) every --update-interval; the screen shows what each node sees of each\nother one (state and handshake age, `!` where two nodes disagree), each peer's receive and\ntransmit rates since the last refresh, and each node's discovery services. q, Esc or Ctrl-C\nquits. It needs a terminal: with stdout redirected it exits 1 and says so.",
+        after_help = "Examples:\n  weftctl dashboard\n  weftctl -n 10.5.0.2,10.5.0.3 dashboard --update-interval 1s"
+    )]
+    Dashboard(DashboardArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DashboardArgs {
+    /// How often to refresh (at least 250ms)
+    #[arg(
+        short = 'd',
+        long,
+        default_value = "3s",
+        value_name = "DURATION",
+        value_parser = crate::commands::dashboard::parse_interval
+    )]
+    pub update_interval: Duration,
 }
 
 #[derive(Debug, Args)]

@@ -316,7 +316,7 @@ impl Report {
 }
 
 /// A public key as tables show it: its first 8 characters (`5o2JGdWf…`).
-fn short_key(key: &str) -> String {
+pub(crate) fn short_key(key: &str) -> String {
     match key.char_indices().nth(8) {
         Some((i, _)) => format!("{}…", &key[..i]),
         None => key.to_owned(),
@@ -542,7 +542,7 @@ pub enum CellState {
 }
 
 impl CellState {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             CellState::Up => "up",
             CellState::Down => "down",
@@ -752,7 +752,7 @@ fn state_of(cells: &[MatrixCell], from: &str, to: &str) -> CellState {
 }
 
 /// `42s`, `3m07s`, `2h05m`, `3d04h`.
-fn format_age(secs: u64) -> String {
+pub(crate) fn format_age(secs: u64) -> String {
     match secs {
         0..60 => format!("{secs}s"),
         60..3600 => format!("{}m{:02}s", secs / 60, secs % 60),

@@ -6,6 +6,7 @@ pub mod apply_config;
 pub mod cluster;
 pub mod completion;
 pub mod config;
+pub mod dashboard;
 pub mod external_peer;
 pub mod gen_config;
 pub mod gen_secrets;
@@ -38,6 +39,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::ApplyConfig(args) => runtime()?.block_on(apply_config::run(&cli.global, &args)),
         Command::Leave => runtime()?.block_on(leave::run(&cli.global)),
         Command::Logs(args) => runtime()?.block_on(logs::run(&cli.global, &args)),
+        Command::Dashboard(args) => runtime()?.block_on(dashboard::run(&cli.global, &args)),
         Command::ExternalPeer(args) => match &args.command {
             ExternalPeerCommand::Add(a) => runtime()?.block_on(external_peer::add(&cli.global, a)),
             ExternalPeerCommand::Remove(a) => {
