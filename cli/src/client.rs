@@ -218,6 +218,15 @@ pub fn channel(target: &Target, ctx: &Context, timeout: Duration) -> anyhow::Res
     Ok(endpoint.connect_with_connector_lazy(http))
 }
 
+/// How a command that asked several nodes ends: an error when `failed` of the `total` failed (each
+/// already reported on stderr, while the others printed their answers).
+pub fn fail_if_any(failed: usize, total: usize) -> anyhow::Result<()> {
+    if failed > 0 {
+        bail!("{failed} of {total} nodes failed");
+    }
+    Ok(())
+}
+
 /// A failed call as one line: the status message, its transport causes, and — when the node closed
 /// the connection during the handshake, which is how a TLS 1.3 server refuses a client certificate —
 /// what to check.

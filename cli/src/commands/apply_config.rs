@@ -58,8 +58,5 @@ pub async fn run(global: &GlobalArgs, args: &ApplyConfigArgs) -> anyhow::Result<
             }
         }
     }
-    if failed > 0 {
-        anyhow::bail!("{failed} of {} nodes failed", targets.len());
-    }
-    Ok(())
+    client::fail_if_any(failed, targets.len())
 }

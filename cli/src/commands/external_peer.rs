@@ -106,10 +106,7 @@ where
             }
         }
     }
-    if failed > 0 {
-        anyhow::bail!("{failed} of {} nodes failed", targets.len());
-    }
-    Ok(())
+    client::fail_if_any(failed, targets.len())
 }
 
 pub async fn add(global: &GlobalArgs, args: &ExternalPeerAddArgs) -> anyhow::Result<()> {

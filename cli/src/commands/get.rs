@@ -214,7 +214,7 @@ fn report_failures(failed: Vec<(String, anyhow::Error)>, total: usize) -> anyhow
     for (node, err) in failed {
         eprintln!("error: {node}: {err:#}");
     }
-    bail!("{n} of {total} nodes failed")
+    client::fail_if_any(n, total)
 }
 
 async fn watch<W: std::io::Write>(
@@ -283,11 +283,7 @@ async fn watch<W: std::io::Write>(
     }
     writer.flush()?;
     let _ = std::io::stdout().flush();
-    if failed.is_empty() {
-        Ok(())
-    } else {
-        bail!("{} of {} nodes failed", failed.len(), channels.len())
-    }
+    client::fail_if_any(failed.len(), channels.len())
 }
 
 #[cfg(test)]

@@ -101,10 +101,7 @@ pub async fn run(global: &GlobalArgs, args: &LogsArgs) -> anyhow::Result<()> {
         }
     }
     out.flush()?;
-    if failed > 0 {
-        anyhow::bail!("{failed} of {} nodes failed", targets.len());
-    }
-    Ok(())
+    client::fail_if_any(failed, targets.len())
 }
 
 #[cfg(test)]

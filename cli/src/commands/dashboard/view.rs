@@ -148,34 +148,45 @@ fn peer_row(p: &PeerRow) -> Row<'static> {
     ])
 }
 
+/// The peer table's columns: title and width.
+const PEER_COLUMNS: [(&str, Constraint); 10] = [
+    ("NODE", Constraint::Length(16)),
+    ("PEER", Constraint::Length(16)),
+    ("LABEL", Constraint::Length(24)),
+    ("STATE", Constraint::Length(8)),
+    ("HANDSHAKE", Constraint::Length(10)),
+    ("ENDPOINT", Constraint::Length(22)),
+    ("RX/s", Constraint::Length(12)),
+    ("TX/s", Constraint::Length(12)),
+    ("RX", Constraint::Length(10)),
+    ("TX", Constraint::Length(10)),
+];
+
+/// The discovery table's columns: title and width.
+const DISCOVERY_COLUMNS: [(&str, Constraint); 5] = [
+    ("NODE", Constraint::Length(16)),
+    ("SERVICE", Constraint::Length(30)),
+    ("STATE", Constraint::Length(13)),
+    ("AFFILIATES", Constraint::Length(11)),
+    ("LAST ERROR", Constraint::Fill(1)),
+];
+
+/// A bordered table titled `title` with a bold header row of `columns`.
+fn titled_table<'a>(
+    title: &'static str,
+    columns: &[(&'static str, Constraint)],
+    rows: impl IntoIterator<Item = Row<'a>>,
+) -> Table<'a> {
+    Table::new(rows, columns.iter().map(|(_, width)| *width))
+        .header(
+            Row::new(columns.iter().map(|(name, _)| *name))
+                .style(Style::default().add_modifier(Modifier::BOLD)),
+        )
+        .block(Block::bordered().title(title))
+}
+
 fn peers(m: &Model) -> Table<'static> {
-    let head = [
-        "NODE",
-        "PEER",
-        "LABEL",
-        "STATE",
-        "HANDSHAKE",
-        "ENDPOINT",
-        "RX/s",
-        "TX/s",
-        "RX",
-        "TX",
-    ];
-    let widths = [
-        Constraint::Length(16),
-        Constraint::Length(16),
-        Constraint::Length(24),
-        Constraint::Length(8),
-        Constraint::Length(10),
-        Constraint::Length(22),
-        Constraint::Length(12),
-        Constraint::Length(12),
-        Constraint::Length(10),
-        Constraint::Length(10),
-    ];
-    Table::new(m.peers.iter().map(peer_row), widths)
-        .header(Row::new(head).style(Style::default().add_modifier(Modifier::BOLD)))
-        .block(Block::bordered().title("Peers"))
+    titled_table("Peers", &PEER_COLUMNS, m.peers.iter().map(peer_row))
 }
 
 fn discovery(m: &Model) -> Table<'static> {
@@ -199,19 +210,7 @@ fn discovery(m: &Model) -> Table<'static> {
             Cell::from(e.clone()),
         ]),
     });
-    let widths = [
-        Constraint::Length(16),
-        Constraint::Length(30),
-        Constraint::Length(13),
-        Constraint::Length(11),
-        Constraint::Fill(1),
-    ];
-    Table::new(rows, widths)
-        .header(
-            Row::new(["NODE", "SERVICE", "STATE", "AFFILIATES", "LAST ERROR"])
-                .style(Style::default().add_modifier(Modifier::BOLD)),
-        )
-        .block(Block::bordered().title("Discovery"))
+    titled_table("Discovery", &DISCOVERY_COLUMNS, rows)
 }
 
 /// Nodes whose API did not answer, one line each.
