@@ -4,6 +4,7 @@
 //! - with two nodes, every line carries its node's prefix, and both nodes' lines are there;
 //! - `-f --tail 1` on both nodes sees the line an action causes on one of them (`config new` logs `issued a
 //!   client certificate`), prefixed with that node, and only from that node;
+//! - stopping a node ends its followers' streams: weftd exits 0 at once, `logs -f` ends with 0;
 //! - an os:reader client is refused (PermissionDenied, exit 1, the message naming the role);
 //! - `--tail` over what weftd keeps is a usage error (exit 2) naming the bound.
 
@@ -40,6 +41,11 @@ impl Follower {
             }
         });
         Follower { child, lines }
+    }
+
+    /// The exit code once weftctl has ended.
+    fn exited(&mut self) -> Option<Option<i32>> {
+        self.child.try_wait().ok().flatten().map(|s| s.code())
     }
 
     fn lines(&self) -> Vec<String> {
@@ -139,6 +145,26 @@ fn logs_tail_follow_and_roles() {
         "{}",
         stderr(&out)
     );
+
+    // weftd stopping ends its followers' streams: it exits cleanly and at once (a stream held
+    // open would make it wait out its shutdown grace and exit 1), and `logs -f` ends with 0.
+    let mut follower = Follower::start(&cluster, &nb);
+    wait_until("the follower of b to print b's last line", || {
+        (follower.lines().len() == 1).then_some(())
+    });
+    let status = b.stop();
+    assert!(
+        status.success(),
+        "weftd b stopped with {status}: {}",
+        b.log_text()
+    );
+    assert!(
+        !b.log_text().contains("did not stop in time"),
+        "{}",
+        b.log_text()
+    );
+    let code = wait_until("logs -f to end with b", || follower.exited());
+    assert_eq!(code, Some(0));
 
     // --tail is bounded by what weftd keeps.
     let out = cluster.weftctl(&["-n", &na, "logs", "--tail", "5000"]);
