@@ -2,7 +2,7 @@
 //!
 //! - [`args`]: the clap types, and nothing else.
 //! - [`commands`]: one module per leaf command (`gen secrets`, `gen config`, `validate`, `version`,
-//!   `completion`, `get`, `apply-config`, `config …`).
+//!   `completion`, `get`, `apply-config`, `config …`, `health`, `logs`, `dashboard`, …).
 //! - [`client`]: which nodes to talk to, and mutual-TLS channels to them.
 //! - [`complete`]: dynamic shell completion (the scripts call weftctl back).
 //! - [`generated`]: the shell completions and man pages committed under `completions/` and `man/`.
