@@ -477,8 +477,16 @@ fn watch_prints_events_as_they_happen() {
     );
     // The new config enables KubeSpan: `spec.machine.network.kubespan` appears only in the update.
     let all = wait_for("            kubespan:");
-    let _ = watch.kill();
-    let _ = watch.wait();
+    // Stopping the node ends the watch: weftd exits 0 at once instead of waiting out its grace
+    // for the stream, and weftctl's watch ends with it.
+    let stopped = node.stop();
+    let watch_status = watch.wait().expect("weftctl get -w");
+    assert!(
+        stopped.success(),
+        "weftd with a watch attached stops cleanly: {}",
+        node.log_text()
+    );
+    assert!(watch_status.code().is_some(), "the watch ended by itself");
     let updated = all
         .iter()
         .position(|l| l == "event: updated")

@@ -55,6 +55,7 @@ pub async fn serve(
         .http2_keepalive_timeout(Some(listener::KEEPALIVE_TIMEOUT))
         .add_service(ResourceServiceServer::new(resource::ResourceApi::new(
             state.clone(),
+            shutdown.clone(),
         )))
         .add_service(MachineServiceServer::new(machine::MachineApi::new(
             state,

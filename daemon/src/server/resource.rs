@@ -4,6 +4,7 @@
 use std::pin::Pin;
 
 use futures::Stream;
+use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 use weft_api::pki::Role;
 use weft_api::proto::resource::{
@@ -23,11 +24,14 @@ const WATCH_STREAM_BUFFER: usize = 64;
 #[derive(Debug)]
 pub struct ResourceApi {
     state: State,
+    /// Ends watch streams, which would otherwise hold the API's graceful shutdown open (weftd
+    /// would wait out its grace and exit 1 while a `weftctl get -w` is attached).
+    shutdown: CancellationToken,
 }
 
 impl ResourceApi {
-    pub fn new(state: State) -> ResourceApi {
-        ResourceApi { state }
+    pub fn new(state: State, shutdown: CancellationToken) -> ResourceApi {
+        ResourceApi { state, shutdown }
     }
 
     /// The definition of `resource_type`, if the caller may read it.
@@ -126,6 +130,7 @@ impl pb::resource_service_server::ResourceService for ResourceApi {
                 .map_err(state_status)?,
         };
         let (tx, rx) = tokio::sync::mpsc::channel(WATCH_STREAM_BUFFER);
+        let shutdown = self.shutdown.child_token();
         tokio::spawn(async move {
             let event = |kind: EventKind, r: &Resource| -> Result<WatchResponse, Status> {
                 Ok(WatchResponse {
@@ -147,8 +152,9 @@ impl pb::resource_service_server::ResourceService for ResourceApi {
             }
             loop {
                 tokio::select! {
-                    // The client went away: stop watching the store.
+                    // The client went away, or weftd is stopping: stop watching the store.
                     () = tx.closed() => return,
+                    () = shutdown.cancelled() => return,
                     next = watch.next() => {
                         let item = match next {
                             None => return,
