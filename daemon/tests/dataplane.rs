@@ -14,21 +14,18 @@
 //! and leftovers of dead runs are deleted first; everything a test creates is removed on drop,
 //! also when it fails. Every wait has a deadline and every command a timeout.
 
-use std::io::Read as _;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use gotatun::x25519::{PublicKey, StaticSecret};
 use ipnet::IpNet;
 use weft_api::config::validate::RoutingSettings;
+use weft_lab::{LabError, Output, link, netns, prereq};
 use weftd::wg::userspace::{UAPI_DIR, UserspaceDataPlane, UserspaceOptions};
 use weftd::wg::{Capture, DataPlane, DeviceConfig, Key, PeerConfig, PeerState, base64_key};
 
-/// Every external command gets this long.
-const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
 /// Generous for a handshake between two namespaces on a loaded 2-core CI machine (it takes
 /// milliseconds when nothing is wrong).
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(20);
@@ -44,121 +41,38 @@ const PSK: Key = [42; 32];
 static NEXT_TEST: AtomicU32 = AtomicU32::new(1);
 
 // ---------------------------------------------------------------------------------------------
-// Commands and prerequisites
+// Prerequisites and namespaces (the shared lab, `weft-lab`)
 // ---------------------------------------------------------------------------------------------
 
-#[derive(Debug)]
-struct Output {
-    success: bool,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs `program args…`, killed after [`COMMAND_TIMEOUT`]. Outputs here are a few lines, far below
-/// a pipe's buffer, so reading them after the exit cannot block the child.
-fn run(program: &str, args: &[&str]) -> Result<Output, String> {
-    let shown = format!("{program} {}", args.join(" "));
-    let mut child = Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("{shown}: {e}"))?;
-    let deadline = Instant::now() + COMMAND_TIMEOUT;
-    let status = loop {
-        match child.try_wait().map_err(|e| format!("{shown}: {e}"))? {
-            Some(status) => break status,
-            None if Instant::now() >= deadline => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!("{shown}: no exit within {COMMAND_TIMEOUT:?}"));
-            }
-            None => std::thread::sleep(Duration::from_millis(5)),
-        }
-    };
-    let mut stdout = String::new();
-    let mut stderr = String::new();
-    if let Some(mut out) = child.stdout.take() {
-        let _ = out.read_to_string(&mut stdout);
-    }
-    if let Some(mut err) = child.stderr.take() {
-        let _ = err.read_to_string(&mut stderr);
-    }
-    Ok(Output {
-        success: status.success(),
-        stdout,
-        stderr,
-    })
-}
-
-/// Runs a command that must succeed; its stdout.
-fn must(program: &str, args: &[&str]) -> String {
-    match run(program, args) {
-        Ok(out) if out.success => out.stdout,
-        Ok(out) => panic!(
-            "{program} {}: failed: {}{}",
-            args.join(" "),
-            out.stderr,
-            out.stdout
-        ),
-        Err(e) => panic!("{e}"),
-    }
-}
-
-fn effective_uid() -> Option<u32> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("Uid:"))?;
-    line.split_whitespace().nth(2)?.parse().ok()
-}
-
-/// `true` when the tests can run. Otherwise fails under `CI=true`, or explains the skip. The tests
-/// are `#[ignore = "needs root"]` so that a plain `cargo test` shows them as ignored, not passed;
-/// `-- --include-ignored` runs them.
+/// `true` when the tests can run; otherwise fails under `CI=true`, or explains the skip
+/// ([`prereq::ready`]). The tests are `#[ignore = "needs root"]` so that a plain `cargo test`
+/// shows them as ignored, not passed; `-- --include-ignored` runs them.
 fn prerequisites() -> bool {
-    let mut missing = Vec::new();
-    if effective_uid() != Some(0) {
-        missing.push("root (network namespaces, TUN devices)".to_owned());
-    }
+    let mut missing = prereq::missing(
+        "network namespaces, TUN devices",
+        &[
+            ("ip", "iproute2"),
+            ("ping", "iputils-ping"),
+            ("wg", "wireguard-tools"),
+            ("nft", "nftables"),
+        ],
+    );
     if !Path::new("/dev/net/tun").exists() {
         missing.push("/dev/net/tun".to_owned());
     }
-    for (tool, args, package) in [
-        ("ip", &["-V"][..], "iproute2"),
-        ("ping", &["-V"][..], "iputils-ping"),
-        ("wg", &["--version"][..], "wireguard-tools"),
-        ("nft", &["--version"][..], "nftables"),
-    ] {
-        if !run(tool, args).is_ok_and(|o| o.success) {
-            missing.push(format!("`{tool}` ({package})"));
-        }
-    }
-    if missing.is_empty() {
-        return true;
-    }
-    let why = format!("data-plane tests need {}", missing.join(", "));
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{why}: CI must run them as root with these installed");
-    }
-    eprintln!("skipping: {why}");
-    false
+    prereq::ready("data-plane tests", &missing)
 }
 
 /// Deletes namespaces and UAPI sockets left by runs whose process is gone (a killed test cannot
 /// clean up after itself). Live processes' names are left alone: they may be running right now.
 fn delete_leftovers() {
     let dead = |pid: &str| !pid.is_empty() && !Path::new("/proc").join(pid).exists();
-    if let Ok(out) = run("ip", &["netns", "list"]) {
-        for line in out.stdout.lines() {
-            let Some(name) = line.split_whitespace().next() else {
-                continue;
-            };
-            let Some(rest) = name.strip_prefix(NS_PREFIX) else {
-                continue;
-            };
-            if dead(rest.split('-').next().unwrap_or_default()) {
-                let _ = run("ip", &["netns", "delete", name]);
-            }
+    for name in netns::list() {
+        let Some(rest) = name.strip_prefix(NS_PREFIX) else {
+            continue;
+        };
+        if dead(rest.split('-').next().unwrap_or_default()) {
+            netns::delete(&name);
         }
     }
     if let Ok(entries) = std::fs::read_dir(UAPI_DIR) {
@@ -178,55 +92,37 @@ fn delete_leftovers() {
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Namespaces and nodes
-// ---------------------------------------------------------------------------------------------
-
-/// A network namespace, deleted on drop (with the veth end inside it).
-struct Namespace {
-    name: String,
-}
+/// A lab namespace ([`netns::Namespace`], deleted on drop with the veth end inside it), with
+/// `ip` steps that must succeed.
+struct Namespace(netns::Namespace);
 
 impl Namespace {
     fn create(name: String) -> Namespace {
-        let _ = run("ip", &["netns", "delete", &name]);
-        must("ip", &["netns", "add", &name]);
-        let ns = Namespace { name };
-        must("ip", &["-n", &ns.name, "link", "set", "lo", "up"]);
-        ns
+        Namespace(netns::Namespace::create(name).unwrap_or_else(|e| panic!("{e}")))
+    }
+
+    fn name(&self) -> &str {
+        self.0.name()
     }
 
     /// Runs a command inside the namespace.
-    fn exec(&self, program: &str, args: &[&str]) -> Result<Output, String> {
-        let mut full = vec!["netns", "exec", &self.name, program];
-        full.extend_from_slice(args);
-        run("ip", &full)
+    fn exec(&self, program: &str, args: &[&str]) -> Result<Output, LabError> {
+        self.0.exec(program, args)
     }
 
+    /// `ip -n <this> args…`, which must succeed; its stdout.
     fn ip(&self, args: &[&str]) -> String {
-        let mut full = vec!["-n", &self.name];
-        full.extend_from_slice(args);
-        must("ip", &full)
+        self.0.ip(args).unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Creates the backend inside this namespace (see the module doc).
     fn data_plane(&self, options: UserspaceOptions) -> UserspaceDataPlane {
-        let path = PathBuf::from("/var/run/netns").join(&self.name);
-        std::thread::scope(|s| {
-            s.spawn(|| {
-                let ns = std::fs::File::open(&path).expect("open the namespace");
-                nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
-                UserspaceDataPlane::new(options).expect("start the backend")
-            })
-            .join()
-            .expect("namespace thread")
-        })
+        self.enter(|| UserspaceDataPlane::new(options).expect("start the backend"))
     }
-}
 
-impl Drop for Namespace {
-    fn drop(&mut self) {
-        let _ = run("ip", &["netns", "delete", &self.name]);
+    /// Runs `f` inside this namespace.
+    fn enter<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
+        self.0.enter(f).unwrap_or_else(|e| panic!("{e}"))
     }
 }
 
@@ -344,13 +240,8 @@ impl Pair {
         let ns_a = Namespace::create(format!("{NS_PREFIX}{pid}-{n}-a"));
         let ns_b = Namespace::create(format!("{NS_PREFIX}{pid}-{n}-b"));
         // Both ends are created directly inside the namespaces: no name is ever taken in the host.
-        must(
-            "ip",
-            &[
-                "link", "add", "veth-a", "netns", &ns_a.name, "type", "veth", "peer", "name",
-                "veth-b", "netns", &ns_b.name,
-            ],
-        );
+        link::veth((Some(ns_a.name()), "veth-a"), (Some(ns_b.name()), "veth-b"))
+            .unwrap_or_else(|e| panic!("{e}"));
         let node = |ns: Namespace, side: char, host: u8| {
             let underlay = IpAddr::V4(Ipv4Addr::new(10, 77, n as u8, host));
             let veth = format!("veth-{side}");
@@ -889,17 +780,9 @@ async fn stun_probes_and_punches_use_the_wireguard_socket() {
     pair.connect(&[], &[]).await;
 
     // A STUN server in b's namespace (a test double of weft-discovery's reflector).
-    let path = PathBuf::from("/var/run/netns").join(&b.ns.name);
     let bind = SocketAddr::new(b.underlay, 3478);
-    let server = std::thread::scope(|s| {
-        s.spawn(|| {
-            let ns = std::fs::File::open(&path).expect("open the namespace");
-            nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
-            std::net::UdpSocket::bind(bind).expect("bind the STUN server")
-        })
-        .join()
-        .expect("namespace thread")
-    });
+    let server =
+        b.ns.enter(|| std::net::UdpSocket::bind(bind).expect("bind the STUN server"));
     server
         .set_read_timeout(Some(SHORT_TIMEOUT))
         .expect("timeout");

@@ -35,6 +35,13 @@ pub enum LabError {
         #[source]
         source: std::io::Error,
     },
+    /// A file of the lab (a sysctl, a socket) could not be written or read.
+    #[error("{what}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
     /// A command's output did not say what it should have.
     #[error("{what}: unexpected output {output:?}")]
     Unexpected { what: String, output: String },

@@ -6,6 +6,7 @@
 //!
 //! - [`cmd`]: bounded `ip`/`nft`/any command, output captured, failures naming the command.
 //! - [`netns`]: network namespaces (create, delete, a guard deleted on drop, run code inside one).
+//! - [`link`]: bridges, veth pairs, addresses, routes, forwarding.
 //! - [`neighbors`]: permanent ARP entries for a whole lab (the shared ARP table's limit).
 //! - [`host`]: the root namespace's IPv4 addresses and routes, and overlap checks against them.
 //! - [`names`]: names of a local cluster's host-global things (namespaces, links), unique per
@@ -14,6 +15,7 @@
 
 pub mod cmd;
 pub mod host;
+pub mod link;
 pub mod names;
 pub mod neighbors;
 pub mod netns;

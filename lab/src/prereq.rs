@@ -34,6 +34,34 @@ pub fn missing_tools(tools: &[(&str, &str)]) -> Vec<String> {
         .collect()
 }
 
+/// What a privileged test lacks on this machine: root (needed for `root_for`, e.g. "network
+/// namespaces, veth, bridges") and any of `tools`, each as a phrase for [`ready`].
+pub fn missing(root_for: &str, tools: &[(&str, &str)]) -> Vec<String> {
+    let mut missing = Vec::new();
+    if !is_root() {
+        missing.push(format!("root ({root_for})"));
+    }
+    missing.extend(missing_tools(tools));
+    missing
+}
+
+/// Whether privileged test `test` can run: nothing is `missing`. Otherwise, under `CI=true` it
+/// panics naming what is missing — CI runs as root with every tool installed, so a skip there
+/// would hide a broken machine — and elsewhere it prints why it skips and returns false. The
+/// tests that call it are `#[ignore = "needs root"]`, so a plain `cargo test` reports them as
+/// ignored rather than passed; `-- --include-ignored` runs them.
+pub fn ready(test: &str, missing: &[String]) -> bool {
+    if missing.is_empty() {
+        return true;
+    }
+    let why = format!("needs {}", missing.join(", "));
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{test}: cannot run under CI: {why}");
+    }
+    eprintln!("skipping {test}: {why}");
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -43,9 +43,7 @@ const CAPTURE_LIMIT: usize = 20_000;
 const POD_MSS: u16 = 1460;
 
 fn ping(ns: &str, to: &str, count: &str) -> bool {
-    in_ns(ns, &["ping", "-c", count, "-i", "0.2", "-W", "1", to])
-        .status
-        .success()
+    in_ns(ns, &["ping", "-c", count, "-i", "0.2", "-W", "1", to]).success
 }
 
 fn peer_status(cluster: &Cluster, node: &Node, key: &str) -> Option<Value> {
@@ -86,12 +84,8 @@ fn captured_v4(ns: &str) -> String {
             "kubespan_targets_ipv4",
         ],
     );
-    assert!(
-        out.status.success(),
-        "nft list set: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    assert!(out.success, "nft list set: {}", out.stderr);
+    out.stdout
 }
 
 /// Configures `node` to advertise `net` and keep the pod link's address out of its endpoints.

@@ -30,8 +30,7 @@ fn ping(from: &Node, to: &str, count: &str) -> bool {
         from.netns.as_deref().expect("ns"),
         &["ping", "-c", count, "-i", "0.2", "-W", "1", to],
     )
-    .status
-    .success()
+    .success
 }
 
 fn state_of(cluster: &Cluster, node: &Node, peer_key: &str) -> Option<String> {
@@ -178,10 +177,7 @@ fn capture_routes_node_traffic_through_the_tunnel() {
         cfg["machine"]["network"]["kubespan"]["enabled"] = false.into();
     });
     wait_until("A's KubeSpan link to go", || {
-        (!in_ns(&a_ns, &["ip", "link", "show", &link])
-            .status
-            .success())
-        .then_some(())
+        (!in_ns(&a_ns, &["ip", "link", "show", &link]).success).then_some(())
     });
     assert_no_capture(&a_ns);
     assert!(ping(&a, &b_addr, "1"), "plain routing again");
@@ -191,20 +187,16 @@ fn capture_routes_node_traffic_through_the_tunnel() {
 /// no route in it.
 fn assert_no_capture(ns: &str) {
     let nft = in_ns(ns, &["nft", "list", "table", "inet", "weft"]);
-    assert!(
-        !nft.status.success(),
-        "nftables table kept: {}",
-        String::from_utf8_lossy(&nft.stdout)
-    );
+    assert!(!nft.success, "nftables table kept: {}", nft.stdout);
     let ruleset = in_ns(ns, &["nft", "list", "ruleset"]);
-    let ruleset = String::from_utf8_lossy(&ruleset.stdout);
+    let ruleset = ruleset.stdout.as_str();
     assert!(!ruleset.contains("kubespan"), "chains kept: {ruleset}");
     for family in ["-4", "-6"] {
         let rules = in_ns(ns, &["ip", family, "rule", "show"]);
-        let rules = String::from_utf8_lossy(&rules.stdout);
+        let rules = rules.stdout.as_str();
         assert!(!rules.contains("lookup 180"), "{family} rule kept: {rules}");
         let routes = in_ns(ns, &["ip", family, "route", "show", "table", "180"]);
-        let routes = String::from_utf8_lossy(&routes.stdout);
+        let routes = routes.stdout.as_str();
         assert!(
             routes.trim().is_empty(),
             "{family} table 180 kept: {routes}"

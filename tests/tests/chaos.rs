@@ -116,24 +116,22 @@ impl Drop for LabCluster {
 /// Whether three echoes to `addr`, from namespace `ns` (the host when `None`), get any reply.
 fn reaches(ns: Option<&str>, addr: &str) -> bool {
     let ping = ["ping", "-n", "-q", "-c", "3", "-i", "0.2", "-W", "1", addr];
-    let out = match ns {
-        Some(ns) => in_ns(ns, &ping),
-        None => Command::new("timeout")
-            .arg("20")
-            .args(ping)
-            .stdin(Stdio::null())
-            .output()
-            .expect("ping"),
-    };
-    out.status.success()
+    match ns {
+        Some(ns) => in_ns(ns, &ping).success,
+        None => weft_lab::cmd::run_with(
+            ping[0],
+            &ping[1..],
+            None,
+            std::time::Duration::from_secs(20),
+        )
+        .is_ok_and(|out| out.success),
+    }
 }
 
 /// The lab's nft table in `ns`, or `None` when there is none.
 fn lab_table(ns: &str) -> Option<String> {
     let out = in_ns(ns, &["nft", "list", "table", "inet", "weftlab"]);
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    out.success.then_some(out.stdout)
 }
 
 fn root_qdisc(ns: &str, dev: &str) -> String {

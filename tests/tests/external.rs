@@ -12,7 +12,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 
 use weft_e2e::{
     Cluster, DiscoveryService, Lab, Node, in_ns, ok, privileged, stderr, tools_present, wait_until,
@@ -212,14 +212,15 @@ fn external_peers_are_checked_persisted_and_removed() {
     );
 }
 
-fn must(out: Output, what: &str) -> String {
-    assert!(
-        out.status.success(),
-        "{what}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+fn must(out: weft_lab::Output, what: &str) -> String {
+    assert!(out.success, "{what}: {}{}", out.stdout, out.stderr);
+    out.stdout.trim().to_owned()
+}
+
+/// `wg args…` fed `stdin` (a key generated or derived), trimmed.
+fn wg_key(args: &[&str], stdin: Option<&str>) -> String {
+    let out = weft_lab::cmd::check("wg", args, stdin).unwrap_or_else(|e| panic!("{e}"));
+    out.trim().to_owned()
 }
 
 /// Debian's wireguard-go on interface `link` in namespace `ns`, run in the foreground so this
@@ -361,31 +362,10 @@ fn a_wireguard_go_device_joins_the_mesh_as_an_external_peer() {
     let link = lab.link_name(2);
     let dir = cluster.dir.path();
     let device = WireguardGo::start(&ext_ns, &link, &dir.join("wireguard-go.log"));
-    let private = must(
-        Command::new("wg")
-            .arg("genkey")
-            .output()
-            .expect("wg genkey"),
-        "wg genkey",
-    );
+    let private = wg_key(&["genkey"], None);
     let key_file = dir.join("ext.key");
     fs::write(&key_file, format!("{private}\n")).expect("write key");
-    let public = {
-        use std::io::Write as _;
-        let mut child = Command::new("wg")
-            .arg("pubkey")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("wg pubkey");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(format!("{private}\n").as_bytes())
-            .expect("write");
-        must(child.wait_with_output().expect("wg pubkey"), "wg pubkey")
-    };
+    let public = wg_key(&["pubkey"], Some(&format!("{private}\n")));
     // KubeSpan uses the cluster secret as every peer's preshared key.
     let secrets: Value =
         yaml_serde::from_str(&fs::read_to_string(&cluster.secrets).expect("secrets"))
@@ -495,11 +475,7 @@ fn a_wireguard_go_device_joins_the_mesh_as_an_external_peer() {
         let ns = n.netns.as_deref().expect("node namespace");
         for (from, to) in [(ns, ext_ula.as_str()), (ext_ns.as_str(), ula.as_str())] {
             let out = in_ns(from, &["ping", "-6", "-c", "2", "-W", "3", to]);
-            assert!(
-                out.status.success(),
-                "{from} → {to}: {}",
-                String::from_utf8_lossy(&out.stdout)
-            );
+            assert!(out.success, "{from} → {to}: {}", out.stdout);
         }
     }
 

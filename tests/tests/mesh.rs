@@ -117,23 +117,14 @@ fn three_node_mesh_carries_traffic_and_tracks_peers() {
                     n.netns.as_deref().expect("ns"),
                     &["ping", "-6", "-c", "2", "-W", "3", ula],
                 );
-                assert!(
-                    out.status.success(),
-                    "{} → {ula}: {}",
-                    n.name,
-                    String::from_utf8_lossy(&out.stdout)
-                );
+                assert!(out.success, "{} → {ula}: {}", n.name, out.stdout);
             }
         }
     }
     // Counters grow.
     let before = statuses(&cluster, &nodes[0]);
     let ns0 = nodes[0].netns.clone().expect("ns");
-    assert!(
-        in_ns(&ns0, &["ping", "-6", "-c", "3", "-i", "0.2", &ids[1].1])
-            .status
-            .success()
-    );
+    assert!(in_ns(&ns0, &["ping", "-6", "-c", "3", "-i", "0.2", &ids[1].1]).success);
     let after = wait_until("counters to grow", || {
         let s = statuses(&cluster, &nodes[0]);
         let (_, rx0, tx0) = before[&ids[1].0];
@@ -147,12 +138,8 @@ fn three_node_mesh_carries_traffic_and_tracks_peers() {
 
     // `wg show` lists the two peers.
     let out = in_ns(&ns0, &["wg", "show", &lab.link_name(0)]);
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "wg show: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = out.stdout.as_str();
+    assert!(out.success, "wg show: {}", out.stderr);
     assert_eq!(text.matches("\npeer: ").count(), 2, "{text}");
     for (key, _) in &ids[1..] {
         assert!(text.contains(key.as_str()), "{text}");

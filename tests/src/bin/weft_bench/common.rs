@@ -4,7 +4,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
@@ -14,6 +14,7 @@ use weft_api::proto::resource::resource_service_client::ResourceServiceClient;
 use weft_api::proto::resource_from_proto;
 use weft_api::resource::Resource;
 use weft_e2e::{Cluster, Lab, Node};
+use weft_lab::prereq;
 
 /// Every error of a benchmark, as a message for the user.
 pub type BenchResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
@@ -24,21 +25,13 @@ pub fn fail<T>(message: impl Into<String>) -> BenchResult<T> {
 }
 
 /// How long one external command (`ip`, `wg`, `ss`, `ping`) may take.
-const COMMAND_TIMEOUT_SECS: &str = "20";
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long a stopped process gets after SIGTERM before SIGKILL.
 const STOP_GRACE: Duration = Duration::from_secs(3);
 
 /// Fails unless this runs as root with a TUN device (namespaces, veth links, TUN need both).
 pub fn require_root() -> BenchResult<()> {
-    let uid = fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Uid:"))
-                .and_then(|v| v.split_whitespace().next().map(str::to_owned))
-        })
-        .unwrap_or_default();
-    if uid != "0" {
+    if !prereq::is_root() {
         return fail(
             "needs root: it creates network namespaces, veth links, a bridge and TUN devices",
         );
@@ -51,21 +44,9 @@ pub fn require_root() -> BenchResult<()> {
     Ok(())
 }
 
-/// Whether `program` is an executable on `PATH`.
-fn on_path(program: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|path| {
-        std::env::split_paths(&path).any(|dir| {
-            fs::metadata(dir.join(program)).is_ok_and(|m| {
-                m.is_file()
-                    && std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o111 != 0
-            })
-        })
-    })
-}
-
 /// Fails naming every missing `(program, Debian package)`.
 pub fn require_tools(tools: &[(&str, &str)]) -> BenchResult<()> {
-    let missing: Vec<&(&str, &str)> = tools.iter().filter(|(p, _)| !on_path(p)).collect();
+    let missing: Vec<&(&str, &str)> = tools.iter().filter(|(p, _)| !prereq::on_path(p)).collect();
     if missing.is_empty() {
         return Ok(());
     }
@@ -102,26 +83,24 @@ pub fn require_binaries(names: &[&str]) -> BenchResult<()> {
 /// Runs `program args` with a timeout, failing with its stderr unless it succeeds; returns stdout.
 pub fn run(program: &str, args: &[&str]) -> BenchResult<String> {
     let out = run_status(program, args)?;
-    if !out.status.success() {
+    if !out.success {
         return fail(format!(
-            "{program} {}: {} {}",
+            "{program} {}: {}",
             args.join(" "),
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
+            out.stderr.trim()
         ));
     }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    Ok(out.stdout)
 }
 
 /// Runs `program args` with a timeout and returns what it did, success or not.
-pub fn run_status(program: &str, args: &[&str]) -> BenchResult<Output> {
-    Command::new("timeout")
-        .arg(COMMAND_TIMEOUT_SECS)
-        .arg(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("running {program}: {e}").into())
+pub fn run_status(program: &str, args: &[&str]) -> BenchResult<weft_lab::Output> {
+    Ok(weft_lab::cmd::run_with(
+        program,
+        args,
+        None,
+        COMMAND_TIMEOUT,
+    )?)
 }
 
 /// `ip netns exec ns args…` with a timeout; fails unless it succeeds; returns stdout.

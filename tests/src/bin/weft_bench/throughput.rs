@@ -258,7 +258,7 @@ fn ping_ok(ns: &str, addr: &str) -> BenchResult<bool> {
         "ip",
         &["netns", "exec", ns, "ping", "-c", "1", "-W", "1", addr],
     )?;
-    Ok(out.status.success())
+    Ok(out.success)
 }
 
 /// Waits until both weftd see each other up; returns the second node's KubeSpan address.
@@ -478,8 +478,8 @@ fn perf_status() -> String {
     match run_status("perf", &["stat", "-e", "instructions", "true"]) {
         Err(_) => "perf is not installed".to_owned(),
         Ok(out) => {
-            let text = String::from_utf8_lossy(&out.stderr);
-            if !out.status.success() {
+            let text = &out.stderr;
+            if !out.success {
                 "perf stat failed".to_owned()
             } else if text.contains("not supported") || text.contains("not counted") {
                 "unavailable (`perf stat -e instructions true`: <not supported>, a VM without a PMU)"
