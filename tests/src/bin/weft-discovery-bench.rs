@@ -15,7 +15,8 @@
 //! built here, so it is not measured.
 //!
 //! Everything is bounded: each phase by a count and a duration, the whole run by
-//! [`RUN_DEADLINE`]. Usage: `cargo build --release -p weft-discovery &&
+//! [`RUN_DEADLINE`]. It lives with the other benchmarks (weft-e2e), not in the service's crate.
+//! Usage: `cargo build --release -p weft-discovery -p weft-e2e &&
 //! target/release/weft-discovery-bench` (see `--help`).
 
 use std::net::SocketAddr;
