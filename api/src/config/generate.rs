@@ -220,7 +220,7 @@ pub fn apply_patch(
         .map(|valid| valid.config)
 }
 
-fn merge(base: &mut Value, patch: Value) {
+pub(crate) fn merge(base: &mut Value, patch: Value) {
     match (base, patch) {
         (Value::Mapping(base), Value::Mapping(patch)) => {
             for (k, v) in patch {
