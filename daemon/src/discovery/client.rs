@@ -47,6 +47,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use weft_api::discovery::affiliate::ip_from_bytes;
+use weft_api::discovery::affiliate::{AffiliateError, SealedAffiliate};
 use weft_api::discovery::{Cipher, open_affiliate, seal_affiliate, seal_leaving};
 use weft_api::proto::discovery::server::{
     Affiliate, AffiliateDeleteRequest, AffiliateUpdateRequest, HelloRequest, HelloResponse,
@@ -55,7 +56,8 @@ use weft_api::proto::discovery::server::{
 use weft_api::resources::cluster::AffiliateSpec;
 
 use super::backoff::Backoff;
-use super::endpoint::Target;
+use super::endpoint::{EndpointError, Target};
+use super::publications::{Call, Outcome, Publications, Recorded, Wanted, Whose};
 use super::throttle::Throttle;
 use super::transport::{Connection, Dialer, WatchStream};
 
@@ -198,11 +200,11 @@ impl ClientHandle {
         let retire = CancellationToken::new();
         let client = Client {
             dialer,
+            publications: Publications::new(&params.node_id),
             params,
             announce: announce_rx,
             extras: extras_rx,
             harvested: harvested_rx,
-            held: BTreeMap::new(),
             reporter: Reporter {
                 report: report.clone(),
                 news,
@@ -211,7 +213,6 @@ impl ClientHandle {
             retire: retire.clone(),
             seen: BTreeMap::new(),
             grace: BTreeMap::new(),
-            last_announced: None,
             undecodable: Throttle::default(),
             overflow: Throttle::default(),
         };
@@ -304,7 +305,7 @@ enum Ended<C> {
     Retired(Option<C>),
     /// Failed: report, back off, reconnect. `refreshed`: the session pushed successfully, which
     /// resets the backoff if the session also lasted [`HEALTHY_SESSION`].
-    Failed { error: String, refreshed: bool },
+    Failed { error: CallError, refreshed: bool },
 }
 
 struct Client<D: Dialer> {
@@ -313,9 +314,8 @@ struct Client<D: Dialer> {
     announce: watch::Receiver<Announcement>,
     extras: watch::Receiver<Extras>,
     harvested: watch::Receiver<Harvested>,
-    /// Ids of extras the service may hold: pushed, and not deleted since. Kept across sessions so
-    /// one removed while disconnected is deleted after the reconnect.
-    held: BTreeMap<String, AffiliateSpec>,
+    /// What is published, and what is due (see [`Publications`]).
+    publications: Publications,
     reporter: Reporter,
     stop: CancellationToken,
     retire: CancellationToken,
@@ -324,8 +324,6 @@ struct Client<D: Dialer> {
     /// Affiliates that left the service without a verified leave, kept until then (fail
     /// closed: see [`GRACE`]).
     grace: BTreeMap<String, Instant>,
-    /// The affiliate last published for this node, sealed again as its last word on a leave.
-    last_announced: Option<AffiliateSpec>,
     /// Warnings untrusted input can repeat, one line a minute each.
     undecodable: Throttle,
     overflow: Throttle,
@@ -360,14 +358,6 @@ fn error_text(err: &anyhow::Error) -> String {
         }
     }
     sanitize(&parts.join(": "))
-}
-
-fn status_text(what: &str, status: &tonic::Status) -> String {
-    sanitize(&format!(
-        "{what}: {:?}: {}",
-        status.code(),
-        status.message()
-    ))
 }
 
 /// [`TTL`] as the protocol sends it.
@@ -410,6 +400,7 @@ impl<D: Dialer> Client<D> {
                     return;
                 }
                 Ended::Failed { error, refreshed } => {
+                    let error = sanitize(&error.to_string());
                     tracing::warn!(service = %self.params.target, error = %error, "discovery service connection failed");
                     self.reporter.update(|r| {
                         r.connected = false;
@@ -424,7 +415,7 @@ impl<D: Dialer> Client<D> {
     }
 
     /// Dials and says Hello, following redirects.
-    async fn connect(&self) -> Result<(D::Conn, HelloResponse), String> {
+    async fn connect(&self) -> Result<(D::Conn, HelloResponse), CallError> {
         let mut target = self.params.target.clone();
         for _ in 0..=MAX_REDIRECTS {
             let mut conn = match tokio::time::timeout(
@@ -434,48 +425,30 @@ impl<D: Dialer> Client<D> {
             .await
             {
                 Ok(Ok(conn)) => conn,
-                Ok(Err(e)) => return Err(error_text(&e)),
-                Err(_) => return Err(format!("connecting to {target}: timed out")),
+                Ok(Err(e)) => return Err(CallError::Dial(error_text(&e))),
+                Err(_) => return Err(CallError::DialTimedOut(target)),
             };
             let hello = HelloRequest {
                 cluster_id: self.params.cluster_id.clone(),
                 client_version: CLIENT_VERSION.to_owned(),
             };
-            let reply = match tokio::time::timeout(RPC_TIMEOUT, conn.hello(hello)).await {
-                Ok(Ok(reply)) => reply,
-                Ok(Err(status)) => return Err(status_text("hello", &status)),
-                Err(_) => return Err("hello: timed out".to_owned()),
-            };
+            let reply = rpc("hello", RPC_TIMEOUT, conn.hello(hello)).await?;
             match &reply.redirect {
                 Some(redirect) => {
                     target = target
                         .redirect(&redirect.endpoint)
-                        .map_err(|e| format!("hello: bad redirect: {e}"))?;
+                        .map_err(CallError::BadRedirect)?;
                     tracing::info!(service = %self.params.target, to = %target, "discovery service redirects");
                 }
                 None => return Ok((conn, reply)),
             }
         }
-        Err(format!("hello: more than {MAX_REDIRECTS} redirects"))
+        Err(CallError::TooManyRedirects)
     }
 
-    /// One connection's life: connect, watch, push, react.
-    async fn session(&mut self) -> Ended<D::Conn> {
-        let connected = tokio::select! {
-            biased;
-            () = self.stop.cancelled() => return Ended::Stopped,
-            () = self.retire.cancelled() => return Ended::Retired(None),
-            c = self.connect() => c,
-        };
-        let (mut conn, hello) = match connected {
-            Ok(c) => c,
-            Err(error) => {
-                return Ended::Failed {
-                    error,
-                    refreshed: false,
-                };
-            }
-        };
+    /// Connects, stores the client IP the service saw, and opens the watch.
+    async fn open(&self) -> Result<(D::Conn, WatchStream), CallError> {
+        let (mut conn, hello) = self.connect().await?;
         let public_ip = match ip_from_bytes("client_ip", &hello.client_ip) {
             // A dual-stack service reports IPv4 clients as mapped IPv6 addresses.
             Ok(ip) => Some(ip.to_canonical()),
@@ -486,117 +459,48 @@ impl<D: Dialer> Client<D> {
             }
         };
         self.reporter.update(|r| r.public_ip = public_ip);
-
         let request = WatchRequest {
             cluster_id: self.params.cluster_id.clone(),
         };
-        let mut stream: WatchStream =
-            match tokio::time::timeout(RPC_TIMEOUT, conn.watch(request)).await {
-                Ok(Ok(s)) => s,
-                Ok(Err(status)) => {
-                    return Ended::Failed {
-                        error: status_text("watch", &status),
-                        refreshed: false,
-                    };
-                }
-                Err(_) => {
-                    return Ended::Failed {
-                        error: "watch: timed out".to_owned(),
-                        refreshed: false,
-                    };
-                }
-            };
+        let stream = rpc("watch", RPC_TIMEOUT, conn.watch(request)).await?;
+        Ok((conn, stream))
+    }
+
+    /// One connection's life: connect, watch, push what is due, react.
+    async fn session(&mut self) -> Ended<D::Conn> {
+        let opened = tokio::select! {
+            biased;
+            () = self.stop.cancelled() => return Ended::Stopped,
+            () = self.retire.cancelled() => return Ended::Retired(None),
+            opened = self.open() => opened,
+        };
+        let (mut conn, mut stream) = match opened {
+            Ok(opened) => opened,
+            Err(error) => {
+                return Ended::Failed {
+                    error,
+                    refreshed: false,
+                };
+            }
+        };
         self.reporter.update(|r| {
             r.connected = true;
             r.last_error = None;
         });
         tracing::info!(service = %self.params.target, "watching the discovery service");
-
+        self.publications.new_session();
         let mut snapshot = true;
-        let mut pushed: Option<AffiliateSpec> = None;
-        let mut refresh_at: Option<Instant> = None;
-        let mut withdrawn = false;
-        let mut refreshed = false;
-        // Extras pushed in this session: what, and when their refresh is due.
-        let mut extras_pushed: BTreeMap<String, (AffiliateSpec, Instant)> = BTreeMap::new();
-        // Harvested endpoints pushed in this session, likewise.
-        let mut harvested_pushed: BTreeMap<String, (BTreeSet<SocketAddr>, Instant)> =
-            BTreeMap::new();
         loop {
-            let current = self.announce.borrow_and_update().clone();
-            match current {
-                Announcement::Announce(spec) => {
-                    let due = refresh_at.is_none_or(|t| Instant::now() >= t);
-                    if pushed.as_ref() != Some(&*spec) || due {
-                        match self.push(&mut conn, &self.params.node_id, &spec).await {
-                            Ok(()) => {
-                                refreshed = true;
-                                self.last_announced = Some((*spec).clone());
-                                self.reporter.update(|r| {
-                                    r.announced = true;
-                                    r.left = false;
-                                });
-                            }
-                            Err(Push::Invalid(error)) => {
-                                // Retrying the same affiliate cannot help; wait for a change
-                                // (or the next refresh, in case the cause was transient).
-                                tracing::error!(service = %self.params.target, error = %error, "not publishing this node's affiliate");
-                                self.reporter.update(|r| r.last_error = Some(error));
-                            }
-                            Err(Push::Failed(error)) => return Ended::Failed { error, refreshed },
-                        }
-                        pushed = Some(*spec);
-                        refresh_at = Some(Instant::now() + REFRESH_INTERVAL);
-                    }
-                }
-                Announcement::Withdraw => {
-                    if !withdrawn {
-                        if let Some(spec) = self.last_announced.clone()
-                            && let Err(error) = self
-                                .say_leaving(&mut conn, &self.params.node_id, &spec)
-                                .await
-                        {
-                            return Ended::Failed { error, refreshed };
-                        }
-                        if let Err(error) = self.delete(&mut conn, &self.params.node_id).await {
-                            return Ended::Failed { error, refreshed };
-                        }
-                        withdrawn = true;
-                        pushed = None;
-                        refresh_at = None;
-                        tracing::info!(service = %self.params.target, "deleted this node's affiliate: left the cluster");
-                        self.reporter.update(|r| {
-                            r.announced = false;
-                            r.left = true;
-                        });
-                    }
-                }
-                Announcement::Nothing => {
-                    pushed = None;
-                    refresh_at = None;
-                }
-            }
-            let extras = self.extras.borrow_and_update().clone();
-            if let Err(error) = self
-                .sync_extras(&mut conn, &extras, &mut extras_pushed)
-                .await
-            {
-                return Ended::Failed { error, refreshed };
-            }
-            let harvested = self.harvested.borrow_and_update().clone();
-            if let Err(error) = self
-                .sync_harvested(&mut conn, &harvested, &mut harvested_pushed)
-                .await
-            {
+            if let Err(error) = self.publish(&mut conn).await {
+                let refreshed = self.publications.refreshed();
                 return Ended::Failed { error, refreshed };
             }
             let next_grace = self.grace.values().min().copied();
-            let next_refresh = refresh_at
-                .into_iter()
-                .chain(extras_pushed.values().map(|(_, due)| *due))
-                .chain(harvested_pushed.values().map(|(_, due)| *due))
-                .min();
-
+            let next_refresh = self.publications.next_due();
+            let failed = |error| Ended::Failed {
+                error,
+                refreshed: self.publications.refreshed(),
+            };
             tokio::select! {
                 biased;
                 () = self.stop.cancelled() => return Ended::Stopped,
@@ -626,19 +530,149 @@ impl<D: Dialer> Client<D> {
                         snapshot = false;
                         // Deleted at the service (or missing from a new snapshot) while this node
                         // still announces itself: publish again at once, not at the next refresh.
-                        if own_gone && pushed.is_some() && matches!(*self.announce.borrow(), Announcement::Announce(_)) {
+                        if own_gone && self.publications.own_gone(&self.announce.borrow()) {
                             tracing::warn!(service = %self.params.target, "this node's affiliate is gone from the service; publishing it again");
-                            pushed = None;
                         }
                     }
-                    Some(Err(status)) => {
-                        return Ended::Failed { error: status_text("watch", &status), refreshed };
-                    }
-                    None => {
-                        return Ended::Failed { error: "watch: the service ended the stream".to_owned(), refreshed };
-                    }
+                    Some(Err(status)) => return failed(CallError::status("watch", &status)),
+                    None => return failed(CallError::StreamEnded),
                 },
             }
+        }
+    }
+
+    /// Makes the calls due for what is asked now, in order; an error is a failed call: reconnect.
+    async fn publish(&mut self, conn: &mut D::Conn) -> Result<(), CallError> {
+        let announcement = self.announce.borrow_and_update().clone();
+        let extras = self.extras.borrow_and_update().clone();
+        let harvested = self.harvested.borrow_and_update().clone();
+        let wanted = Wanted {
+            announcement: &announcement,
+            extras: &extras,
+            harvested: &harvested,
+        };
+        for call in self.publications.next(Instant::now(), wanted) {
+            let result = self.perform(conn, &call).await;
+            let recorded = self
+                .publications
+                .record(&call, outcome(&result), Instant::now());
+            match result {
+                Err(error) if recorded == Recorded::Fatal => return Err(error),
+                result => self.tell(&call, recorded, result.err()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes one call.
+    async fn perform(&self, conn: &mut D::Conn, call: &Call) -> Result<(), CallError> {
+        let cipher = &self.params.cipher;
+        let update = |id: &str, owner_token, sealed: Option<SealedAffiliate>, endpoints| {
+            AffiliateUpdateRequest {
+                cluster_id: self.params.cluster_id.clone(),
+                affiliate_id: id.to_owned(),
+                owner_token,
+                affiliate_data: sealed.map(|s| s.data),
+                affiliate_endpoints: endpoints,
+                ttl: Some(ttl_proto()),
+            }
+        };
+        match call {
+            Call::Publish(whose, spec) => {
+                let id = self.id(whose);
+                let sealed = seal_affiliate(cipher, spec)?;
+                let endpoints = sealed.endpoints.clone();
+                let request = update(id, self.owner_token(id), Some(sealed), endpoints);
+                rpc(
+                    "affiliate update",
+                    PUSH_TIMEOUT,
+                    conn.affiliate_update(request),
+                )
+                .await
+            }
+            Call::SayLeaving(whose, spec) => {
+                let id = self.id(whose);
+                let sealed = seal_leaving(cipher, spec)?;
+                let request = update(id, self.owner_token(id), Some(sealed), Vec::new());
+                let call = "affiliate update (leaving)";
+                rpc(call, PUSH_TIMEOUT, conn.affiliate_update(request)).await
+            }
+            Call::Delete(whose) => self.delete(conn, self.id(whose)).await,
+            Call::Endpoints(id, endpoints) => {
+                // Endpoint-only, for another node's affiliate: no proof to give (the service
+                // merges endpoints without one, as Sidero's does).
+                let sealed = endpoints.iter().map(|ep| cipher.seal_endpoint(*ep));
+                let request = update(id, Vec::new(), None, sealed.collect());
+                rpc(
+                    "affiliate update",
+                    PUSH_TIMEOUT,
+                    conn.affiliate_update(request),
+                )
+                .await
+            }
+        }
+    }
+
+    async fn delete(&self, conn: &mut D::Conn, affiliate_id: &str) -> Result<(), CallError> {
+        let request = AffiliateDeleteRequest {
+            cluster_id: self.params.cluster_id.clone(),
+            affiliate_id: affiliate_id.to_owned(),
+            owner_token: self.owner_token(affiliate_id),
+        };
+        rpc(
+            "affiliate delete",
+            PUSH_TIMEOUT,
+            conn.affiliate_delete(request),
+        )
+        .await
+    }
+
+    /// The affiliate id a call is about.
+    fn id<'a>(&'a self, whose: &'a Whose) -> &'a str {
+        match whose {
+            Whose::Own => &self.params.node_id,
+            Whose::Extra(id) => id,
+        }
+    }
+
+    /// Reports and logs what a call that did not end the session did.
+    fn tell(&self, call: &Call, recorded: Recorded, error: Option<CallError>) {
+        let service = &self.params.target;
+        let error = error.map(|e| sanitize(&e.to_string())).unwrap_or_default();
+        match (call, recorded) {
+            (Call::Publish(whose, _), Recorded::Done) => {
+                tracing::debug!(%service, affiliate = %show_id(self.id(whose)), "published an affiliate");
+                if *whose == Whose::Own {
+                    self.reporter.update(|r| {
+                        r.announced = true;
+                        r.left = false;
+                    });
+                }
+            }
+            (Call::Publish(Whose::Own, _), Recorded::Skipped) => {
+                tracing::error!(%service, error = %error, "not publishing this node's affiliate");
+                self.reporter.update(|r| r.last_error = Some(error));
+            }
+            (Call::Publish(Whose::Extra(id), _), Recorded::Skipped) => {
+                tracing::error!(%service, affiliate = %show_id(id), error = %error, "not publishing an external peer's affiliate");
+            }
+            (Call::Delete(Whose::Own), Recorded::Done) => {
+                tracing::info!(%service, "deleted this node's affiliate: left the cluster");
+                self.reporter.update(|r| {
+                    r.announced = false;
+                    r.left = true;
+                });
+            }
+            (Call::Delete(Whose::Extra(id)), Recorded::Done) => {
+                tracing::info!(%service, affiliate = %show_id(id), "deleted an external peer's affiliate");
+            }
+            (Call::Endpoints(id, endpoints), Recorded::Done) => {
+                tracing::debug!(%service, affiliate = %show_id(id), count = endpoints.len(), "published endpoints a peer was seen at");
+            }
+            (Call::Endpoints(id, _), Recorded::Deferred) => {
+                tracing::warn!(%service, affiliate = %show_id(id), error = %error, "the service refused endpoints a peer was seen at");
+            }
+            _ => {}
         }
     }
 
@@ -778,163 +812,6 @@ impl<D: Dialer> Client<D> {
         }
     }
 
-    /// Pushes the extras that are new, changed or due for a refresh, and deletes the ones the
-    /// service may hold that are no longer asked for. An error is a failed call: reconnect.
-    async fn sync_extras(
-        &mut self,
-        conn: &mut D::Conn,
-        extras: &Extras,
-        pushed: &mut BTreeMap<String, (AffiliateSpec, Instant)>,
-    ) -> Result<(), String> {
-        let now = Instant::now();
-        for (id, spec) in extras {
-            let due = pushed
-                .get(id)
-                .is_none_or(|(last, refresh)| last != spec || now >= *refresh);
-            if !due {
-                continue;
-            }
-            match self.push(conn, id, spec).await {
-                Ok(()) => {
-                    self.held.insert(id.clone(), spec.clone());
-                }
-                // As for this node's own: retrying the same data cannot help.
-                Err(Push::Invalid(error)) => {
-                    tracing::error!(service = %self.params.target, affiliate = %id, error = %error, "not publishing an external peer's affiliate");
-                }
-                Err(Push::Failed(error)) => return Err(error),
-            }
-            pushed.insert(id.clone(), (spec.clone(), now + REFRESH_INTERVAL));
-        }
-        pushed.retain(|id, _| extras.contains_key(id));
-        let gone: Vec<(String, AffiliateSpec)> = self
-            .held
-            .iter()
-            .filter(|(id, _)| !extras.contains_key(*id))
-            .map(|(id, spec)| (id.clone(), spec.clone()))
-            .collect();
-        for (id, spec) in gone {
-            // Removed on purpose: say so, so peers drop it now rather than after its grace.
-            self.say_leaving(conn, &id, &spec).await?;
-            self.delete(conn, &id).await?;
-            self.held.remove(&id);
-            tracing::info!(service = %self.params.target, affiliate = %id, "deleted an external peer's affiliate");
-        }
-        Ok(())
-    }
-
-    /// Pushes the harvested endpoints that are new, changed or due for a refresh, as endpoint-only
-    /// updates. An error is a failed call: reconnect.
-    async fn sync_harvested(
-        &self,
-        conn: &mut D::Conn,
-        harvested: &Harvested,
-        pushed: &mut BTreeMap<String, (BTreeSet<SocketAddr>, Instant)>,
-    ) -> Result<(), String> {
-        let now = Instant::now();
-        let wanted = harvested
-            .iter()
-            .filter(|(id, endpoints)| **id != self.params.node_id && !endpoints.is_empty())
-            .take(MAX_HARVESTED_PEERS);
-        for (id, endpoints) in wanted {
-            let due = pushed
-                .get(id)
-                .is_none_or(|(last, refresh)| last != endpoints || now >= *refresh);
-            if !due {
-                continue;
-            }
-            let request = AffiliateUpdateRequest {
-                cluster_id: self.params.cluster_id.clone(),
-                affiliate_id: id.clone(),
-                // Endpoint-only, for another node's affiliate: no proof to give (the service
-                // merges endpoints without one, as Sidero's does).
-                owner_token: Vec::new(),
-                affiliate_data: None,
-                affiliate_endpoints: endpoints
-                    .iter()
-                    .map(|ep| self.params.cipher.seal_endpoint(*ep))
-                    .collect(),
-                ttl: Some(ttl_proto()),
-            };
-            let next = match tokio::time::timeout(PUSH_TIMEOUT, conn.affiliate_update(request))
-                .await
-            {
-                Ok(Ok(())) => {
-                    tracing::debug!(service = %self.params.target, affiliate = %show_id(id), count = endpoints.len(), "published endpoints a peer was seen at");
-                    now + REFRESH_INTERVAL
-                }
-                // Refused (the peer's affiliate is at the service's endpoint limit, or this
-                // client is rate limited): a nice-to-have, so the session goes on and it is
-                // tried again later.
-                Ok(Err(status))
-                    if matches!(
-                        status.code(),
-                        tonic::Code::InvalidArgument | tonic::Code::ResourceExhausted
-                    ) =>
-                {
-                    tracing::warn!(service = %self.params.target, affiliate = %show_id(id), error = %status_text("affiliate update", &status), "the service refused endpoints a peer was seen at");
-                    now + HARVEST_RETRY
-                }
-                Ok(Err(status)) => return Err(status_text("affiliate update", &status)),
-                Err(_) => return Err("affiliate update: timed out".to_owned()),
-            };
-            pushed.insert(id.clone(), (endpoints.clone(), next));
-        }
-        pushed.retain(|id, _| harvested.contains_key(id));
-        Ok(())
-    }
-
-    async fn push(
-        &self,
-        conn: &mut D::Conn,
-        affiliate_id: &str,
-        spec: &AffiliateSpec,
-    ) -> Result<(), Push> {
-        let sealed =
-            seal_affiliate(&self.params.cipher, spec).map_err(|e| Push::Invalid(e.to_string()))?;
-        let request = AffiliateUpdateRequest {
-            cluster_id: self.params.cluster_id.clone(),
-            affiliate_id: affiliate_id.to_owned(),
-            owner_token: self.owner_token(affiliate_id),
-            affiliate_data: Some(sealed.data),
-            affiliate_endpoints: sealed.endpoints,
-            ttl: Some(ttl_proto()),
-        };
-        match tokio::time::timeout(PUSH_TIMEOUT, conn.affiliate_update(request)).await {
-            Ok(Ok(())) => {
-                tracing::debug!(service = %self.params.target, affiliate = %affiliate_id, "published an affiliate");
-                Ok(())
-            }
-            Ok(Err(status)) => Err(Push::Failed(status_text("affiliate update", &status))),
-            Err(_) => Err(Push::Failed("affiliate update: timed out".to_owned())),
-        }
-    }
-
-    /// Publishes an affiliate's last word before it is deleted on purpose (this node's on a leave,
-    /// an external peer's on its removal): marked as leaving (see [`seal_leaving`]), so peers drop
-    /// it at once instead of holding it for [`GRACE`].
-    async fn say_leaving(
-        &self,
-        conn: &mut D::Conn,
-        affiliate_id: &str,
-        spec: &AffiliateSpec,
-    ) -> Result<(), String> {
-        let sealed = seal_leaving(&self.params.cipher, spec).map_err(|e| e.to_string())?;
-        let request = AffiliateUpdateRequest {
-            cluster_id: self.params.cluster_id.clone(),
-            affiliate_id: affiliate_id.to_owned(),
-            owner_token: self.owner_token(affiliate_id),
-            affiliate_data: Some(sealed.data),
-            affiliate_endpoints: Vec::new(),
-            ttl: Some(ttl_proto()),
-        };
-        match tokio::time::timeout(PUSH_TIMEOUT, conn.affiliate_update(request)).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(status)) => Err(status_text("affiliate update (leaving)", &status)),
-            Err(_) => Err("affiliate update (leaving): timed out".to_owned()),
-        }
-    }
-
     /// The proof that this node owns `affiliate_id` (its own, or an external peer's it publishes):
     /// weft-discovery then lets nobody without the cluster secret overwrite or delete it
     /// (`weft_api::discovery::owner`). Services that do not know the field ignore it.
@@ -945,25 +822,14 @@ impl<D: Dialer> Client<D> {
             .to_vec()
     }
 
-    async fn delete(&self, conn: &mut D::Conn, affiliate_id: &str) -> Result<(), String> {
-        let request = AffiliateDeleteRequest {
-            cluster_id: self.params.cluster_id.clone(),
-            affiliate_id: affiliate_id.to_owned(),
-            owner_token: self.owner_token(affiliate_id),
-        };
-        match tokio::time::timeout(PUSH_TIMEOUT, conn.affiliate_delete(request)).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(status)) => Err(status_text("affiliate delete", &status)),
-            Err(_) => Err("affiliate delete: timed out".to_owned()),
-        }
-    }
-
     /// Deletes the affiliate, and the extras, before the client ends, on `conn` or a new
     /// connection, if the service may hold them; gives up after [`GOODBYE_TIMEOUT`] (they then
     /// expire with their TTL).
     async fn goodbye(&self, conn: Option<D::Conn>) {
-        let own = lock(&self.reporter.report).announced;
-        if !own && self.held.is_empty() {
+        let calls = self
+            .publications
+            .goodbye(lock(&self.reporter.report).announced);
+        if calls.is_empty() {
             return;
         }
         let attempt = async {
@@ -973,22 +839,19 @@ impl<D: Dialer> Client<D> {
                     .dialer
                     .dial(&self.params.target)
                     .await
-                    .map_err(|e| error_text(&e))?,
+                    .map_err(|e| CallError::Dial(error_text(&e)))?,
             };
-            if own {
-                self.delete(&mut conn, &self.params.node_id).await?;
+            for call in &calls {
+                self.perform(&mut conn, call).await?;
             }
-            for id in self.held.keys() {
-                self.delete(&mut conn, id).await?;
-            }
-            Ok::<(), String>(())
+            Ok::<(), CallError>(())
         };
         match tokio::time::timeout(GOODBYE_TIMEOUT, attempt).await {
             Ok(Ok(())) => {
                 tracing::info!(service = %self.params.target, "deleted this node's affiliate from a service no longer configured");
             }
             Ok(Err(error)) => {
-                tracing::warn!(service = %self.params.target, error = %error, "could not delete this node's affiliate; it expires with its TTL");
+                tracing::warn!(service = %self.params.target, error = %sanitize(&error.to_string()), "could not delete this node's affiliate; it expires with its TTL");
             }
             Err(_) => {
                 tracing::warn!(service = %self.params.target, "timed out deleting this node's affiliate; it expires with its TTL");
@@ -997,12 +860,69 @@ impl<D: Dialer> Client<D> {
     }
 }
 
-/// Why a push failed.
-enum Push {
-    /// The affiliate cannot be published (too large, invalid): not a connection problem.
-    Invalid(String),
-    /// The call failed: reconnect.
-    Failed(String),
+/// Why a call to the service, and with it the session, failed. Texts from the service are
+/// sanitized ([`sanitize`]) as they are stored.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    /// Dialing failed: the error and its causes on one line ([`error_text`]).
+    #[error("{0}")]
+    Dial(String),
+    #[error("connecting to {0}: timed out")]
+    DialTimedOut(Target),
+    /// The service answered with a status; its code decides what the client does next.
+    #[error("{call}: {code:?}: {message}")]
+    Status {
+        call: &'static str,
+        code: tonic::Code,
+        message: String,
+    },
+    #[error("{0}: timed out")]
+    TimedOut(&'static str),
+    #[error("hello: bad redirect: {0}")]
+    BadRedirect(EndpointError),
+    #[error("hello: more than {MAX_REDIRECTS} redirects")]
+    TooManyRedirects,
+    #[error("watch: the service ended the stream")]
+    StreamEnded,
+    /// The affiliate cannot be sealed (too large, invalid): not a connection problem.
+    #[error(transparent)]
+    Seal(#[from] AffiliateError),
+}
+
+impl CallError {
+    fn status(call: &'static str, status: &tonic::Status) -> CallError {
+        CallError::Status {
+            call,
+            code: status.code(),
+            message: sanitize(status.message()),
+        }
+    }
+}
+
+/// One call with its timeout, keeping the gRPC code of a refusal.
+async fn rpc<T>(
+    call: &'static str,
+    limit: Duration,
+    future: impl Future<Output = Result<T, tonic::Status>>,
+) -> Result<T, CallError> {
+    match tokio::time::timeout(limit, future).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(status)) => Err(CallError::status(call, &status)),
+        Err(_) => Err(CallError::TimedOut(call)),
+    }
+}
+
+/// What a call's result means to [`Publications::record`].
+fn outcome(result: &Result<(), CallError>) -> Outcome {
+    match result {
+        Ok(()) => Outcome::Done,
+        Err(CallError::Seal(_)) => Outcome::Unsealable,
+        Err(CallError::Status {
+            code: tonic::Code::InvalidArgument | tonic::Code::ResourceExhausted,
+            ..
+        }) => Outcome::Refused,
+        Err(_) => Outcome::Failed,
+    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! - [`transport`]: the four calls, behind a trait (tonic in weftd, an in-memory fake in tests).
 //! - [`backoff`]: the reconnect backoff.
 //! - [`client`]: one task per service: Hello, Watch, push, reconnect; what it learns.
+//! - [`publications`]: what a client publishes and when, as a pure value (no I/O, no clock).
 //! - [`leave`]: `weftctl leave` — withdraw this node from every service and wait for them.
 //! - [`throttle`]: one log line per minute for warnings untrusted input can repeat.
 //!
@@ -16,6 +17,7 @@ pub mod backoff;
 pub mod client;
 pub mod endpoint;
 pub mod leave;
+pub mod publications;
 pub mod throttle;
 pub mod transport;
 
