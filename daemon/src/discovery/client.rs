@@ -12,6 +12,11 @@
 //!            apply it        push if it differs     push again
 //! ```
 //!
+//! Which calls are due and what their outcomes mean is a pure value,
+//! [`super::publications::Publications`] (table-tested there without I/O); this task performs
+//! the calls through [`rpc`] (a timeout, the gRPC code kept in a [`CallError`]) and reacts to the
+//! watch.
+//!
 //! Besides its own, the client keeps the affiliates this node publishes on behalf of others
 //! published — external peers ([`ClientHandle::publish_extras`], by affiliate id): each pushed on
 //! every (re)connect, when it changes and when its own refresh is due, and deleted
@@ -577,40 +582,32 @@ impl<D: Dialer> Client<D> {
                 ttl: Some(ttl_proto()),
             }
         };
-        match call {
+        let (what, request) = match call {
             Call::Publish(whose, spec) => {
                 let id = self.id(whose);
                 let sealed = seal_affiliate(cipher, spec)?;
                 let endpoints = sealed.endpoints.clone();
                 let request = update(id, self.owner_token(id), Some(sealed), endpoints);
-                rpc(
-                    "affiliate update",
-                    PUSH_TIMEOUT,
-                    conn.affiliate_update(request),
-                )
-                .await
+                ("affiliate update", request)
             }
             Call::SayLeaving(whose, spec) => {
                 let id = self.id(whose);
                 let sealed = seal_leaving(cipher, spec)?;
                 let request = update(id, self.owner_token(id), Some(sealed), Vec::new());
-                let call = "affiliate update (leaving)";
-                rpc(call, PUSH_TIMEOUT, conn.affiliate_update(request)).await
+                ("affiliate update (leaving)", request)
             }
-            Call::Delete(whose) => self.delete(conn, self.id(whose)).await,
             Call::Endpoints(id, endpoints) => {
                 // Endpoint-only, for another node's affiliate: no proof to give (the service
                 // merges endpoints without one, as Sidero's does).
                 let sealed = endpoints.iter().map(|ep| cipher.seal_endpoint(*ep));
-                let request = update(id, Vec::new(), None, sealed.collect());
-                rpc(
+                (
                     "affiliate update",
-                    PUSH_TIMEOUT,
-                    conn.affiliate_update(request),
+                    update(id, Vec::new(), None, sealed.collect()),
                 )
-                .await
             }
-        }
+            Call::Delete(whose) => return self.delete(conn, self.id(whose)).await,
+        };
+        rpc(what, PUSH_TIMEOUT, conn.affiliate_update(request)).await
     }
 
     async fn delete(&self, conn: &mut D::Conn, affiliate_id: &str) -> Result<(), CallError> {
