@@ -45,10 +45,9 @@ use weft_api::proto::resource::resource_service_client::ResourceServiceClient;
 use weft_api::proto::{definition_from_proto, resource_from_proto};
 use weft_api::resource::Resource;
 use weft_api::resources::{KUBESPAN_PEER_STATUS_TYPE, NAMESPACE_KUBESPAN};
-use weft_lab::cmd::ip;
 use weft_lab::names::ClusterNames;
 use weft_lab::prereq::{is_root, on_path};
-use weft_lab::{host, neighbors, netns};
+use weft_lab::{host, link, neighbors, netns};
 
 use crate::args::{ClusterCreateArgs, ClusterDestroyArgs, GlobalArgs};
 use crate::client::{self, Target};
@@ -340,29 +339,10 @@ async fn build(
     state.save(dir)?;
     netns::add(&state.switch_ns)?;
     let sw = state.switch_ns.clone();
-    ip(&["-n", &sw, "link", "add", "br0", "type", "bridge"])?;
-    ip(&["-n", &sw, "link", "set", "br0", "up"])?;
-    ip(&[
-        "link",
-        "add",
-        &state.root_link,
-        "type",
-        "veth",
-        "peer",
-        "name",
-        "up0",
-        "netns",
-        &sw,
-    ])?;
-    ip(&["-n", &sw, "link", "set", "up0", "master", "br0", "up"])?;
-    ip(&[
-        "addr",
-        "add",
-        &format!("{gateway}/{prefix}"),
-        "dev",
-        &state.root_link,
-    ])?;
-    ip(&["link", "set", &state.root_link, "up"])?;
+    link::bridge(Some(&sw), "br0")?;
+    link::veth((None, &state.root_link), (Some(&sw), "up0"))?;
+    link::attach(Some(&sw), "up0", "br0")?;
+    link::address(None, &state.root_link, &format!("{gateway}/{prefix}"))?;
 
     // The nodes' namespaces and links.
     step(format!(
@@ -375,20 +355,9 @@ async fn build(
         state.save(dir)?;
         netns::add(&ns)?;
         let port = format!("n{i}");
-        ip(&[
-            "-n", &sw, "link", "add", &port, "type", "veth", "peer", "name", "eth0", "netns", &ns,
-        ])?;
-        ip(&["-n", &sw, "link", "set", &port, "master", "br0", "up"])?;
-        ip(&[
-            "-n",
-            &ns,
-            "addr",
-            "add",
-            &format!("{host}/{prefix}"),
-            "dev",
-            "eth0",
-        ])?;
-        ip(&["-n", &ns, "link", "set", "eth0", "up"])?;
+        link::veth((Some(&sw), &port), (Some(&ns), "eth0"))?;
+        link::attach(Some(&sw), &port, "br0")?;
+        link::address(Some(&ns), "eth0", &format!("{host}/{prefix}"))?;
     }
     let lab_nodes: Vec<(String, Ipv4Addr)> = state
         .node_namespaces
@@ -658,7 +627,7 @@ pub fn destroy(args: &ClusterDestroyArgs) -> anyhow::Result<()> {
         netns::delete(ns);
     }
     if !state.root_link.is_empty() {
-        let _ = ip(&["link", "del", &state.root_link]);
+        link::delete(None, &state.root_link);
     }
     if !state.switch_ns.is_empty() {
         netns::delete(&state.switch_ns);
