@@ -83,15 +83,10 @@ impl LabCluster {
     }
 
     fn namespaces_left(&self) -> Vec<String> {
-        let out = Command::new("ip")
-            .args(["netns", "list"])
-            .output()
-            .expect("ip netns list");
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| l.split_whitespace().next())
-            .filter(|n| n.starts_with(&format!("weft-{}-", self.name)))
-            .map(str::to_owned)
+        let prefix = format!("weft-{}-", self.name);
+        weft_lab::netns::list()
+            .into_iter()
+            .filter(|n| n.starts_with(&prefix))
             .collect()
     }
 

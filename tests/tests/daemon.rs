@@ -508,16 +508,15 @@ fn kubespan_without_a_link_stops_with_the_reason() {
     if !weft_e2e::privileged("kubespan_without_a_link_stops_with_the_reason") {
         return;
     }
-    let ns = format!("weft-nolink-{}", std::process::id());
-    weft_e2e::ip(&["netns", "add", &ns]);
-    weft_e2e::ip(&["-n", &ns, "link", "set", "lo", "up"]);
+    // Only `lo`; deleted on drop, also when the test fails.
+    let ns = weft_lab::netns::Namespace::create(format!("weft-nolink-{}", std::process::id()))
+        .expect("a namespace");
     let cluster = Cluster::new();
     let mut node = cluster.node("a", true);
-    node.netns = Some(ns.clone());
+    node.netns = Some(ns.name().to_owned());
     node.spawn(&[]);
     let status = node.wait_exit();
     let log = node.log_text();
-    weft_e2e::ip(&["netns", "del", &ns]);
     assert_eq!(status.code(), Some(1), "{log}");
     assert!(log.contains("no usable link for KubeSpan"), "{log}");
     assert!(

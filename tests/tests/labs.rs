@@ -45,15 +45,9 @@ fn peer_rows(table: &str) -> (usize, usize) {
 
 /// The namespaces of the host whose names start with `prefix`.
 fn namespaces_of(prefix: &str) -> Vec<String> {
-    let out = Command::new("ip")
-        .args(["netns", "list"])
-        .output()
-        .expect("ip netns");
-    text(&out.stdout)
-        .lines()
-        .filter_map(|l| l.split_whitespace().next())
+    weft_lab::netns::list()
+        .into_iter()
         .filter(|n| n.starts_with(prefix))
-        .map(str::to_owned)
         .collect()
 }
 
