@@ -74,4 +74,15 @@ mod tests {
             ["`weft-no-such-tool` (weft-pkg)"]
         );
     }
+
+    #[test]
+    fn nothing_missing_means_ready_and_missing_tools_are_named() {
+        assert!(ready("a test", &[]));
+        let missing = missing("namespaces", &[("weft-no-such-tool", "weft-pkg")]);
+        assert_eq!(
+            missing.last().map(String::as_str),
+            Some("`weft-no-such-tool` (weft-pkg)")
+        );
+        assert_eq!(missing.len(), if is_root() { 1 } else { 2 }, "{missing:?}");
+    }
 }
