@@ -2,13 +2,15 @@
 //! backend running inside each, configured with the other as its peer — real TUN devices, real
 //! WireGuard over UDP, real routes.
 //!
-//! How a backend gets into a namespace: a short-lived thread enters it (`setns`) and constructs the
-//! backend there; the backend's data-plane thread inherits the namespace and creates every socket
+//! The namespaces, the veth pair and every command come from the lab every Weft test shares
+//! (`weft-lab`). How a backend gets into a namespace: a short-lived thread enters it (`setns`,
+//! `weft_lab::netns::with_ns`) and constructs the backend there; the backend's data-plane thread inherits the namespace and creates every socket
 //! and the TUN device on it (see `weftd::wg::userspace`). The test itself stays in the host
 //! namespace and drives both backends through the `DataPlane` trait; `ip`, `ping` and `wg` run
 //! under `ip netns exec`/`ip -n`, so traffic never leaves the test's namespaces.
 //!
-//! Needs root, `/dev/net/tun`, `ip` (iproute2), `ping` (iputils-ping) and `wg` (wireguard-tools).
+//! Needs root, `/dev/net/tun`, `ip` (iproute2), `ping` (iputils-ping), `wg` (wireguard-tools) and
+//! `nft` (nftables).
 //! When something is missing the tests fail under `CI=true` and are skipped (with the reason)
 //! otherwise. Names carry the process id, so parallel tests and concurrent runs do not collide,
 //! and leftovers of dead runs are deleted first; everything a test creates is removed on drop,
