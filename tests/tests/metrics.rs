@@ -14,11 +14,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use weft_e2e::local_cluster::LocalCluster;
-use weft_e2e::{Cluster, edit_config, free_port, ok, privileged, wait_until};
+use weft_e2e::{Cluster, edit_config, free_port, in_ns, ok, privileged, wait_until};
 
 /// weftd's metrics port in `cluster create` labs (cli/src/commands/cluster.rs).
 const LAB_METRICS_PORT: u16 = 9120;
@@ -99,15 +98,18 @@ fn metrics_move_on_a_real_mesh() {
         .and_then(|a| a.split('/').next())
         .expect("node 2's KubeSpan address")
         .to_owned();
-    let ping = Command::new("ip")
-        .args(["netns", "exec", &lab.netns(1), "ping", "-q", "-c"])
-        .arg(PINGS.to_string())
-        .args(["-i", "0.01", "-W", "2", "-s"])
-        .arg(PING_SIZE.to_string())
-        .arg(&address)
-        .output()
-        .expect("ping");
-    ok(&ping, "ping through the tunnel");
+    let (count, size) = (PINGS.to_string(), PING_SIZE.to_string());
+    let ping = in_ns(
+        &lab.netns(1),
+        &[
+            "ping", "-q", "-c", &count, "-i", "0.01", "-W", "2", "-s", &size, &address,
+        ],
+    );
+    assert!(
+        ping.success,
+        "ping through the tunnel: {}{}",
+        ping.stdout, ping.stderr
+    );
     let carried = f64::from(PINGS * PING_SIZE);
     let after = wait_until("the counters to count the pings", || {
         let text = scrape(&at)?;
