@@ -9,6 +9,16 @@ use std::time::{Duration, Instant};
 
 use crate::process::{POLL, bin, free_port, ok, wait_until, weftctl, yaml_docs};
 
+/// `weftctl gen config` for the test cluster `e2e` with its secrets; `-t` and the rest follow.
+const GEN_CONFIG: [&str; 6] = [
+    "gen",
+    "config",
+    "e2e",
+    "https://127.0.0.1:6443",
+    "--with-secrets",
+    "secrets.yaml",
+];
+
 /// A test cluster: secrets, the admin client config, and a directory for node files.
 #[derive(Debug)]
 pub struct Cluster {
@@ -25,16 +35,7 @@ impl Cluster {
         ok(
             &weftctl(
                 dir.path(),
-                &[
-                    "gen",
-                    "config",
-                    "e2e",
-                    "https://127.0.0.1:6443",
-                    "--with-secrets",
-                    "secrets.yaml",
-                    "-t",
-                    "weftconfig",
-                ],
+                &[&GEN_CONFIG[..], &["-t", "weftconfig"]].concat(),
             ),
             "gen config weftconfig",
         );
@@ -55,13 +56,8 @@ impl Cluster {
             "{{machine: {{api: {{listenAddress: '127.0.0.1:{port}'}}, stateDir: '{}'}}}}",
             state_dir.display()
         );
-        let mut args = vec![
-            "gen",
-            "config",
-            "e2e",
-            "https://127.0.0.1:6443",
-            "--with-secrets",
-            "secrets.yaml",
+        let mut args = GEN_CONFIG.to_vec();
+        args.extend([
             "--discovery-endpoint",
             "http://127.0.0.1:9",
             "-t",
@@ -70,7 +66,7 @@ impl Cluster {
             config.to_str().expect("utf8"),
             "--config-patch",
             &patch,
-        ];
+        ]);
         if kubespan {
             args.push("--with-kubespan");
         }
