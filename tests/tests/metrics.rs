@@ -79,6 +79,17 @@ fn metrics_move_on_a_real_mesh() {
         value(&before, "weft_dataplane_interface_present"),
         Some(1.0)
     );
+    // The discovery service: one session, this node's affiliate published, the other nodes'
+    // affiliates received through the watch.
+    let service = |text: &str, metric: &str| -> Option<f64> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(metric)?.strip_prefix("{service=\""))
+            .and_then(|rest| rest.split_once("} ")?.1.parse().ok())
+    };
+    assert_eq!(service(&before, "weft_discovery_connected"), Some(1.0));
+    assert!(service(&before, "weft_discovery_sessions_total") >= Some(1.0));
+    assert!(service(&before, "weft_discovery_updates_total") >= Some(1.0));
+    assert!(service(&before, "weft_discovery_watch_messages_total") >= Some(1.0));
 
     // Traffic through the tunnel: node 1 pings node 2's KubeSpan address.
     let ids = ok(

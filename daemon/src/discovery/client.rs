@@ -138,6 +138,12 @@ pub struct ClientReport {
     pub left: bool,
     /// The last failure, cleared by the next successful watch.
     pub last_error: Option<String>,
+    /// Sessions opened (a watch established), since weftd started.
+    pub sessions: u64,
+    /// Publishing calls the service accepted (affiliate updates and deletes, endpoint updates).
+    pub updates: u64,
+    /// Watch messages applied (snapshots and pushes).
+    pub watch_messages: u64,
 }
 
 /// Who the client is and where it goes.
@@ -491,6 +497,7 @@ impl<D: Dialer> Client<D> {
         self.reporter.update(|r| {
             r.connected = true;
             r.last_error = None;
+            r.sessions += 1;
         });
         tracing::info!(service = %self.params.target, "watching the discovery service");
         self.publications.new_session();
@@ -636,6 +643,9 @@ impl<D: Dialer> Client<D> {
     fn tell(&self, call: &Call, recorded: Recorded, error: Option<CallError>) {
         let service = &self.params.target;
         let error = error.map(|e| sanitize(&e.to_string())).unwrap_or_default();
+        if recorded == Recorded::Done {
+            self.reporter.update(|r| r.updates += 1);
+        }
         match (call, recorded) {
             (Call::Publish(whose, _), Recorded::Done) => {
                 tracing::debug!(%service, affiliate = %show_id(self.id(whose)), "published an affiliate");
@@ -704,6 +714,7 @@ impl<D: Dialer> Client<D> {
         let grace_until =
             |seen: &BTreeMap<String, Instant>, id: &str| seen.get(id).map_or(now, |t| *t + GRACE);
         self.reporter.update(|r| {
+            r.watch_messages += 1;
             if snapshot {
                 // What the new snapshot lacks is held, not dropped.
                 for id in r.affiliates.keys() {

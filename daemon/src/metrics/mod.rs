@@ -209,7 +209,12 @@ pub fn render(s: &Snapshot) -> String {
                        name: &str,
                        help: &str,
                        v: &dyn Fn(&DiscoveryServiceStatusSpec) -> u64| {
-        family(out, name, "gauge", help);
+        let kind = if name.ends_with("_total") {
+            "counter"
+        } else {
+            "gauge"
+        };
+        family(out, name, kind, help);
         for (service, d) in &services {
             let _ = writeln!(out, "{name}{{service=\"{service}\"}} {}", v(d));
         }
@@ -231,6 +236,24 @@ pub fn render(s: &Snapshot) -> String {
         "weft_discovery_affiliates",
         "Other nodes discovered through the service.",
         &|d| d.affiliates as u64,
+    );
+    per_service(
+        &mut out,
+        "weft_discovery_sessions_total",
+        "Sessions with the service (a watch established) since weftd started.",
+        &|d| d.sessions,
+    );
+    per_service(
+        &mut out,
+        "weft_discovery_updates_total",
+        "Publishing calls the service accepted: this node's affiliate, external peers', endpoints.",
+        &|d| d.updates,
+    );
+    per_service(
+        &mut out,
+        "weft_discovery_watch_messages_total",
+        "Watch messages received from the service and applied (snapshots and pushes).",
+        &|d| d.watch_messages,
     );
 
     family(

@@ -34,6 +34,9 @@ fn snapshot() -> Snapshot {
         endpoint: "https://discovery.example:443".into(),
         connected: true,
         affiliates: 2,
+        updates: 7,
+        watch_messages: 9,
+        sessions: 1,
         ..DiscoveryServiceStatusSpec::default()
     });
     s.interface = Some(os::InterfaceCounters {
@@ -64,6 +67,12 @@ fn every_family() {
         "weft_discovery_connected{service=\"https://discovery.example:443\"} 1".to_owned(),
         "weft_discovery_announced{service=\"https://discovery.example:443\"} 0".to_owned(),
         "weft_discovery_affiliates{service=\"https://discovery.example:443\"} 2".to_owned(),
+        "weft_discovery_sessions_total{service=\"https://discovery.example:443\"} 1".to_owned(),
+        "weft_discovery_updates_total{service=\"https://discovery.example:443\"} 7".to_owned(),
+        "weft_discovery_watch_messages_total{service=\"https://discovery.example:443\"} 9"
+            .to_owned(),
+        "# TYPE weft_discovery_updates_total counter".to_owned(),
+        "# TYPE weft_discovery_connected gauge".to_owned(),
         "weft_dataplane_interface_present 1".to_owned(),
         "weft_dataplane_receive_packets_total 5".to_owned(),
         "weft_dataplane_transmit_drops_total 1".to_owned(),

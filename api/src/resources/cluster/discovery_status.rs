@@ -29,6 +29,12 @@ pub struct DiscoveryServiceStatusSpec {
     /// The last failure talking to the service; empty after a success.
     #[serde(default)]
     pub last_error: String,
+    /// Weft: sessions opened (a watch established) since weftd started.
+    pub sessions: u64,
+    /// Weft: publishing calls the service accepted (affiliate updates and deletes, endpoints).
+    pub updates: u64,
+    /// Weft: watch messages received and applied (snapshots and pushes).
+    pub watch_messages: u64,
 }
 
 impl TypedSpec for DiscoveryServiceStatusSpec {
@@ -50,11 +56,14 @@ mod tests {
             announced: true,
             left: false,
             last_error: String::new(),
+            sessions: 1,
+            updates: 3,
+            watch_messages: 4,
         };
         let yaml = yaml_serde::to_string(&spec).expect("yaml");
         assert_eq!(
             yaml,
-            "endpoint: http://127.0.0.1:3000/\nconnected: true\npublicIP: 203.0.113.7\naffiliates: 2\nannounced: true\nleft: false\nlastError: ''\n"
+            "endpoint: http://127.0.0.1:3000/\nconnected: true\npublicIP: 203.0.113.7\naffiliates: 2\nannounced: true\nleft: false\nlastError: ''\nsessions: 1\nupdates: 3\nwatchMessages: 4\n"
         );
         assert_eq!(
             yaml_serde::from_str::<DiscoveryServiceStatusSpec>(&yaml).expect("parse"),

@@ -265,6 +265,9 @@ impl<D: Dialer> DiscoveryServiceController<D> {
                     announced: r.announced,
                     left: r.left,
                     last_error: r.last_error.clone().unwrap_or_default(),
+                    sessions: r.sessions,
+                    updates: r.updates,
+                    watch_messages: r.watch_messages,
                 },
                 None => DiscoveryServiceStatusSpec {
                     endpoint: (*endpoint).to_owned(),
