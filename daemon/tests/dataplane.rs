@@ -126,6 +126,16 @@ impl Namespace {
     fn enter<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
         self.0.enter(f).unwrap_or_else(|e| panic!("{e}"))
     }
+
+    /// Runs `f` inside this namespace on a thread of its own and returns at once, so the two ends
+    /// of a transfer run side by side.
+    fn spawn<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> std::thread::JoinHandle<T> {
+        let name = self.name().to_owned();
+        std::thread::spawn(move || netns::with_ns(&name, f).unwrap_or_else(|e| panic!("{e}")))
+    }
 }
 
 /// One node: a namespace, a veth end with an underlay address, and the backend.
@@ -838,4 +848,320 @@ async fn stun_probes_and_punches_use_the_wireguard_socket() {
     // WireGuard on the same socket is undisturbed.
     wait_ping(a, b).await;
     wait_ping(b, a).await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Offloads: the same traffic through the offload path and the plain one
+// ---------------------------------------------------------------------------------------------
+
+/// Bytes of each TCP transfer: enough for TSO super-packets and GRO batches to form.
+const TCP_BYTES: usize = 8 << 20;
+/// The transfer's content: byte `i` of the stream. Not periodic at any segment size, so a segment
+/// lost, repeated or put out of place changes what arrives.
+fn pattern(i: usize) -> u8 {
+    (i.wrapping_mul(7) ^ (i / 1021) ^ (i >> 16)) as u8
+}
+/// The tunnel MTU of `Node::config`.
+const TUNNEL_MTU: usize = 1420;
+/// Sends of one UDP datagram before the size counts as lost.
+const UDP_ATTEMPTS: usize = 5;
+/// How long a UDP echo may take before the datagram is sent again.
+const UDP_WAIT: Duration = Duration::from_millis(500);
+
+/// Sends [`TCP_BYTES`] of the pattern from `from` to `to` at `addr` (inside the tunnel); the
+/// receiver checks every byte. Returns what arrived, or the first difference.
+fn tcp_transfer(
+    from: &Namespace,
+    to: &Namespace,
+    addr: IpAddr,
+    port: u16,
+) -> Result<usize, String> {
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let server = to.spawn(move || -> Result<usize, String> {
+        use std::io::Read as _;
+        let listener = std::net::TcpListener::bind((addr, port)).map_err(|e| e.to_string())?;
+        listener.set_nonblocking(true).map_err(|e| e.to_string())?;
+        let _ = ready_tx.send(());
+        let deadline = std::time::Instant::now() + HANDSHAKE_TIMEOUT;
+        let mut stream = loop {
+            match listener.accept() {
+                Ok((stream, _)) => break stream,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    if std::time::Instant::now() > deadline {
+                        return Err("no connection".into());
+                    }
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(e) => return Err(e.to_string()),
+            }
+        };
+        stream.set_nonblocking(false).map_err(|e| e.to_string())?;
+        stream
+            .set_read_timeout(Some(SHORT_TIMEOUT))
+            .map_err(|e| e.to_string())?;
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut total = 0usize;
+        loop {
+            let n = stream
+                .read(&mut buf)
+                .map_err(|e| format!("after {total} bytes: {e}"))?;
+            if n == 0 {
+                return Ok(total);
+            }
+            if let Some(bad) = (0..n).find(|&j| buf[j] != pattern(total + j)) {
+                return Err(format!("byte {} differs", total + bad));
+            }
+            total += n;
+        }
+    });
+    ready_rx
+        .recv_timeout(SHORT_TIMEOUT)
+        .map_err(|_| "the receiver did not listen".to_owned())?;
+    let client = from.spawn(move || -> Result<(), String> {
+        use std::io::Write as _;
+        let mut stream =
+            std::net::TcpStream::connect_timeout(&SocketAddr::new(addr, port), SHORT_TIMEOUT)
+                .map_err(|e| format!("connect: {e}"))?;
+        stream
+            .set_write_timeout(Some(SHORT_TIMEOUT))
+            .map_err(|e| e.to_string())?;
+        let data: Vec<u8> = (0..TCP_BYTES).map(pattern).collect();
+        // Uneven writes, so segment boundaries fall everywhere.
+        for chunk in data.chunks(65_521) {
+            stream.write_all(chunk).map_err(|e| format!("write: {e}"))?;
+        }
+        stream
+            .shutdown(std::net::Shutdown::Write)
+            .map_err(|e| e.to_string())
+    });
+    client.join().map_err(|_| "client panicked")??;
+    server.join().map_err(|_| "server panicked")?
+}
+
+/// A UDP echo in `to` at `addr`; from `from`, every payload size in `sizes` goes out and must come
+/// back intact (resent up to [`UDP_ATTEMPTS`] times). Returns the sizes that never did.
+fn udp_every_size(
+    from: &Namespace,
+    to: &Namespace,
+    addr: IpAddr,
+    port: u16,
+    sizes: std::ops::RangeInclusive<usize>,
+) -> Vec<usize> {
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let echo = to.spawn(move || {
+        let socket = std::net::UdpSocket::bind((addr, port)).expect("bind the echo");
+        socket
+            .set_read_timeout(Some(SHORT_TIMEOUT))
+            .expect("timeout");
+        let _ = ready_tx.send(());
+        let mut buf = vec![0u8; 65_536];
+        // Ends on the empty datagram that closes the run, or when nothing comes for a while.
+        while let Ok((n, peer)) = socket.recv_from(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            let _ = socket.send_to(&buf[..n], peer);
+        }
+    });
+    ready_rx
+        .recv_timeout(SHORT_TIMEOUT)
+        .expect("the echo listens");
+    let client = from.spawn(move || {
+        let socket = std::net::UdpSocket::bind(SocketAddr::new(
+            if addr.is_ipv4() {
+                Ipv4Addr::UNSPECIFIED.into()
+            } else {
+                std::net::Ipv6Addr::UNSPECIFIED.into()
+            },
+            0,
+        ))
+        .expect("bind");
+        socket.set_read_timeout(Some(UDP_WAIT)).expect("timeout");
+        let target = SocketAddr::new(addr, port);
+        let mut lost = Vec::new();
+        let mut buf = vec![0u8; 65_536];
+        for size in sizes {
+            let payload: Vec<u8> = (0..size).map(|i| pattern(i + size)).collect();
+            let came_back = (0..UDP_ATTEMPTS).any(|_| {
+                if socket.send_to(&payload, target).is_err() {
+                    return false;
+                }
+                // Skip late echoes of earlier sizes.
+                while let Ok(n) = socket.recv(&mut buf) {
+                    if buf[..n] == payload[..] {
+                        return true;
+                    }
+                }
+                false
+            });
+            if !came_back {
+                lost.push(size);
+            }
+        }
+        let _ = socket.send_to(&[], target);
+        lost
+    });
+    let lost = client.join().expect("client thread");
+    echo.join().expect("echo thread");
+    lost
+}
+
+/// One UDP GSO send (`UDP_SEGMENT`) of `count` segments of `segment` bytes from `from`: with
+/// offloads the TUN takes it whole (USO) and the data plane splits it. Returns the segments that
+/// arrived at `to` intact (by index), after up to [`UDP_ATTEMPTS`] sends.
+fn udp_gso_burst(from: &Namespace, to: &Namespace, addr: IpAddr, port: u16) -> usize {
+    const COUNT: usize = 20;
+    const SEGMENT: usize = 1000;
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let receiver = to.spawn(move || {
+        let socket = std::net::UdpSocket::bind((addr, port)).expect("bind");
+        socket.set_read_timeout(Some(UDP_WAIT)).expect("timeout");
+        let _ = ready_tx.send(());
+        let mut seen = std::collections::BTreeSet::new();
+        let mut buf = vec![0u8; 65_536];
+        let mut quiet = 0;
+        while seen.len() < COUNT && quiet < UDP_ATTEMPTS * 2 {
+            match socket.recv(&mut buf) {
+                Ok(n) => {
+                    let index = usize::from(buf[0]);
+                    let intact = n == SEGMENT
+                        && index < COUNT
+                        && (1..n).all(|i| buf[i] == pattern(index * SEGMENT + i));
+                    if intact {
+                        seen.insert(index);
+                    }
+                }
+                Err(_) => quiet += 1,
+            }
+        }
+        seen.len()
+    });
+    ready_rx
+        .recv_timeout(SHORT_TIMEOUT)
+        .expect("the receiver listens");
+    let sender = from.spawn(move || {
+        use nix::sys::socket::{ControlMessage, MsgFlags, SockaddrStorage, sendmsg};
+        use std::os::fd::AsRawFd as _;
+        let socket = std::net::UdpSocket::bind((std::net::Ipv6Addr::UNSPECIFIED, 0)).expect("bind");
+        let mut data = vec![0u8; COUNT * SEGMENT];
+        for (index, segment) in data.chunks_mut(SEGMENT).enumerate() {
+            segment[0] = index as u8;
+            for (i, byte) in segment.iter_mut().enumerate().skip(1) {
+                *byte = pattern(index * SEGMENT + i);
+            }
+        }
+        let target = SockaddrStorage::from(SocketAddr::new(addr, port));
+        let size = SEGMENT as u16;
+        for _ in 0..UDP_ATTEMPTS {
+            sendmsg(
+                socket.as_raw_fd(),
+                &[std::io::IoSlice::new(&data)],
+                &[ControlMessage::UdpGsoSegments(&size)],
+                MsgFlags::empty(),
+                Some(&target),
+            )
+            .expect("a UDP GSO send");
+            std::thread::sleep(UDP_WAIT);
+        }
+    });
+    sender.join().expect("sender thread");
+    receiver.join().expect("receiver thread")
+}
+
+/// `wg show <interface> transfer`: (received, sent) bytes of its one peer.
+fn wg_transfer(node: &Node) -> (u64, u64) {
+    let out = node
+        .ns
+        .exec("wg", &["show", &node.interface, "transfer"])
+        .expect("wg show transfer");
+    assert!(out.success, "wg show transfer: {}", out.stderr);
+    let fields: Vec<&str> = out.stdout.split_whitespace().collect();
+    let number = |i: usize| fields.get(i).and_then(|f| f.parse().ok()).unwrap_or(0);
+    (number(1), number(2))
+}
+
+/// The offloads `ethtool -k` reports on `interface` (`feature: on` lines), when ethtool exists.
+fn ethtool_features(node: &Node) -> Option<String> {
+    let out = node.ns.exec("ethtool", &["-k", &node.interface]).ok()?;
+    out.success.then_some(out.stdout)
+}
+
+/// TCP over IPv6 and IPv4 inside the tunnel counted byte for byte, UDP of every size from 1 to the
+/// MTU (both families) intact, a UDP GSO burst split right, and the transfer in `wg show`'s
+/// counters — through the offload path or the plain one.
+async fn traffic_is_intact(offload: bool) {
+    let pair = Pair::with(UserspaceOptions {
+        offload,
+        ..UserspaceOptions::default()
+    });
+    let (a, b) = (&pair.a, &pair.b);
+    let (v4_a, v4_b) = (
+        format!("10.99.{}.1", pair.n as u8),
+        format!("10.99.{}.2", pair.n as u8),
+    );
+    pair.connect(&[&format!("{v4_a}/32")], &[&format!("{v4_b}/32")])
+        .await;
+    a.ns.ip(&["addr", "add", &format!("{v4_a}/24"), "dev", &a.interface]);
+    b.ns.ip(&["addr", "add", &format!("{v4_b}/24"), "dev", &b.interface]);
+    wait_ping(a, b).await;
+
+    // The TUN says what it offloads (ethtool is optional outside CI).
+    match ethtool_features(a) {
+        Some(features) => {
+            let tso = features.contains("tcp-segmentation-offload: on");
+            assert_eq!(tso, offload, "ethtool -k {}:\n{features}", a.interface);
+        }
+        None if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("ethtool (package ethtool) is missing")
+        }
+        None => eprintln!("ethtool is missing: the TUN's offload flags are not checked"),
+    }
+
+    let (rx_before, _) = wg_transfer(b);
+    let v6_b: IpAddr = b.ula.addr().into();
+    let v4_b: IpAddr = v4_b.parse().expect("v4");
+    for addr in [v6_b, v4_b] {
+        let got = tcp_transfer(&a.ns, &b.ns, addr, 5001);
+        assert_eq!(got, Ok(TCP_BYTES), "TCP to {addr} (offload {offload})");
+    }
+    // And the other way, where the receiving side's TUN writes are the coalesced ones.
+    let v6_a: IpAddr = a.ula.addr().into();
+    assert_eq!(
+        tcp_transfer(&b.ns, &a.ns, v6_a, 5002),
+        Ok(TCP_BYTES),
+        "TCP back to a"
+    );
+    // `wg show` counts what was decrypted: at least the two transfers' payload.
+    let (rx_after, _) = wg_transfer(b);
+    assert!(
+        rx_after - rx_before >= 2 * TCP_BYTES as u64,
+        "wg show transfer on {}: {rx_before} → {rx_after}",
+        b.interface
+    );
+
+    // UDP of every size up to the MTU: IPv6 (40-byte header) and IPv4 (20) inside.
+    let lost = udp_every_size(&a.ns, &b.ns, v6_b, 5003, 1..=TUNNEL_MTU - 48);
+    assert!(lost.is_empty(), "UDP over IPv6, sizes lost: {lost:?}");
+    let lost = udp_every_size(&a.ns, &b.ns, v4_b, 5004, 1..=TUNNEL_MTU - 28);
+    assert!(lost.is_empty(), "UDP over IPv4, sizes lost: {lost:?}");
+
+    assert_eq!(udp_gso_burst(&a.ns, &b.ns, v6_b, 5005), 20, "UDP GSO burst");
+}
+
+#[tokio::test]
+#[ignore = "needs root"]
+async fn the_offload_path_carries_traffic_intact() {
+    if !prerequisites() {
+        return;
+    }
+    traffic_is_intact(true).await;
+}
+
+#[tokio::test]
+#[ignore = "needs root"]
+async fn the_plain_path_carries_traffic_intact() {
+    if !prerequisites() {
+        return;
+    }
+    traffic_is_intact(false).await;
 }

@@ -15,6 +15,7 @@
 #[cfg(test)]
 pub mod fake;
 pub(crate) mod link;
+pub mod offload;
 mod probe;
 mod shared_socket;
 pub mod userspace;

@@ -13,6 +13,11 @@
 //! a peer (a Binding Indication) is noted with its source — proof that the path from that address
 //! is open, which the manager uses to pick that endpoint (see [`SocketSlot::heard`]); anything
 //! else is dropped.
+//!
+//! The factory also sizes the socket's buffers (forced past `rmem_max`/`wmem_max` when root) and
+//! sends with UDP GSO ([`GsoUdpSend`]: one `sendmmsg` carries many encrypted datagrams of a flow as
+//! `UDP_SEGMENT` messages; the grouping is planned in `wg::offload`). Receiving uses gotatun's
+//! `recvmmsg` with UDP GRO as it is.
 
 use std::collections::HashMap;
 use std::io;
@@ -20,9 +25,17 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use std::io::IoSlice;
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use gotatun::packet::{Packet, PacketBufPool};
 use gotatun::udp::socket::{UdpSocket, UdpSocketFactory};
-use gotatun::udp::{UdpRecv, UdpTransportFactory, UdpTransportFactoryParams};
+use gotatun::udp::{UdpRecv, UdpSend, UdpTransportFactory, UdpTransportFactoryParams};
+use nix::sys::socket::{
+    ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, setsockopt, sockopt,
+};
+use tokio::io::Interest;
 use tokio::sync::mpsc;
 use weft_api::stun::{self, Message};
 
@@ -41,6 +54,9 @@ pub struct SocketSlot {
     answers: mpsc::Sender<Answer>,
     /// Where punches came from, and when last.
     heard: Mutex<HashMap<SocketAddr, Instant>>,
+    /// Raised when a handshake message arrives, so peer states are read at once instead of at
+    /// the next poll (see `userspace::poll_changes`).
+    handshake: tokio::sync::Notify,
 }
 
 impl std::fmt::Debug for SocketSlot {
@@ -59,6 +75,7 @@ impl SocketSlot {
                 socket: Mutex::new(None),
                 answers: tx,
                 heard: Mutex::new(HashMap::new()),
+                handshake: tokio::sync::Notify::new(),
             }),
             rx,
         )
@@ -86,6 +103,20 @@ impl SocketSlot {
             .filter(|(_, at)| at.elapsed() <= window)
             .map(|(from, _)| *from)
             .collect()
+    }
+
+    /// Resolves after the next handshake message reaches the device's receive path.
+    pub async fn handshake_seen(&self) {
+        self.handshake.notified().await;
+    }
+
+    /// Notes a datagram on its way to WireGuard: a handshake initiation or response (types 1
+    /// and 2, then three zero bytes) wakes [`SocketSlot::handshake_seen`].
+    fn note(&self, datagram: &[u8]) {
+        if let [1 | 2, 0, 0, 0, ..] = datagram {
+            // A permit is kept when nobody waits: the next wait returns at once.
+            self.handshake.notify_one();
+        }
     }
 
     fn divert(&self, datagram: &[u8], from: SocketAddr) {
@@ -125,21 +156,32 @@ pub async fn send_from(socket: &UdpSocket, datagram: &[u8], to: SocketAddr) -> i
     socket.socket().send_to(datagram, to).await.map(|_| ())
 }
 
-/// gotatun's UDP socket factory, recording each socket it binds in a [`SocketSlot`].
+/// gotatun's UDP socket factory, recording each socket it binds in a [`SocketSlot`], sizing its
+/// buffers and sending with GSO where the kernel allows it.
 #[derive(Debug)]
 pub struct SharedUdpFactory {
     inner: UdpSocketFactory,
     slot: Arc<SocketSlot>,
+    /// GSO wanted (not forced off); each bind probes the kernel again.
+    gso: bool,
+    /// Whether the "GSO refused" warning was logged (once per factory, not per rebind).
+    warned: Arc<AtomicBool>,
 }
 
 impl SharedUdpFactory {
-    pub fn new(inner: UdpSocketFactory, slot: Arc<SocketSlot>) -> SharedUdpFactory {
-        SharedUdpFactory { inner, slot }
+    /// `gso`: send with UDP GSO when the kernel accepts it.
+    pub fn new(inner: UdpSocketFactory, slot: Arc<SocketSlot>, gso: bool) -> SharedUdpFactory {
+        SharedUdpFactory {
+            inner,
+            slot,
+            gso,
+            warned: Arc::new(AtomicBool::new(false)),
+        }
     }
 }
 
 impl UdpTransportFactory for SharedUdpFactory {
-    type Send = UdpSocket;
+    type Send = GsoUdpSend;
     type Recv = FilteringRecv;
 
     async fn bind(
@@ -147,16 +189,178 @@ impl UdpTransportFactory for SharedUdpFactory {
         params: &UdpTransportFactoryParams,
     ) -> io::Result<(Self::Send, Self::Recv)> {
         let (send, recv) = self.inner.bind(params).await?;
+        force_buffers(&send, &self.inner);
         if let Ok(mut s) = self.slot.socket.lock() {
             *s = Some(send.clone());
         }
+        // The probe: a socket that refuses the option would refuse the control message too.
+        let gso = self.gso
+            && match setsockopt(send.socket(), sockopt::UdpGsoSegment, &0) {
+                Ok(()) => true,
+                Err(e) => {
+                    if !self.warned.swap(true, Ordering::Relaxed) {
+                        tracing::warn!(error = %e, "the kernel refused UDP GSO (UDP_SEGMENT); turned off: one datagram per message");
+                    }
+                    false
+                }
+            };
         Ok((
-            send,
+            GsoUdpSend {
+                inner: send,
+                gso: Arc::new(AtomicBool::new(gso)),
+            },
             FilteringRecv {
                 inner: recv,
                 slot: Arc::clone(&self.slot),
             },
         ))
+    }
+}
+
+/// Raises the socket's buffers past the `rmem_max`/`wmem_max` caps with `SO_RCVBUFFORCE` and
+/// `SO_SNDBUFFORCE` (root, or `CAP_NET_ADMIN`); without the privilege, what gotatun set with the
+/// plain options (capped) stays.
+fn force_buffers(socket: &UdpSocket, sizes: &UdpSocketFactory) {
+    let fd = socket.socket();
+    if let Some(size) = sizes.recv_buffer_size
+        && let Err(e) = setsockopt(fd, sockopt::RcvBufForce, &size)
+    {
+        tracing::debug!(error = %e, "SO_RCVBUFFORCE refused; the receive buffer stays capped at rmem_max");
+    }
+    if let Some(size) = sizes.send_buffer_size
+        && let Err(e) = setsockopt(fd, sockopt::SndBufForce, &size)
+    {
+        tracing::debug!(error = %e, "SO_SNDBUFFORCE refused; the send buffer stays capped at wmem_max");
+    }
+}
+
+/// The send half: gotatun's socket, with `send_many_to` sending GSO messages (see
+/// `wg::offload`). Falls back to gotatun's plain `sendmmsg` for good, logging once, if the kernel
+/// refuses a GSO send (a route through a device without checksum offload can).
+#[derive(Clone)]
+pub struct GsoUdpSend {
+    inner: UdpSocket,
+    gso: Arc<AtomicBool>,
+}
+
+/// The most datagrams one `send_many_to` takes (gotatun's send task batches up to this).
+pub const SEND_BATCH: usize = 128;
+
+/// Reused between `send_many_to` calls.
+#[derive(Default)]
+pub struct GsoSendBuf {
+    plain: <UdpSocket as UdpSend>::SendManyBuf,
+}
+
+impl UdpSend for GsoUdpSend {
+    type SendManyBuf = GsoSendBuf;
+
+    async fn send_to(&self, packet: Packet, destination: SocketAddr) -> io::Result<()> {
+        self.inner.send_to(packet, destination).await
+    }
+
+    fn max_number_of_packets_to_send(&self) -> usize {
+        SEND_BATCH
+    }
+
+    async fn send_many_to(
+        &self,
+        buf: &mut GsoSendBuf,
+        packets: &mut Vec<(Packet, SocketAddr)>,
+    ) -> io::Result<()> {
+        if self.gso.load(Ordering::Relaxed) {
+            match self.send_gso(packets).await {
+                Ok(()) => return Ok(()),
+                Err(e) if matches!(e.raw_os_error(), Some(EIO | EINVAL)) => {
+                    self.gso.store(false, Ordering::Relaxed);
+                    tracing::warn!(error = %e, "a UDP GSO send was refused; turned off: one datagram per message");
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        // Plain: gotatun's sendmmsg, in the chunks it takes.
+        let max = self.inner.max_number_of_packets_to_send().max(1);
+        while !packets.is_empty() {
+            let rest = packets.split_off(packets.len().min(max));
+            self.inner.send_many_to(&mut buf.plain, packets).await?;
+            *packets = rest;
+        }
+        Ok(())
+    }
+
+    fn local_addr(&self) -> io::Result<Option<SocketAddr>> {
+        UdpSend::local_addr(&self.inner)
+    }
+
+    fn set_fwmark(&self, mark: u32) -> io::Result<()> {
+        self.inner.set_fwmark(mark)
+    }
+}
+
+/// The errno values of a refused GSO send (not worth a `libc` dependency).
+const EIO: i32 = 5;
+const EINVAL: i32 = 22;
+
+impl GsoUdpSend {
+    /// Sends `packets` as planned by `offload::plan_messages`; on success `packets` is empty. On an
+    /// error, the datagrams not yet sent stay in `packets`.
+    async fn send_gso(&self, packets: &mut Vec<(Packet, SocketAddr)>) -> io::Result<()> {
+        let shape: Vec<(usize, SocketAddr)> = packets.iter().map(|(p, a)| (p.len(), *a)).collect();
+        let messages = super::offload::plan_messages(&shape);
+        let socket = self.inner.socket();
+        let fd = socket.as_raw_fd();
+        let mut sent_datagrams = 0;
+        let result = async {
+            for call in super::offload::plan_calls(&messages) {
+                let call = &messages[call];
+                let segment = u16::try_from(call[0].segment).unwrap_or(0);
+                let slices: Vec<Vec<IoSlice<'_>>> = call
+                    .iter()
+                    .map(|m| {
+                        packets[m.datagrams.clone()]
+                            .iter()
+                            .map(|(p, _)| IoSlice::new(p))
+                            .collect()
+                    })
+                    .collect();
+                let targets: Vec<Option<SockaddrStorage>> = call
+                    .iter()
+                    .map(|m| Some(SockaddrStorage::from(packets[m.datagrams.start].1)))
+                    .collect();
+                let mut first = 0;
+                while first < call.len() {
+                    let n = socket
+                        .async_io(Interest::WRITABLE, || {
+                            let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(
+                                call.len() - first,
+                                Some(nix::cmsg_space!(u16)),
+                            );
+                            // A zero segment (an empty datagram) means no GSO: no message then.
+                            let gso = [ControlMessage::UdpGsoSegments(&segment)];
+                            let cmsgs: &[ControlMessage<'_>] = if segment > 0 { &gso } else { &[] };
+                            let sent = nix::sys::socket::sendmmsg(
+                                fd,
+                                &mut headers,
+                                &slices[first..],
+                                &targets[first..],
+                                cmsgs,
+                                MsgFlags::MSG_DONTWAIT,
+                            )?;
+                            Ok(sent.count())
+                        })
+                        .await?;
+                    sent_datagrams += call[first..first + n]
+                        .iter()
+                        .map(|m| m.datagrams.len())
+                        .sum::<usize>();
+                    first += n;
+                }
+            }
+            Ok::<(), io::Error>(())
+        }
+        .await;
+        packets.drain(..sent_datagrams);
+        result
     }
 }
 
@@ -176,6 +380,7 @@ impl UdpRecv for FilteringRecv {
                 self.slot.divert(&packet, from);
                 continue;
             }
+            self.slot.note(&packet);
             return Ok((packet, from));
         }
     }
@@ -197,6 +402,7 @@ impl UdpRecv for FilteringRecv {
                     let (packet, from) = packets.remove(i);
                     self.slot.divert(&packet, from);
                 } else {
+                    self.slot.note(&packets[i].0);
                     i += 1;
                 }
             }

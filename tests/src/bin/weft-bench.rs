@@ -15,9 +15,11 @@
 //!   lab left idle, its peer statuses watched as events: up→down flips, liveness bytes per peer
 //!   per minute, weftd CPU and RSS; then kill -9 and restart of a node, a partition and its heal,
 //!   timed from the events.
-//! - `weft-bench throughput [--seconds 10]`: one iperf3 TCP stream between two namespaces over the
-//!   plain link, through Weft's tunnel and through wireguard-go (the reference), with the CPU time
-//!   of every process involved. Needs iperf3, wireguard-go, wireguard-tools, iputils-ping.
+//! - `weft-bench throughput [--seconds 10]`: plain veth, Debian's wireguard-go, the modern
+//!   wireguard-go (`../shared/reference/wireguard-go/`, or `WEFT_BENCH_MODERN_WIREGUARD_GO`) and
+//!   Weft side by side, each with 1 TCP stream, 4 streams, UDP at the MTU and 3 peers sending to
+//!   one node; CPU per Gbit/s of each tunnel and weftd's RSS with 10 peers. Needs iperf3,
+//!   wireguard-go, wireguard-tools, iputils-ping.
 //! - `weft-bench discovery-cost [--nodes 4,8] [--settle 10]`: the discovery service's cost of
 //!   learning NAT-punched endpoints — Weft's NAT traversal against KubeSpan's harvesting (the
 //!   reference), measured in the same run: affiliate updates, watch messages, STUN requests.

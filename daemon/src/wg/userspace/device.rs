@@ -8,7 +8,6 @@ use std::time::{Duration, SystemTime};
 
 use gotatun::device::uapi::UapiServer;
 use gotatun::device::{Device, DeviceBuilder};
-use gotatun::tun::tun_async_device::TunDevice;
 use gotatun::udp::socket::UdpSocketFactory;
 use gotatun::x25519::{PublicKey, StaticSecret};
 use ipnet::IpNet;
@@ -16,7 +15,7 @@ use tokio::time::Instant;
 
 use super::peers::{DevicePeer, normalize, plan_peers, to_gotatun, to_ipnetworks};
 use super::uapi::{Uapi, bind_uapi, prepare_uapi_path, serve_uapi};
-use super::{Running, Transports, UserspaceOptions};
+use super::{Running, Transports, UserspaceOptions, tun};
 use crate::capture::{self, Applied};
 use crate::wg::link::Netlink;
 use crate::wg::shared_socket::{SharedUdpFactory, SocketSlot};
@@ -32,9 +31,13 @@ const MIN_MTU: u32 = 1280;
 
 /// `SO_RCVBUF` of the tunnel's UDP socket. Linux's default (208 KiB) overflows at about a
 /// gigabit (measured: tens of thousands of drops per 10 s iperf3 run, TCP retransmits over the
-/// tunnel); 4 MiB absorbed every burst measured here. The kernel caps it at `rmem_max` for
-/// unprivileged processes.
-pub const UDP_RECV_BUFFER: usize = 4 * 1024 * 1024;
+/// tunnel); with GSO senders a burst is 64 KiB datagrams at once, so 8 MiB. Forced past
+/// `rmem_max` when root (`SO_RCVBUFFORCE`, see `shared_socket`), else capped there.
+pub const UDP_RECV_BUFFER: usize = 8 * 1024 * 1024;
+
+/// `SO_SNDBUF` of the tunnel's UDP socket: room for a few `sendmmsg` batches of GSO messages
+/// (128 datagrams of ~1.5 KB each) so a batch is not cut short by a full buffer.
+pub const UDP_SEND_BUFFER: usize = 4 * 1024 * 1024;
 
 /// Longest interface name Linux accepts (IFNAMSIZ − 1).
 const MAX_NAME_LEN: usize = 15;
@@ -95,16 +98,13 @@ pub(super) async fn create(
         None => None,
     };
 
-    let mut tun_config = gotatun::tun::tun::Configuration::default();
     // validate() bounded the MTU to u16.
     let mtu =
         u16::try_from(config.mtu).map_err(|_| DataPlaneError::refused(what("MTU"), "too large"))?;
-    tun_config.tun_name(name).mtu(mtu);
-    let tun = gotatun::tun::tun::create_as_async(&tun_config)
-        .map_err(|e| DataPlaneError::device(what("TUN device"), e))?;
-    // From here on, dropping `tun` (on any error) closes it and the kernel deletes the link.
-    let tun = TunDevice::from_tun_device(tun)
-        .map_err(|e| DataPlaneError::device(what("TUN device"), e))?;
+    // From here on, dropping the halves (on any error) closes the TUN and the kernel deletes the
+    // link.
+    let (tun_rx, tun_tx, offloads, mtu_tx) = tun::open(name, mtu, options.offload)
+        .map_err(|e| DataPlaneError::io(what("TUN device"), e))?;
     let index = netlink.link_index(name).await?.ok_or_else(|| {
         DataPlaneError::failed(what("TUN device"), "created but not found over netlink")
     })?;
@@ -115,11 +115,15 @@ pub(super) async fn create(
     let public_key = PublicKey::from(&secret).to_bytes();
     let udp = UdpSocketFactory {
         recv_buffer_size: Some(UDP_RECV_BUFFER),
-        send_buffer_size: None,
+        send_buffer_size: Some(UDP_SEND_BUFFER),
     };
     let builder = DeviceBuilder::new()
-        .with_udp(SharedUdpFactory::new(udp, Arc::clone(slot)))
-        .with_ip(tun)
+        .with_udp(SharedUdpFactory::new(
+            udp,
+            Arc::clone(slot),
+            options.offload,
+        ))
+        .with_ip_pair(tun_tx, tun_rx)
         .with_private_key(secret)
         .with_listen_port(config.listen_port);
     let fwmark = config.capture.as_ref().map(|c| c.tunnel_mark);
@@ -172,6 +176,9 @@ pub(super) async fn create(
         mtu = config.mtu,
         address = %config.address,
         public_key = %base64_key(&public_key),
+        tun_tcp_offload = offloads.tcp,
+        tun_udp_offload = offloads.udp,
+        udp_gso = options.offload,
         "created the WireGuard interface (userspace)"
     );
     Ok(Running {
@@ -185,6 +192,7 @@ pub(super) async fn create(
         fwmark,
         address: config.address.addr(),
         prober: None,
+        mtu: mtu_tx,
     })
 }
 
@@ -222,6 +230,12 @@ pub(super) async fn reconfigure(
     }
     // Idempotent, and they repair an interface someone changed or took down.
     netlink.set_mtu_up(&name, running.index, config.mtu).await?;
+    // What gotatun pads to follows the link (validate() bounded the MTU to u16).
+    if let Ok(mtu) = u16::try_from(config.mtu) {
+        running
+            .mtu
+            .send_if_modified(|m| std::mem::replace(m, mtu) != mtu);
+    }
     netlink
         .set_address(&name, running.index, config.address)
         .await?;

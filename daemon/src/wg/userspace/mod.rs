@@ -43,13 +43,22 @@
 //! since", so the absolute time is derived and kept stable (`stable_handshake`); it also
 //! forgets the handshake when the session expires, where a kernel device keeps the last time —
 //! we keep it too, so statuses read the same on both. A poller compares every
-//! [`CHANGE_POLL_INTERVAL`] and raises [`DataPlane::changes`] when any peer's handshake, endpoint
-//! or counters moved.
+//! [`CHANGE_POLL_INTERVAL`], and right after each handshake message the socket receives (so a new
+//! peer is `up` as soon as its handshake completes, not at the next tick), and raises
+//! [`DataPlane::changes`] when any peer's handshake, endpoint or counters moved.
+//!
+//! # Offloads
+//! The TUN is opened with TSO/USO and checksum offload, read in super-packets that are split here
+//! and written with GRO coalescing (`tun`); the UDP socket sends with GSO and receives with GRO
+//! (`shared_socket`). Each is probed when the device is created; what the kernel refuses is
+//! logged once and turned off. `UserspaceOptions::offload` (the environment variable
+//! `WEFT_DATAPLANE_OFFLOAD=off`) turns them all off.
 
 mod device;
 mod peers;
 mod stun;
 mod thread;
+mod tun;
 mod uapi;
 
 use std::collections::HashMap;
@@ -60,12 +69,12 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use gotatun::device::Device;
-use gotatun::tun::tun_async_device::TunDevice;
 use tokio::sync::{Mutex, watch};
 
-pub use self::device::UDP_RECV_BUFFER;
+pub use self::device::{UDP_RECV_BUFFER, UDP_SEND_BUFFER};
 use self::peers::{canonical, stable_handshake};
 use self::thread::{Bridge, DROP_TEARDOWN_TIMEOUT};
+pub use self::tun::{OFFLOAD_ENV, TX_QUEUE_LEN};
 pub use self::uapi::UAPI_DIR;
 use self::uapi::Uapi;
 use super::link::Netlink;
@@ -78,8 +87,13 @@ use crate::capture::{self, Applied};
 /// status follows a handshake within a fraction of a second, cheap (one read lock per tick).
 pub const CHANGE_POLL_INTERVAL: Duration = Duration::from_millis(250);
 
-/// The device with Weft's transports: the shared UDP socket (see `shared_socket`) and a TUN.
-type Transports = (SharedUdpFactory, TunDevice, TunDevice);
+/// After a handshake message arrived, how long the poller waits before it reads the peers: gotatun
+/// processes the message on this thread right after, in well under this.
+const HANDSHAKE_SETTLE: Duration = Duration::from_millis(5);
+
+/// The device with Weft's transports: the shared UDP socket (see `shared_socket`) and the TUN
+/// halves with offloads (see `tun`).
+type Transports = (SharedUdpFactory, tun::TunSend, tun::TunRecv);
 
 /// Choices that are not part of [`DeviceConfig`]: how this backend fits the host.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,6 +102,9 @@ pub struct UserspaceOptions {
     pub uapi_dir: Option<PathBuf>,
     /// See [`CHANGE_POLL_INTERVAL`] (the default).
     pub poll_interval: Duration,
+    /// TUN offloads (TSO/USO, checksum, GRO on write) and UDP GSO, each used where the kernel
+    /// accepts it. Default: on, unless the environment variable `WEFT_DATAPLANE_OFFLOAD` is `off`.
+    pub offload: bool,
 }
 
 impl Default for UserspaceOptions {
@@ -95,6 +112,7 @@ impl Default for UserspaceOptions {
         UserspaceOptions {
             uapi_dir: Some(PathBuf::from(UAPI_DIR)),
             poll_interval: CHANGE_POLL_INTERVAL,
+            offload: tun::offload_wanted(),
         }
     }
 }
@@ -155,6 +173,8 @@ struct Running {
     address: std::net::Ipv6Addr,
     /// The liveness-probe socket, opened on the first probe (see `probe`).
     prober: Option<Prober>,
+    /// The MTU gotatun pads to; follows the link's.
+    mtu: watch::Sender<u16>,
 }
 
 impl UserspaceDataPlane {
@@ -413,7 +433,14 @@ async fn poll_changes(shared: Arc<Shared>) {
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last: Vec<PeerState> = Vec::new();
     loop {
-        ticker.tick().await;
+        tokio::select! {
+            _ = ticker.tick() => {}
+            () = shared.slot.handshake_seen() => {
+                // The message is handled by gotatun right after the receive path hands it over
+                // (on this thread): look once it has been.
+                tokio::time::sleep(HANDSHAKE_SETTLE).await;
+            }
+        }
         let now = shared.read_peers().await;
         if now != last {
             last = now;

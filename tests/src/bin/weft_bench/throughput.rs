@@ -325,7 +325,7 @@ pub fn run_bench(opts: Options) -> BenchResult<()> {
     summary(&results, hub_rss);
     println!("perf hardware counters: {}", perf_status());
     let weft = &results[3].1;
-    let reference = &results[1].1;
+    let reference = &results[2].1;
     if Case::ALL
         .iter()
         .enumerate()
@@ -400,7 +400,8 @@ fn summary(results: &[(&'static str, Vec<Measured>)], hub_rss: Option<u64>) {
     }
 }
 
-/// What the figures say about why Weft is below target.
+/// What the figures say about why Weft is below target (one stream, against the modern
+/// wireguard-go).
 fn explain(weft: &Measured, reference: &Measured, cpus: usize) {
     let pct =
         |m: &Measured| 100.0 * m.counters.retransmitted as f64 / m.counters.segments.max(1) as f64;
@@ -408,7 +409,7 @@ fn explain(weft: &Measured, reference: &Measured, cpus: usize) {
     let drops = weft.counters.udp_rcvbuf_drops.iter().sum::<u64>();
     if drops > 0 {
         println!(
-            "- loss inside the tunnel: {drops} UDP datagrams dropped at a full socket receive buffer (weftd leaves SO_RCVBUF at the kernel default), {:.1}% of TCP segments retransmitted, and TCP backs off at each loss (wireguard-go: {} drops, {:.1}% retransmitted)",
+            "- loss inside the tunnel: {drops} UDP datagrams dropped at a full socket receive buffer, {:.1}% of TCP segments retransmitted, and TCP backs off at each loss (modern wireguard-go: {} drops, {:.1}% retransmitted)",
             pct(weft),
             reference.counters.udp_rcvbuf_drops.iter().sum::<u64>(),
             pct(reference)
@@ -432,7 +433,7 @@ fn explain(weft: &Measured, reference: &Measured, cpus: usize) {
         reference.cores_busy()
     );
     println!(
-        "- the notes' hypothesis for the per-packet cost: one TUN read/write syscall and copy per 1420-byte packet, no TUN offloads (IFF_VNET_HDR with TSO/GRO) and no UDP GSO/GRO"
+        "- where the CPU goes: the weftd log line 'created the WireGuard interface' says which offloads are on; profile the busiest thread (`perf record -e cpu-clock -g -p PID`, or /proc/PID/task/*/stat user vs system)"
     );
 }
 
@@ -619,7 +620,10 @@ fn iperf(
     let counters = Counters {
         segments: senders_sum("Tcp.OutSegs"),
         retransmitted: senders_sum("Tcp.RetransSegs"),
-        udp_rcvbuf_drops: [senders_sum("Udp.RcvbufErrors"), delta(0, "Udp.RcvbufErrors")],
+        udp_rcvbuf_drops: [
+            senders_sum("Udp.RcvbufErrors"),
+            delta(0, "Udp.RcvbufErrors"),
+        ],
     };
     let mut mbps = 0.0;
     for ((_, log), status) in clients.iter().zip(&statuses) {
