@@ -81,7 +81,10 @@ mod tests {
         SocketAddr::from(([10, 0, 0, 1], port))
     }
 
-    fn plan(batch: &[(usize, u16)]) -> Vec<(Range<usize>, usize)> {
+    /// (datagrams, segment size) of each planned message.
+    type Planned = Vec<(Range<usize>, usize)>;
+
+    fn plan(batch: &[(usize, u16)]) -> Planned {
         let batch: Vec<(usize, SocketAddr)> = batch.iter().map(|&(l, p)| (l, a(p))).collect();
         plan_messages(&batch)
             .into_iter()
@@ -92,7 +95,9 @@ mod tests {
     #[test]
     fn groups_datagrams_into_messages() {
         let full = 1452;
-        let cases: Vec<(&str, Vec<(usize, u16)>, Vec<(Range<usize>, usize)>)> = vec![
+        // (what, batch as (length, port), the plan)
+        type Case = (&'static str, Vec<(usize, u16)>, Planned);
+        let cases: Vec<Case> = vec![
             ("empty batch", vec![], vec![]),
             ("one datagram", vec![(100, 1)], vec![(0..1, 100)]),
             (

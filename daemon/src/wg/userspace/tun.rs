@@ -167,7 +167,14 @@ impl IpRecv for TunRecv {
         let n = self
             .device
             .recv_multiple(&mut self.read, &mut self.segments, &mut self.sizes, 0)
-            .await?;
+            .await
+            .map_err(|e| match e.raw_os_error() {
+                Some(_) => e,
+                // A super-packet the split refused (malformed header): gotatun takes some error
+                // kinds (InvalidInput, InvalidData) for a deleted TUN and stops the device, so
+                // report it as a plain error, which it logs and reads on.
+                None => io::Error::other(format!("splitting a TUN read: {e}")),
+            })?;
         let sizes = &self.sizes;
         Ok(self
             .segments
