@@ -57,6 +57,8 @@ pub struct SocketSlot {
     /// Raised when a handshake message arrives, so peer states are read at once instead of at
     /// the next poll (see `userspace::poll_changes`).
     handshake: tokio::sync::Notify,
+    /// Whether the socket bound last sends with UDP GSO (for the startup log).
+    gso: AtomicBool,
 }
 
 impl std::fmt::Debug for SocketSlot {
@@ -76,6 +78,7 @@ impl SocketSlot {
                 answers: tx,
                 heard: Mutex::new(HashMap::new()),
                 handshake: tokio::sync::Notify::new(),
+                gso: AtomicBool::new(false),
             }),
             rx,
         )
@@ -103,6 +106,11 @@ impl SocketSlot {
             .filter(|(_, at)| at.elapsed() <= window)
             .map(|(from, _)| *from)
             .collect()
+    }
+
+    /// Whether the socket bound last sends with UDP GSO.
+    pub fn gso(&self) -> bool {
+        self.gso.load(Ordering::Relaxed)
     }
 
     /// Resolves after the next handshake message reaches the device's receive path.
@@ -204,6 +212,7 @@ impl UdpTransportFactory for SharedUdpFactory {
                     false
                 }
             };
+        self.slot.gso.store(gso, Ordering::Relaxed);
         Ok((
             GsoUdpSend {
                 inner: send,

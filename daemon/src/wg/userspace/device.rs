@@ -178,7 +178,7 @@ pub(super) async fn create(
         public_key = %base64_key(&public_key),
         tun_tcp_offload = offloads.tcp,
         tun_udp_offload = offloads.udp,
-        udp_gso = options.offload,
+        udp_gso = slot.gso(),
         "created the WireGuard interface (userspace)"
     );
     Ok(Running {

@@ -29,14 +29,15 @@
 //! Links, addresses and routes go through netlink (the `link` module, crate `rtnetlink`).
 //!
 //! # Threads and namespaces
-//! The device, its sockets, the netlink connection and a change poller all run on one dedicated
-//! thread with a current-thread tokio runtime, created by [`UserspaceDataPlane::new`]; the trait's
-//! methods hand work to it and await the result from any runtime. One thread because it was the
-//! fastest data path on these 2-core machines (gotatun at one worker moved ~1.1 Gbit/s, more
-//! threads only contended), and because the daemon's own runtime then never competes with packet
-//! processing. A side effect tests rely on: the thread inherits the network namespace of the thread
-//! that called `new`, and TUN, UDP and netlink sockets are all created on it — so a backend made
-//! on a thread that entered a namespace lives entirely in that namespace.
+//! The device, its sockets, the netlink connection and a change poller all run on the data
+//! plane's own tokio runtime, driven by a dedicated thread created by [`UserspaceDataPlane::new`]
+//! (`thread`); the trait's methods hand work to it and await the result from any runtime. Its
+//! workers (two by default, `WEFT_DATAPLANE_THREADS` to change: see `thread::worker_threads`)
+//! are the data plane's alone, so the daemon's own runtime never competes with packet
+//! processing. A side effect tests rely on: the runtime's threads are started from the thread
+//! that called `new` and inherit its network namespace, and TUN, UDP and netlink sockets are all
+//! created on them — so a backend made on a thread that entered a namespace lives entirely in
+//! that namespace.
 //!
 //! # Peer state
 //! [`DataPlane::peers`] reads gotatun's peer statistics. gotatun reports the handshake as "time
@@ -74,6 +75,7 @@ use tokio::sync::{Mutex, watch};
 pub use self::device::{UDP_RECV_BUFFER, UDP_SEND_BUFFER};
 use self::peers::{canonical, stable_handshake};
 use self::thread::{Bridge, DROP_TEARDOWN_TIMEOUT};
+pub use self::thread::{THREADS_ENV, worker_threads};
 pub use self::tun::{OFFLOAD_ENV, TX_QUEUE_LEN};
 pub use self::uapi::UAPI_DIR;
 use self::uapi::Uapi;
