@@ -109,6 +109,21 @@ struct Watched {
     threads: bool,
 }
 
+/// The tunnel processes of a path, hub first: `<name> (hub)`, `<name> (sender i)`.
+fn watched(name: &str, pids: impl Iterator<Item = u32>, threads: bool) -> Vec<Watched> {
+    pids.enumerate()
+        .map(|(i, pid)| Watched {
+            label: if i == 0 {
+                format!("{name} (hub)")
+            } else {
+                format!("{name} (sender {i})")
+            },
+            pid,
+            threads,
+        })
+        .collect()
+}
+
 /// One path: a hub namespace that receives, the senders, and the tunnel processes to watch.
 #[derive(Debug)]
 struct Route {
@@ -300,19 +315,11 @@ pub fn run_bench(opts: Options) -> BenchResult<()> {
         senders: (1..=SENDERS as u8)
             .map(|i| lab.netns(WEFT_FIRST + i))
             .collect(),
-        watched: nodes[..=SENDERS]
-            .iter()
-            .enumerate()
-            .map(|(i, n)| Watched {
-                label: if i == 0 {
-                    "weftd (hub)".to_owned()
-                } else {
-                    format!("weftd (sender {i})")
-                },
-                pid: n.pid().unwrap_or(0),
-                threads: true,
-            })
-            .collect(),
+        watched: watched(
+            "weftd",
+            nodes[..=SENDERS].iter().map(|n| n.pid().unwrap_or(0)),
+            true,
+        ),
     };
     let measured = measure_path(dir, &weft, opts.seconds);
     // A daemon that died explains a failed run best.
@@ -832,19 +839,7 @@ impl WireguardGo {
     }
 
     fn watched(&self) -> Vec<Watched> {
-        self.procs
-            .iter()
-            .enumerate()
-            .map(|(i, g)| Watched {
-                label: if i == 0 {
-                    "wireguard-go (hub)".to_owned()
-                } else {
-                    format!("wireguard-go (sender {i})")
-                },
-                pid: g.pid(),
-                threads: false,
-            })
-            .collect()
+        watched("wireguard-go", self.procs.iter().map(Guarded::pid), false)
     }
 }
 
