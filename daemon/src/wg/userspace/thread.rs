@@ -26,10 +26,11 @@ pub const DEFAULT_THREADS: usize = 2;
 /// else [`DEFAULT_THREADS`] (at most the number of cores). With two, gotatun's stages (TUN read,
 /// encrypt, UDP send; UDP receive, decrypt, TUN write) run on both cores as a pipeline — each
 /// stage one task fed by FIFO channels, so packets of a flow keep their order. Measured with the
-/// offloads on 2 busy cores (BENCHMARKS.md): one TCP stream 793 Mbit/s with two workers against
-/// 581 with one, and less CPU per Gbit/s (186 % of a core against 224 %); the cost is memory in
-/// flight (RSS 70 MiB against 53 MiB on a hub with 10 peers after the runs). Before the offloads a
-/// second worker only contended.
+/// offloads on 2 busy cores (BENCHMARKS.md): one TCP stream 608–793 Mbit/s with two workers
+/// against 581 with one, and less CPU per Gbit/s (186–191 % of a core against 224 %); the cost is
+/// memory in flight (RSS 61–70 MiB against 53 MiB on a hub with 10 peers after the runs: gotatun's
+/// queues fill when one stage outruns the next). Before the offloads a second worker only
+/// contended.
 pub fn worker_threads() -> usize {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     std::env::var(THREADS_ENV)
