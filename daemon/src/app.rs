@@ -245,7 +245,11 @@ pub async fn run(options: Options) -> Result<(), AppError> {
 
     let shutdown = CancellationToken::new();
     if let Some(addr) = settings.metrics_listen {
-        let metrics = crate::metrics::Metrics::new(state.clone(), &settings.kubespan.interface);
+        let metrics = crate::metrics::Metrics::new(
+            state.clone(),
+            &settings.kubespan.interface,
+            data_plane.offloads(),
+        );
         let at = crate::metrics::start(addr, metrics, shutdown.clone()).await?;
         tracing::info!(%at, "serving metrics on /metrics");
     }

@@ -90,6 +90,22 @@ fn metrics_move_on_a_real_mesh() {
     assert!(service(&before, "weft_discovery_sessions_total") >= Some(1.0));
     assert!(service(&before, "weft_discovery_updates_total") >= Some(1.0));
     assert!(service(&before, "weft_discovery_watch_messages_total") >= Some(1.0));
+    // The offloads the interface runs with (this kernel takes TSO on a TUN, so it is on).
+    assert_eq!(
+        value(
+            &before,
+            "weft_dataplane_offload_enabled{offload=\"tun_tso\"}"
+        ),
+        Some(1.0),
+        "{before}"
+    );
+    for offload in ["tun_uso", "udp_gso"] {
+        let series = format!("weft_dataplane_offload_enabled{{offload=\"{offload}\"}}");
+        assert!(
+            matches!(value(&before, &series), Some(v) if v == 0.0 || v == 1.0),
+            "{series}: {before}"
+        );
+    }
 
     // Traffic through the tunnel: node 1 pings node 2's KubeSpan address.
     let ids = ok(

@@ -30,6 +30,7 @@ use weft_api::resources::TypedSpec;
 use weft_api::resources::kubespan::peer_status::{PeerState, PeerStatusSpec};
 
 use crate::runtime::state::{Kind, State};
+use crate::wg::{OffloadReport, Offloads};
 use weft_api::resources::cluster::DiscoveryServiceStatusSpec;
 
 /// Most peers given series of their own (each peer has 7 series; a 1024-node mesh is far past
@@ -48,6 +49,8 @@ pub struct Snapshot {
     pub discovery: Vec<DiscoveryServiceStatusSpec>,
     /// The WireGuard interface's counters; `None` while it does not exist.
     pub interface: Option<os::InterfaceCounters>,
+    /// The offloads the data plane runs the interface with.
+    pub offloads: Offloads,
     pub process: os::ProcessFigures,
     /// Reconcile errors by controller.
     pub reconcile_errors: BTreeMap<String, u64>,
@@ -61,6 +64,7 @@ impl Default for Snapshot {
             endpoint_changes: BTreeMap::new(),
             discovery: Vec::new(),
             interface: None,
+            offloads: Offloads::default(),
             process: os::ProcessFigures::default(),
             reconcile_errors: BTreeMap::new(),
             now: OffsetDateTime::UNIX_EPOCH,
@@ -308,6 +312,25 @@ pub fn render(s: &Snapshot) -> String {
             }
         }
     }
+    family(
+        &mut out,
+        "weft_dataplane_offload_enabled",
+        "gauge",
+        "1 for each offload the WireGuard interface runs with: tun_tso (TUN checksum + TSO), tun_uso, udp_gso.",
+    );
+    if s.interface.is_some() {
+        for (offload, on) in [
+            ("tun_tso", s.offloads.tun_tcp),
+            ("tun_uso", s.offloads.tun_udp),
+            ("udp_gso", s.offloads.udp_gso),
+        ] {
+            let _ = writeln!(
+                out,
+                "weft_dataplane_offload_enabled{{offload=\"{offload}\"}} {}",
+                u8::from(on)
+            );
+        }
+    }
 
     family(
         &mut out,
@@ -367,16 +390,19 @@ pub fn render(s: &Snapshot) -> String {
 pub struct Metrics {
     state: State,
     interface: String,
+    offloads: OffloadReport,
     /// Per peer: the last `lastEndpointChange` seen and how many changes were counted.
     changes: Arc<Mutex<BTreeMap<String, (OffsetDateTime, u64)>>>,
 }
 
 impl Metrics {
-    /// Metrics over `state`, reading the WireGuard interface `interface`.
-    pub fn new(state: State, interface: &str) -> Metrics {
+    /// Metrics over `state`, reading the WireGuard interface `interface` and the data plane's
+    /// `offloads`.
+    pub fn new(state: State, interface: &str, offloads: OffloadReport) -> Metrics {
         Metrics {
             state,
             interface: interface.to_owned(),
+            offloads,
             changes: Arc::default(),
         }
     }
@@ -404,6 +430,7 @@ impl Metrics {
             endpoint_changes,
             discovery,
             interface: os::interface_counters(&self.interface),
+            offloads: self.offloads.get(),
             process: os::process_figures(),
             reconcile_errors: events::reconcile_errors(),
             now: OffsetDateTime::from(SystemTime::now()),

@@ -39,6 +39,11 @@ fn snapshot() -> Snapshot {
         sessions: 1,
         ..DiscoveryServiceStatusSpec::default()
     });
+    s.offloads = crate::wg::Offloads {
+        tun_tcp: true,
+        tun_udp: false,
+        udp_gso: true,
+    };
     s.interface = Some(os::InterfaceCounters {
         rx_packets: 5,
         tx_dropped: 1,
@@ -76,6 +81,9 @@ fn every_family() {
         "weft_dataplane_interface_present 1".to_owned(),
         "weft_dataplane_receive_packets_total 5".to_owned(),
         "weft_dataplane_transmit_drops_total 1".to_owned(),
+        "weft_dataplane_offload_enabled{offload=\"tun_tso\"} 1".to_owned(),
+        "weft_dataplane_offload_enabled{offload=\"tun_uso\"} 0".to_owned(),
+        "weft_dataplane_offload_enabled{offload=\"udp_gso\"} 1".to_owned(),
         "weft_controller_reconcile_errors_total{controller=\"ManagerController\"} 4".to_owned(),
         "# TYPE process_cpu_seconds_total counter".to_owned(),
         "# TYPE weft_peer_receive_bytes_total counter".to_owned(),
@@ -133,7 +141,7 @@ fn peers_past_the_cap_get_no_series() {
 #[test]
 fn endpoint_changes_count_each_new_change_time() {
     let state = State::new();
-    let m = Metrics::new(state, "kubespan");
+    let m = Metrics::new(state, "kubespan", crate::wg::OffloadReport::default());
     let at = |s: i64| OffsetDateTime::from_unix_timestamp(s).expect("time");
     let mut peers = BTreeMap::new();
     let mut p = PeerStatusSpec::default();

@@ -218,6 +218,10 @@ impl DataPlane for FakeDataPlane {
         self.changes.subscribe()
     }
 
+    fn offloads(&self) -> super::OffloadReport {
+        super::OffloadReport::default()
+    }
+
     async fn reflexive_endpoint(
         &self,
         server: SocketAddr,

@@ -175,6 +175,38 @@ impl DataPlaneError {
     }
 }
 
+/// Which offloads the interface runs with (all off while there is none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Offloads {
+    /// TUN: checksum offload and TSO (TCP super-packets in, coalesced TCP segments out).
+    pub tun_tcp: bool,
+    /// TUN: USO too (the same for UDP).
+    pub tun_udp: bool,
+    /// The tunnel's UDP socket sends with UDP GSO.
+    pub udp_gso: bool,
+}
+
+/// A shared view of a backend's [`Offloads`]: the backend writes it when it creates or removes
+/// the interface, metrics read it.
+#[derive(Debug, Clone, Default)]
+pub struct OffloadReport(std::sync::Arc<std::sync::Mutex<Offloads>>);
+
+impl OffloadReport {
+    pub fn get(&self) -> Offloads {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub fn set(&self, offloads: Offloads) {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = offloads;
+    }
+}
+
 /// A WireGuard data plane.
 pub trait DataPlane: Send + Sync + 'static {
     /// Makes the interface look like `config`: creates it if missing; sets key, port, MTU and the
@@ -194,6 +226,9 @@ pub trait DataPlane: Send + Sync + 'static {
 
     /// Removes the interface and everything `apply` set up. Idempotent.
     fn remove(&self) -> impl Future<Output = Result<(), DataPlaneError>> + Send;
+
+    /// Which offloads the interface runs with, kept current by the backend.
+    fn offloads(&self) -> OffloadReport;
 
     /// Removes the nftables table and routing rule `capture` describes, if they exist — left by a
     /// process that was killed before it could clean up. Idempotent; does not touch a capture of

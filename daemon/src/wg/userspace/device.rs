@@ -193,6 +193,11 @@ pub(super) async fn create(
         address: config.address.addr(),
         prober: None,
         mtu: mtu_tx,
+        offloads: crate::wg::Offloads {
+            tun_tcp: offloads.tcp,
+            tun_udp: offloads.udp,
+            udp_gso: slot.gso(),
+        },
     })
 }
 

@@ -147,6 +147,8 @@ struct Shared {
     slot: Arc<SocketSlot>,
     /// STUN answers from the socket; one prober at a time.
     answers: Mutex<tokio::sync::mpsc::Receiver<Answer>>,
+    /// The running interface's offloads, for metrics.
+    offloads: super::OffloadReport,
 }
 
 #[derive(Default)]
@@ -177,6 +179,8 @@ struct Running {
     prober: Option<Prober>,
     /// The MTU gotatun pads to; follows the link's.
     mtu: watch::Sender<u16>,
+    /// What the kernel accepted when the interface was created.
+    offloads: super::Offloads,
 }
 
 impl UserspaceDataPlane {
@@ -190,6 +194,7 @@ impl UserspaceDataPlane {
             changes: watch::Sender::new(()),
             slot,
             answers: Mutex::new(answers),
+            offloads: super::OffloadReport::default(),
         });
         let on_thread = Arc::clone(&shared);
         let thread = Bridge::start(move |stopped| async move {
@@ -230,6 +235,10 @@ impl DataPlane for UserspaceDataPlane {
 
     fn changes(&self) -> watch::Receiver<()> {
         self.shared.changes.subscribe()
+    }
+
+    fn offloads(&self) -> super::OffloadReport {
+        self.shared.offloads.clone()
     }
 
     async fn reflexive_endpoint(
@@ -312,12 +321,15 @@ impl Shared {
                 if let Some(old) = state.running.take() {
                     state.handshakes.clear();
                     self.slot.clear();
+                    self.offloads.set(super::Offloads::default());
                     device::teardown(netlink, old).await?;
                 }
             }
         }
         if state.running.is_none() {
-            state.running = Some(device::create(netlink, &self.options, &self.slot, config).await?);
+            let running = device::create(netlink, &self.options, &self.slot, config).await?;
+            self.offloads.set(running.offloads);
+            state.running = Some(running);
         }
         let Some(running) = state.running.as_mut() else {
             return Err(DataPlaneError::failed(
@@ -374,6 +386,7 @@ impl Shared {
             return Ok(());
         };
         state.handshakes.clear();
+        self.offloads.set(super::Offloads::default());
         if state.netlink.is_none() {
             state.netlink = Some(Netlink::connect()?);
         }
