@@ -97,6 +97,13 @@ pub fn open(
         tcp: device.tcp_gso(),
         udp: device.udp_gso(),
     };
+    if offload && offloads.tcp && !offloads.udp {
+        // Kernels before 6.2 take TSO but not USO on a TUN: say what is off, once per interface.
+        tracing::warn!(
+            interface = name,
+            "the kernel refused UDP segmentation offload (USO) on the TUN; turned off: UDP through the tunnel is read and written one datagram at a time"
+        );
+    }
     let device = Arc::new(device);
     let (mtu_tx, mtu_rx) = watch::channel(mtu);
     let (queue, rx) = mpsc::channel(WRITE_QUEUE);
