@@ -194,6 +194,12 @@ impl Packet {
         Some(rest.split_once(']')?.0)
     }
 
+    /// The length tcpdump reports at the end of the line (for UDP, the payload; a GSO or GRO
+    /// super-packet shows its whole length).
+    pub fn length(&self) -> Option<u64> {
+        self.line.rsplit_once("length ")?.1.trim().parse().ok()
+    }
+
     /// The MSS option of a SYN or SYN-ACK.
     pub fn mss(&self) -> Option<u16> {
         let rest = self.line.split_once("options [")?.1;
@@ -213,6 +219,7 @@ mod tests {
         assert_eq!((udp.sport, udp.dport), (Some(51820), Some(40001)));
         assert_eq!(udp.dst, Some([10, 201, 100, 12].into()));
         assert_eq!(udp.mss(), None);
+        assert_eq!(udp.length(), Some(148));
 
         let syn = Packet::parse(
             "IP6 fd00::1.40000 > fd00::2.5201: Flags [S], seq 1, win 64800, \
