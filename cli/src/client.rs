@@ -83,17 +83,26 @@ pub fn selected_context(global: &GlobalArgs) -> anyhow::Result<(String, Context)
             });
             Ok((name, ctx.clone()))
         }
-        None => bail!(
-            "context {name:?} is not in {} (contexts: {})",
-            path.display(),
-            config
-                .contexts
-                .keys()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+        None => Err(no_such_context(&name, &path, &config)),
     }
+}
+
+/// The error for a context that is not in the config, listing the ones that are.
+pub(crate) fn no_such_context(
+    name: &str,
+    path: &std::path::Path,
+    config: &ClientConfig,
+) -> anyhow::Error {
+    anyhow::anyhow!(
+        "context {name:?} is not in {} (contexts: {})",
+        path.display(),
+        config
+            .contexts
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
 }
 
 /// A node to talk to: its name as the user wrote it, and where to dial.

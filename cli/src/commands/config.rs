@@ -95,20 +95,6 @@ pub fn contexts(global: &GlobalArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The error for a context that is not in the config, listing the ones that are.
-fn no_such_context(name: &str, path: &std::path::Path, config: &ClientConfig) -> anyhow::Error {
-    anyhow::anyhow!(
-        "context {name:?} is not in {} (contexts: {})",
-        path.display(),
-        config
-            .contexts
-            .keys()
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(", ")
-    )
-}
-
 fn save(config: &ClientConfig, path: &std::path::Path) -> anyhow::Result<()> {
     config
         .save(path)
@@ -120,7 +106,7 @@ pub fn use_context(global: &GlobalArgs, args: &UseContextArgs) -> anyhow::Result
     let path = client::config_path(global);
     let mut config = ClientConfig::load_or_default(&path)?;
     if !config.contexts.contains_key(&args.name) {
-        return Err(no_such_context(&args.name, &path, &config));
+        return Err(client::no_such_context(&args.name, &path, &config));
     }
     config.context = args.name.clone();
     save(&config, &path)
@@ -136,7 +122,7 @@ pub fn remove(global: &GlobalArgs, args: &RemoveContextArgs) -> anyhow::Result<(
         .iter()
         .find(|n| !config.contexts.contains_key(*n))
     {
-        return Err(no_such_context(missing, &path, &config));
+        return Err(client::no_such_context(missing, &path, &config));
     }
     let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     if interactive && !args.noconfirm {
@@ -205,7 +191,7 @@ pub fn set_list(global: &GlobalArgs, which: ContextList, args: &ListArgs) -> any
         client::Target::parse(value)?;
     }
     let Some(ctx) = config.contexts.get_mut(&name) else {
-        return Err(no_such_context(&name, &path, &config));
+        return Err(client::no_such_context(&name, &path, &config));
     };
     match which {
         ContextList::Endpoints => ctx.endpoints = values,

@@ -138,13 +138,25 @@ pub struct ClientReport {
     pub left: bool,
     /// The last failure, cleared by the next successful watch.
     pub last_error: Option<String>,
-    /// Sessions opened (a watch established), since weftd started.
+    /// Counts since weftd started, for metrics.
+    pub counters: ClientCounters,
+}
+
+/// What a client has done since weftd started. A change of these alone tells the controller at
+/// most once per [`COUNTERS_NEWS_INTERVAL`]: every watch message bumps them, and a service that
+/// pushes messages changing nothing else must not cost a reconcile and a status write each.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClientCounters {
+    /// Sessions opened (a watch established).
     pub sessions: u64,
     /// Publishing calls the service accepted (affiliate updates and deletes, endpoint updates).
     pub updates: u64,
     /// Watch messages applied (snapshots and pushes).
     pub watch_messages: u64,
 }
+
+/// How stale the counters in a client's report may get before a change of them alone is news.
+pub const COUNTERS_NEWS_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Who the client is and where it goes.
 #[derive(Debug, Clone)]
@@ -167,15 +179,25 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 struct Reporter {
     report: Arc<Mutex<ClientReport>>,
     news: Arc<watch::Sender<()>>,
+    /// When news was last raised (counters are news again [`COUNTERS_NEWS_INTERVAL`] after it).
+    last_news: Arc<Mutex<Option<Instant>>>,
 }
 
 impl Reporter {
     fn update(&self, f: impl FnOnce(&mut ClientReport)) {
         let changed = {
             let mut report = lock(&self.report);
-            let before = report.clone();
+            let mut before = report.clone();
             f(&mut report);
-            *report != before
+            let counted = report.counters != before.counters;
+            before.counters = report.counters;
+            let mut last = lock(&self.last_news);
+            let news = *report != before
+                || (counted && last.is_none_or(|at| at.elapsed() >= COUNTERS_NEWS_INTERVAL));
+            if news {
+                *last = Some(Instant::now());
+            }
+            news
         };
         if changed {
             self.news.send_replace(());
@@ -219,6 +241,7 @@ impl ClientHandle {
             reporter: Reporter {
                 report: report.clone(),
                 news,
+                last_news: Arc::default(),
             },
             stop: stop.clone(),
             retire: retire.clone(),
@@ -497,7 +520,7 @@ impl<D: Dialer> Client<D> {
         self.reporter.update(|r| {
             r.connected = true;
             r.last_error = None;
-            r.sessions += 1;
+            r.counters.sessions += 1;
         });
         tracing::info!(service = %self.params.target, "watching the discovery service");
         self.publications.new_session();
@@ -644,7 +667,7 @@ impl<D: Dialer> Client<D> {
         let service = &self.params.target;
         let error = error.map(|e| sanitize(&e.to_string())).unwrap_or_default();
         if recorded == Recorded::Done {
-            self.reporter.update(|r| r.updates += 1);
+            self.reporter.update(|r| r.counters.updates += 1);
         }
         match (call, recorded) {
             (Call::Publish(whose, _), Recorded::Done) => {
@@ -714,7 +737,7 @@ impl<D: Dialer> Client<D> {
         let grace_until =
             |seen: &BTreeMap<String, Instant>, id: &str| seen.get(id).map_or(now, |t| *t + GRACE);
         self.reporter.update(|r| {
-            r.watch_messages += 1;
+            r.counters.watch_messages += 1;
             if snapshot {
                 // What the new snapshot lacks is held, not dropped.
                 for id in r.affiliates.keys() {
@@ -938,6 +961,47 @@ mod tests {
     use super::super::fake::{FakeDialer, FakeService};
     use super::*;
     use weft_api::resources::cluster::{KubeSpanAffiliateSpec, MachineType};
+
+    /// Counters alone raise the controller's signal at most once per interval; any other change
+    /// at once; the counters themselves are always current in the report.
+    #[tokio::test(start_paused = true)]
+    async fn counters_alone_are_news_at_most_once_per_interval() {
+        let news = Arc::new(watch::Sender::new(()));
+        let mut rx = news.subscribe();
+        let reporter = Reporter {
+            report: Arc::default(),
+            news,
+            last_news: Arc::default(),
+        };
+        reporter.update(|r| r.counters.watch_messages += 1);
+        assert!(rx.has_changed().expect("open"), "the first count is news");
+        rx.mark_unchanged();
+        reporter.update(|r| r.counters.watch_messages += 1);
+        assert!(
+            !rx.has_changed().expect("open"),
+            "counters alone, within the interval"
+        );
+        reporter.update(|r| r.connected = true);
+        assert!(
+            rx.has_changed().expect("open"),
+            "a real change is news at once"
+        );
+        rx.mark_unchanged();
+        tokio::time::advance(COUNTERS_NEWS_INTERVAL).await;
+        reporter.update(|r| r.counters.updates += 1);
+        assert!(
+            rx.has_changed().expect("open"),
+            "counters again after the interval"
+        );
+        assert_eq!(
+            lock(&reporter.report).counters,
+            ClientCounters {
+                sessions: 0,
+                updates: 1,
+                watch_messages: 2
+            }
+        );
+    }
 
     const CLUSTER: &str = "cluster-1";
 

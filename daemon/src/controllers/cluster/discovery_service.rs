@@ -265,9 +265,9 @@ impl<D: Dialer> DiscoveryServiceController<D> {
                     announced: r.announced,
                     left: r.left,
                     last_error: r.last_error.clone().unwrap_or_default(),
-                    sessions: r.sessions,
-                    updates: r.updates,
-                    watch_messages: r.watch_messages,
+                    sessions: r.counters.sessions,
+                    updates: r.counters.updates,
+                    watch_messages: r.counters.watch_messages,
                 },
                 None => DiscoveryServiceStatusSpec {
                     endpoint: (*endpoint).to_owned(),
