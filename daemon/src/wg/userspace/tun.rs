@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! kernel ──read (≤ 64 KiB + virtio header)──► split into MTU packets ──► gotatun (encrypt, send)
-//! gotatun (decrypt) ──► WRITE_QUEUE ──► writer task: coalesce per flow (GRO) ──write──► kernel
+//! gotatun (decrypt a recvmmsg batch) ──send_many──► coalesce per flow (GRO) ──write──► kernel
 //! ```
 //! Why `tun-rs`: it wraps the ioctls and the virtio-net header safely (our crates forbid
 //! `unsafe`), and its segmentation and coalescing are a port of wireguard-go's `offload_linux.go`,
@@ -13,9 +13,9 @@
 //! `TUNSETOFFLOAD`.
 //!
 //! gotatun's `IpRecv` returns any number of packets per call, so the split fits it as is. Its
-//! `IpSend` takes one packet per call with no end-of-batch signal, so `send` only queues, and a
-//! writer task takes whatever has queued (up to [`IDEAL_BATCH_SIZE`]) as one batch: a burst of
-//! decrypted segments of one flow becomes one write, a lone packet is written at once.
+//! `IpSend` took one packet per call; Weft's fork of gotatun (`vendor/gotatun`) adds
+//! `IpSend::send_many`, called once with everything one UDP receive batch decrypted, so the
+//! decrypted segments of a flow become one write without a queue or a task in between.
 //!
 //! Refused offloads are not fatal: [`open`] falls back to the plain TUN (one packet per syscall)
 //! and says so once in the log; `WEFT_DATAPLANE_OFFLOAD=off` forces that path (tests use it).
@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 use gotatun::packet::{Ip, Packet, PacketBufPool};
 use gotatun::tun::{IpRecv, IpSend, MtuWatcher};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tun_rs::{AsyncDevice, DeviceBuilder, GROTable, IDEAL_BATCH_SIZE, VIRTIO_NET_HDR_LEN};
 
 /// The TUN's transmit queue length (packets the kernel queues towards us). The kernel's default
@@ -36,9 +36,11 @@ pub const TX_QUEUE_LEN: u32 = 1000;
 /// One read: the virtio-net header and the largest IP packet (a TSO/USO super-packet).
 const READ_BUFFER: usize = VIRTIO_NET_HDR_LEN + 65535;
 
-/// Decrypted packets waiting for the writer task. gotatun's own queue in front of this one holds
-/// thousands; this one only needs to hold a few batches.
-const WRITE_QUEUE: usize = 4 * IDEAL_BATCH_SIZE;
+/// Capacity of a buffer the GRO write path coalesces into: the largest IP packet plus the
+/// virtio-net header, twice (`tun-rs` refuses to coalesce into a buffer with less, and never
+/// grows one). Before this was set, every buffer held one packet's worth and no two packets were
+/// ever coalesced: one TUN write per 1420-byte packet. Pages are only touched as they are written.
+const COALESCE_CAPACITY: usize = 2 * VIRTIO_NET_HDR_LEN + 65535;
 
 /// Room for the IP and transport headers above the MTU in a split segment buffer.
 const SEGMENT_SLACK: usize = 128;
@@ -106,8 +108,7 @@ pub fn open(
     }
     let device = Arc::new(device);
     let (mtu_tx, mtu_rx) = watch::channel(mtu);
-    let (queue, rx) = mpsc::channel(WRITE_QUEUE);
-    tokio::spawn(write_batches(Arc::clone(&device), rx, offloads.tcp));
+    let send = TunSend::new(Arc::clone(&device), offloads.tcp);
     let recv = TunRecv {
         device,
         mtu: mtu_rx.into(),
@@ -115,7 +116,7 @@ pub fn open(
         segments: Vec::new(),
         sizes: Vec::new(),
     };
-    Ok((recv, TunSend { queue }, offloads, mtu_tx))
+    Ok((recv, send, offloads, mtu_tx))
 }
 
 /// The receive half: one read, split into MTU-sized packets (see the module doc).
@@ -199,74 +200,92 @@ impl IpRecv for TunRecv {
     }
 }
 
-/// The send half: queues for the writer task (see the module doc).
-#[derive(Clone)]
+/// The send half: writes each batch the device decrypted, coalesced per flow when the TUN has
+/// offloads (see the module doc).
 pub struct TunSend {
-    queue: mpsc::Sender<Packet<Ip>>,
+    device: Arc<AsyncDevice>,
+    /// Coalesce (GRO) before writing: the TUN took `IFF_VNET_HDR` with TSO.
+    gro: bool,
+    table: GROTable,
+    /// The batch behind room for the virtio-net header; reused between batches.
+    bufs: Vec<Vec<u8>>,
+}
+
+impl TunSend {
+    fn new(device: Arc<AsyncDevice>, gro: bool) -> TunSend {
+        TunSend {
+            device,
+            gro,
+            table: GROTable::default(),
+            bufs: Vec::with_capacity(IDEAL_BATCH_SIZE),
+        }
+    }
+
+    /// Writes `packets` (at most [`IDEAL_BATCH_SIZE`] at a time): one write per coalesced flow
+    /// with GRO, one per packet without. Errs only when the TUN is gone; a packet the kernel
+    /// refuses (malformed, or a full queue) is dropped, as a kernel interface would drop it.
+    async fn write(&mut self, packets: &mut Vec<Packet<Ip>>) -> io::Result<()> {
+        // Room in front of each packet for the virtio-net header the GRO path writes.
+        let headroom = if self.gro { VIRTIO_NET_HDR_LEN } else { 0 };
+        while !packets.is_empty() {
+            let take = packets.len().min(IDEAL_BATCH_SIZE);
+            self.bufs.truncate(take);
+            for (i, packet) in packets.drain(..take).enumerate() {
+                let packet = packet.into_bytes();
+                let bytes: &[u8] = &packet;
+                match self.bufs.get_mut(i) {
+                    Some(buf) => {
+                        buf.clear();
+                        buf.resize(headroom, 0);
+                        buf.extend_from_slice(bytes);
+                    }
+                    None => {
+                        let mut buf = Vec::with_capacity(if self.gro {
+                            COALESCE_CAPACITY
+                        } else {
+                            bytes.len()
+                        });
+                        buf.resize(headroom, 0);
+                        buf.extend_from_slice(bytes);
+                        self.bufs.push(buf);
+                    }
+                }
+            }
+            let result = if self.gro {
+                self.device
+                    .send_multiple(&mut self.table, &mut self.bufs, VIRTIO_NET_HDR_LEN)
+                    .await
+                    .map(|_| ())
+            } else {
+                let mut result = Ok(());
+                for buf in &self.bufs {
+                    if let Err(e) = self.device.send(buf).await {
+                        result = Err(e);
+                    }
+                }
+                result
+            };
+            if let Err(e) = result {
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc_codes::EBADFD | libc_codes::ENODEV)
+                ) {
+                    return Err(e);
+                }
+                tracing::trace!(error = %e, "writing to the TUN");
+            }
+        }
+        Ok(())
+    }
 }
 
 impl IpSend for TunSend {
     async fn send(&mut self, packet: Packet<Ip>) -> io::Result<()> {
-        self.queue
-            .send(packet)
-            .await
-            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the TUN writer has stopped"))
+        self.write(&mut vec![packet]).await
     }
-}
 
-/// Writes what queued, a batch at a time, coalescing when `gro`; ends when every sender is gone or
-/// the TUN is gone.
-async fn write_batches(device: Arc<AsyncDevice>, mut rx: mpsc::Receiver<Packet<Ip>>, gro: bool) {
-    let mut batch = Vec::with_capacity(IDEAL_BATCH_SIZE);
-    let mut bufs: Vec<Vec<u8>> = Vec::with_capacity(IDEAL_BATCH_SIZE);
-    let mut table = GROTable::default();
-    // Room in front of each packet for the virtio-net header the GRO path writes.
-    let headroom = if gro { VIRTIO_NET_HDR_LEN } else { 0 };
-    while rx.recv_many(&mut batch, IDEAL_BATCH_SIZE).await > 0 {
-        // Reuse the buffers of the last batch.
-        bufs.truncate(batch.len());
-        for (i, packet) in batch.drain(..).enumerate() {
-            let packet = packet.into_bytes();
-            let bytes: &[u8] = &packet;
-            match bufs.get_mut(i) {
-                Some(buf) => {
-                    buf.clear();
-                    buf.resize(headroom, 0);
-                    buf.extend_from_slice(bytes);
-                }
-                None => {
-                    let mut buf = Vec::with_capacity(headroom + bytes.len().max(2048));
-                    buf.resize(headroom, 0);
-                    buf.extend_from_slice(bytes);
-                    bufs.push(buf);
-                }
-            }
-        }
-        let result = if gro {
-            device
-                .send_multiple(&mut table, &mut bufs, VIRTIO_NET_HDR_LEN)
-                .await
-        } else {
-            let mut result = Ok(0);
-            for buf in &bufs {
-                if let Err(e) = device.send(buf).await {
-                    result = Err(e);
-                }
-            }
-            result
-        };
-        if let Err(e) = result {
-            if matches!(
-                e.raw_os_error(),
-                Some(libc_codes::EBADFD | libc_codes::ENODEV)
-            ) {
-                tracing::debug!(error = %e, "the TUN is gone; the writer stops");
-                return;
-            }
-            // A packet the kernel refused (malformed, or a full queue): dropped, as a kernel
-            // interface would drop it.
-            tracing::trace!(error = %e, "writing to the TUN");
-        }
+    async fn send_many(&mut self, packets: &mut Vec<Packet<Ip>>) -> io::Result<()> {
+        self.write(packets).await
     }
 }
 
