@@ -1080,6 +1080,15 @@ fn wg_transfer(node: &Node) -> (u64, u64) {
     (number(1), number(2))
 }
 
+/// Packets the kernel received on the node's TUN: one per write weftd made to it (a coalesced
+/// super-packet counts once).
+fn tun_writes(node: &Node) -> u64 {
+    let path = format!("/sys/class/net/{}/statistics/rx_packets", node.interface);
+    let out = node.ns.exec("cat", &[&path]).expect("cat rx_packets");
+    assert!(out.success, "cat {path}: {}", out.stderr);
+    out.stdout.trim().parse().expect("rx_packets is a number")
+}
+
 /// The offloads `ethtool -k` reports on `interface` (`feature: on` lines), when ethtool exists.
 fn ethtool_features(node: &Node) -> Option<String> {
     let out = node.ns.exec("ethtool", &["-k", &node.interface]).ok()?;
@@ -1121,8 +1130,28 @@ async fn traffic_is_intact(offload: bool) {
     let v6_b: IpAddr = b.ula.addr().into();
     let v4_b: IpAddr = v4_b.parse().expect("v4");
     for addr in [v6_b, v4_b] {
+        let writes_before = tun_writes(b);
         let got = tcp_transfer(&a.ns, &b.ns, addr, 5001);
         assert_eq!(got, Ok(TCP_BYTES), "TCP to {addr} (offload {offload})");
+        // The receiver's TUN writes: with GRO, decrypted segments of the flow are coalesced, so
+        // far fewer writes than segments; without, at least one write per segment. (The TCP MSS
+        // inside the tunnel is at most the MTU less the IP and TCP headers, so TCP_BYTES / that
+        // is a floor.)
+        let writes = tun_writes(b) - writes_before;
+        let headers = if addr.is_ipv6() { 40 + 20 } else { 20 + 20 };
+        let segments = (TCP_BYTES / (TUNNEL_MTU - headers)) as u64;
+        eprintln!("TCP to {addr}: {writes} TUN writes for at least {segments} segments");
+        if offload {
+            assert!(
+                writes * 3 < segments,
+                "TCP to {addr}: {writes} TUN writes for at least {segments} segments: GRO did not coalesce"
+            );
+        } else {
+            assert!(
+                writes >= segments,
+                "TCP to {addr}: {writes} TUN writes for at least {segments} segments on the plain path"
+            );
+        }
     }
     // And the other way, where the receiving side's TUN writes are the coalesced ones.
     let v6_a: IpAddr = a.ula.addr().into();
