@@ -26,7 +26,9 @@ use std::sync::Arc;
 use gotatun::packet::{Ip, Packet, PacketBufPool};
 use gotatun::tun::{IpRecv, IpSend, MtuWatcher};
 use tokio::sync::watch;
-use tun_rs::{AsyncDevice, DeviceBuilder, GROTable, IDEAL_BATCH_SIZE, VIRTIO_NET_HDR_LEN};
+use tun_rs::{
+    AsyncDevice, DeviceBuilder, DeviceImpl, GROTable, IDEAL_BATCH_SIZE, VIRTIO_NET_HDR_LEN,
+};
 
 /// The TUN's transmit queue length (packets the kernel queues towards us). The kernel's default
 /// for a TUN is 500; under a burst of TSO-split traffic that overflows before the data-plane
@@ -149,11 +151,7 @@ impl TunRecv {
     /// Refills the segment buffers from `pool`, each large enough for an MTU-sized packet.
     fn refill(&mut self, pool: &PacketBufPool) {
         let need = usize::from(self.mtu.get()) + SEGMENT_SLACK;
-        let segments = if self.device.tcp_gso() {
-            IDEAL_BATCH_SIZE
-        } else {
-            1
-        };
+        let segments = IDEAL_BATCH_SIZE + self.per_read();
         self.segments.retain(|s| s.0.len() >= need);
         while self.segments.len() < segments {
             let mut packet = pool.get();
@@ -166,23 +164,63 @@ impl TunRecv {
     }
 }
 
+impl TunRecv {
+    /// Segment buffers one read may need: a whole super-packet's split with offloads, else one.
+    fn per_read(&self) -> usize {
+        if self.device.tcp_gso() {
+            IDEAL_BATCH_SIZE
+        } else {
+            1
+        }
+    }
+}
+
+/// A failed read or split, as gotatun should see it.
+fn read_error(e: io::Error) -> io::Error {
+    match e.raw_os_error() {
+        Some(_) => e,
+        // A super-packet the split refused (malformed header): gotatun takes some error kinds
+        // (InvalidInput, InvalidData) for a deleted TUN and stops the device, so report it as a
+        // plain error, which it logs and reads on.
+        None => io::Error::other(format!("splitting a TUN read: {e}")),
+    }
+}
+
 impl IpRecv for TunRecv {
+    /// One read, waiting for it; then, without waiting, whatever else the kernel has queued, up to
+    /// [`IDEAL_BATCH_SIZE`] packets in all, so the device encrypts and sends them as one batch
+    /// (one `sendmmsg`): a burst of ACKs or of datagrams that were not offloaded costs one send,
+    /// not one per packet.
     async fn recv<'a>(
         &'a mut self,
         pool: &mut PacketBufPool,
     ) -> io::Result<impl Iterator<Item = Packet<Ip>> + Send + 'a> {
         self.refill(pool);
-        let n = self
+        let mut n = self
             .device
             .recv_multiple(&mut self.read, &mut self.segments, &mut self.sizes, 0)
             .await
-            .map_err(|e| match e.raw_os_error() {
-                Some(_) => e,
-                // A super-packet the split refused (malformed header): gotatun takes some error
-                // kinds (InvalidInput, InvalidData) for a deleted TUN and stops the device, so
-                // report it as a plain error, which it logs and reads on.
-                None => io::Error::other(format!("splitting a TUN read: {e}")),
-            })?;
+            .map_err(read_error)?;
+        // The same split on the non-blocking descriptor, outside tokio: it returns WouldBlock when
+        // nothing is queued (tokio finds that out itself on the next wait).
+        let sync: &DeviceImpl = &self.device;
+        let per_read = self.per_read();
+        while n < IDEAL_BATCH_SIZE && self.segments.len() - n >= per_read {
+            match sync.recv_multiple(
+                &mut self.read,
+                &mut self.segments[n..],
+                &mut self.sizes[n..],
+                0,
+            ) {
+                Ok(more) => n += more,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => {
+                    // What was read so far goes on; a lasting error shows on the next wait.
+                    tracing::debug!(error = %read_error(e), "reading the TUN");
+                    break;
+                }
+            }
+        }
         let sizes = &self.sizes;
         Ok(self
             .segments
