@@ -698,6 +698,9 @@ impl<T: DeviceTransports> DeviceState<T> {
                 return Ok(());
             };
             let device_guard = device.read().await;
+            // The last source address looked up in the allowed IPs, and its owner: a batch is
+            // mostly one flow, and the table cannot change while the read lock is held.
+            let mut last_source: Option<(IpAddr, Option<Arc<Mutex<PeerState>>>)> = None;
             for (src_buf, addr) in datagrams.drain(..) {
                 let parsed_packet = match rate_limiter.verify_packet(addr, src_buf) {
                     Ok(packet) => packet,
@@ -781,10 +784,15 @@ impl<T: DeviceTransports> DeviceState<T> {
                             |ipv4| (ipv4.header.source().into(), ipv4.into()),
                             |ipv6| (ipv6.header.source().into(), ipv6.into()),
                         );
-                        let routed_to_this_peer = device_guard
-                            .peers_by_ip
-                            .find(source)
-                            .is_some_and(|owner| Arc::ptr_eq(owner, &peer_arc));
+                        let owner = match &last_source {
+                            Some((cached, owner)) if *cached == source => owner,
+                            _ => {
+                                let owner = device_guard.peers_by_ip.find(source).cloned();
+                                &last_source.insert((source, owner)).1
+                            }
+                        };
+                        let routed_to_this_peer =
+                            owner.as_ref().is_some_and(|owner| Arc::ptr_eq(owner, &peer_arc));
                         if !routed_to_this_peer {
                             if cfg!(debug_assertions) {
                                 let unspecified =
@@ -860,6 +868,8 @@ impl<T: DeviceTransports> DeviceState<T> {
                 return Ok(());
             };
             let device_guard = device_arc.read().await;
+            // The last destination looked up, and its peer (see `handle_incoming`).
+            let mut last_destination: Option<(IpAddr, Option<Arc<Mutex<PeerState>>>)> = None;
 
             for packet in packets {
                 // Determine peer to use from the destination address
@@ -867,7 +877,15 @@ impl<T: DeviceTransports> DeviceState<T> {
                     continue;
                 };
 
-                let Some(peer_arc) = device_guard.peers_by_ip.find(dst_addr).cloned() else {
+                let peer = match &last_destination {
+                    Some((cached, peer)) if *cached == dst_addr => peer.clone(),
+                    _ => {
+                        let peer = device_guard.peers_by_ip.find(dst_addr).cloned();
+                        last_destination = Some((dst_addr, peer.clone()));
+                        peer
+                    }
+                };
+                let Some(peer_arc) = peer else {
                     if cfg!(debug_assertions) {
                         tracing::trace!("Dropping packet with no routable peer");
                     }
