@@ -32,7 +32,8 @@
 //! The device, its sockets, the netlink connection and a change poller all run on the data
 //! plane's own tokio runtime, driven by a dedicated thread created by [`UserspaceDataPlane::new`]
 //! (`thread`); the trait's methods hand work to it and await the result from any runtime. Its
-//! workers (two by default, `WEFT_DATAPLANE_THREADS` to change: see `thread::worker_threads`)
+//! workers (one on machines of up to two cores, else two; `WEFT_DATAPLANE_THREADS` to change:
+//! see `thread::worker_threads`)
 //! are the data plane's alone, so the daemon's own runtime never competes with packet
 //! processing. A side effect tests rely on: the runtime's threads are started from the thread
 //! that called `new` and inherit its network namespace, and TUN, UDP and netlink sockets are all

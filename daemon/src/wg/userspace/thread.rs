@@ -19,25 +19,40 @@ pub const THREADS_ENV: &str = "WEFT_DATAPLANE_THREADS";
 /// Most worker threads `WEFT_DATAPLANE_THREADS` may ask for.
 pub const MAX_THREADS: usize = 8;
 
-/// Worker threads by default: two where there are two cores or more, else one.
+/// Worker threads by default on a machine with more than [`SMALL_MACHINE_CORES`] cores: the
+/// device's outgoing loop (TUN read, encrypt, UDP send) and incoming loop (UDP receive, decrypt,
+/// TUN write) can then run on two cores at once. Not measured here (the benchmark machine has two
+/// cores).
 pub const DEFAULT_THREADS: usize = 2;
 
+/// Up to this many cores the data plane runs on one thread by default (a current-thread
+/// runtime). Measured on 2 cores with the batched device loops (BENCHMARKS.md, issue 15 second
+/// pass): one thread carried 1,811–2,188 Mbit/s on one TCP stream, 2,141–2,270 on four and
+/// 2,033–2,101 from three peers into one, against 1,734–1,818, 1,600–1,868 and 1,653–1,751 with
+/// two workers, at less CPU per Gbit/s (66–86 % of a core against 82–89 %) and less memory (hub
+/// RSS 38 MiB against 52–54). Two workers hand every batch from thread to thread, and on a
+/// machine this small the second worker competes with the node's own work for the other core.
+pub const SMALL_MACHINE_CORES: usize = 2;
+
+/// The default for a machine with `cores` cores (see [`SMALL_MACHINE_CORES`]).
+fn default_threads(cores: usize) -> usize {
+    if cores <= SMALL_MACHINE_CORES {
+        1
+    } else {
+        DEFAULT_THREADS
+    }
+}
+
 /// Worker threads of the data-plane runtime: [`THREADS_ENV`] when it holds 1 to [`MAX_THREADS`],
-/// else [`DEFAULT_THREADS`] (at most the number of cores). With two, gotatun's stages (TUN read,
-/// encrypt, UDP send; UDP receive, decrypt, TUN write) run on both cores as a pipeline — each
-/// stage one task fed by FIFO channels, so packets of a flow keep their order. Measured with the
-/// offloads on 2 busy cores (BENCHMARKS.md): one TCP stream 608–793 Mbit/s with two workers
-/// against 581 with one, and less CPU per Gbit/s (186–191 % of a core against 224 %); the cost is
-/// memory in flight (RSS 61–70 MiB against 53 MiB on a hub with 10 peers after the runs: gotatun's
-/// queues fill when one stage outruns the next). Before the offloads a second worker only
-/// contended.
+/// else the default for this machine's cores ([`default_threads`]). Packets of a flow keep their
+/// order either way: each direction is one loop (one task) in the device.
 pub fn worker_threads() -> usize {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     std::env::var(THREADS_ENV)
         .ok()
         .and_then(|v| v.trim().parse::<usize>().ok())
         .filter(|n| (1..=MAX_THREADS).contains(n))
-        .unwrap_or_else(|| DEFAULT_THREADS.min(cores))
+        .unwrap_or_else(|| default_threads(cores))
 }
 
 /// The running thread. Dropping it signals the thread to stop and waits, bounded, for it.
@@ -122,6 +137,18 @@ impl Drop for Bridge {
             if thread.is_finished() {
                 let _ = thread.join();
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_machines_run_the_data_plane_on_one_thread() {
+        for (cores, threads) in [(1, 1), (2, 1), (3, 2), (4, 2), (64, 2)] {
+            assert_eq!(default_threads(cores), threads, "{cores} cores");
         }
     }
 }
