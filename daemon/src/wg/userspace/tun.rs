@@ -148,7 +148,8 @@ impl AsMut<[u8]> for Segment {
 }
 
 impl TunRecv {
-    /// Refills the segment buffers from `pool`, each large enough for an MTU-sized packet.
+    /// Refills the segment buffers from `pool` (one read's split, plus room for the drain in
+    /// `recv`), each large enough for an MTU-sized packet.
     fn refill(&mut self, pool: &PacketBufPool) {
         let need = usize::from(self.mtu.get()) + SEGMENT_SLACK;
         let segments = IDEAL_BATCH_SIZE + self.per_read();
@@ -162,9 +163,7 @@ impl TunRecv {
         }
         self.sizes.resize(self.segments.len(), 0);
     }
-}
 
-impl TunRecv {
     /// Segment buffers one read may need: a whole super-packet's split with offloads, else one.
     fn per_read(&self) -> usize {
         if self.device.tcp_gso() {
