@@ -13,6 +13,9 @@ use std::time::{Duration, Instant};
 
 use crate::{bin, ok};
 
+/// Lines of each log a failed `cluster create` shows.
+const LOG_TAIL_LINES: usize = 40;
+
 /// A running local mesh (see the module doc).
 #[derive(Debug)]
 pub struct LocalCluster {
@@ -43,8 +46,45 @@ impl LocalCluster {
         ];
         args.extend_from_slice(extra);
         let out = cluster.weftctl_in_cluster(&args);
-        ok(&out, &format!("cluster create {name}"));
+        if !out.status.success() {
+            // The state directory goes with the handle, so what the nodes logged is kept here.
+            panic!(
+                "cluster create {name} failed ({}): {}\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr),
+                cluster.log_tails(LOG_TAIL_LINES)
+            );
+        }
         cluster
+    }
+
+    /// The last `lines` lines of every log in the cluster's directory (weftd's and the discovery
+    /// service's), each under its file name.
+    pub fn log_tails(&self, lines: usize) -> String {
+        let mut logs: Vec<PathBuf> = std::fs::read_dir(self.cluster_dir())
+            .map(|dir| {
+                dir.filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.extension().is_some_and(|x| x == "log"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        logs.sort();
+        let mut text = String::new();
+        for log in logs {
+            let content = std::fs::read_to_string(&log).unwrap_or_default();
+            let all: Vec<&str> = content.lines().collect();
+            let tail = &all[all.len().saturating_sub(lines)..];
+            text.push_str(&format!(
+                "--- {} (last {} lines)\n",
+                log.display(),
+                tail.len()
+            ));
+            for line in tail {
+                text.push_str(line);
+                text.push('\n');
+            }
+        }
+        text
     }
 
     fn state(&self) -> PathBuf {

@@ -13,8 +13,7 @@
 //!
 //! Privileged: runs as root (CI); skipped with a reason otherwise, and fails under `CI=true`.
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use tonic::transport::Channel;
@@ -22,7 +21,7 @@ use weft_api::config::secrets::SecretsBundle;
 use weft_api::proto::discovery::server::cluster_client::ClusterClient;
 use weft_api::proto::discovery::server::{AffiliateDeleteRequest, ListRequest};
 use weft_e2e::local_cluster::LocalCluster;
-use weft_e2e::{Capture, bin, free_port, privileged, tools_present};
+use weft_e2e::{Capture, DiscoveryService, privileged, tools_present};
 
 /// How long the attacker keeps deleting.
 const ATTACK: Duration = Duration::from_secs(20);
@@ -90,45 +89,6 @@ async fn attack(url: &str, cluster: &str) -> (usize, usize, Vec<String>) {
         tokio::time::sleep(ROUND).await;
     }
     (accepted, refused, ids)
-}
-
-/// A weft-discovery that checks no owners (as Sidero's service), on every address of the host.
-struct OpenService {
-    child: Child,
-    port: u16,
-}
-
-impl OpenService {
-    fn start(dir: &Path) -> OpenService {
-        let port = free_port();
-        let metrics = free_port();
-        let log = std::fs::File::create(dir.join("open-discovery.log")).expect("log");
-        let child = Command::new(bin("weft-discovery"))
-            .args([
-                "--listen",
-                &format!("0.0.0.0:{port}"),
-                "--metrics-listen",
-                &format!("127.0.0.1:{metrics}"),
-                "--stun-listen",
-                "off",
-                "--no-snapshots",
-                "--owned-affiliates",
-                "off",
-            ])
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
-            .spawn()
-            .expect("start weft-discovery");
-        OpenService { child, port }
-    }
-}
-
-impl Drop for OpenService {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// Runs the attack against `url` while node 1 pings node 2 and its link is watched; returns
@@ -229,7 +189,16 @@ fn without_owner_checks_the_nodes_fail_closed_and_publish_themselves_again() {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
-    let service = OpenService::start(dir.path());
+    // A weft-discovery that checks no owners (as Sidero's service), on every address of the host,
+    // started and listening before the nodes look for it (`start` waits, and fails with the
+    // service's log if it exits first — a port taken between choosing and binding it, say).
+    let mut service = DiscoveryService::new(
+        dir.path(),
+        "open-discovery",
+        &["--stun-listen", "off", "--owned-affiliates", "off"],
+    )
+    .on("0.0.0.0");
+    service.start();
     // The lab's host side is 10.65.0.1: the service listens on every address, so it is there.
     let url = format!("http://10.65.0.1:{}", service.port);
     let cluster = LocalCluster::create("fc-open", "10.65.0", 3, &["--discovery", &url]);
