@@ -6,6 +6,12 @@ use std::process::{Child, Command, Stdio};
 
 use crate::process::{bin, free_port, wait_until};
 
+/// Starts of one service before a port taken under it counts as a failure.
+const START_ATTEMPTS: usize = 3;
+
+/// What weft-discovery's error says when its port is taken (the OS's text for EADDRINUSE).
+const ADDRESS_IN_USE: &str = "Address already in use";
+
 /// One `weft-discovery` process on loopback with its own ports and snapshot file. Killed on drop.
 #[derive(Debug)]
 pub struct DiscoveryService {
@@ -20,6 +26,9 @@ pub struct DiscoveryService {
     pub log: PathBuf,
     args: Vec<String>,
     child: Option<Child>,
+    /// Whether the service has listened once: from then on clients know its port, so a restart
+    /// must get the same one.
+    listened: bool,
 }
 
 impl DiscoveryService {
@@ -33,13 +42,37 @@ impl DiscoveryService {
             log: dir.join(format!("{name}.log")),
             args: extra.iter().map(|s| (*s).to_owned()).collect(),
             child: None,
+            listened: false,
         }
     }
 
     /// Starts the process (appending to its log) and waits until its gRPC port accepts
-    /// connections; panics with the log if it exits first.
+    /// connections; panics with the log if it exits first. A port taken between `free_port`
+    /// choosing it and the service binding it (another process's outgoing connection can get it
+    /// from the same ephemeral range) is not the service's fault: then new ports are chosen, up
+    /// to [`START_ATTEMPTS`] times — on the first start only, since a restart must keep the port
+    /// its clients know.
     pub fn start(&mut self) {
+        let attempts = if self.listened { 1 } else { START_ATTEMPTS };
+        for _ in 1..attempts {
+            match self.try_start() {
+                Ok(()) => return,
+                Err(log) if log.contains(ADDRESS_IN_USE) => {
+                    self.port = free_port();
+                    self.metrics_port = free_port();
+                }
+                Err(log) => panic!("weft-discovery exited before listening: {log}"),
+            }
+        }
+        if let Err(log) = self.try_start() {
+            panic!("weft-discovery exited before listening: {log}");
+        }
+    }
+
+    /// One start; `Err(what it logged)` when the process exited before listening.
+    fn try_start(&mut self) -> Result<(), String> {
         assert!(self.child.is_none(), "weft-discovery already running");
+        let logged_before = self.log_text().len();
         let log = fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -66,10 +99,14 @@ impl DiscoveryService {
                 .as_mut()
                 .and_then(|c| c.try_wait().ok().flatten())
             {
-                panic!("weft-discovery exited with {status}: {}", self.log_text());
+                let log = self.log_text();
+                let this_run = log.get(logged_before..).unwrap_or(&log);
+                return Some(Err(format!("{status}: {this_run}")));
             }
-            std::net::TcpStream::connect(&addr).ok().map(|_| ())
-        });
+            std::net::TcpStream::connect(&addr).ok().map(|_| Ok(()))
+        })
+        .inspect(|()| self.listened = true)
+        .inspect_err(|_| self.child = None)
     }
 
     /// `http://<host>:<port>`, for a plaintext gRPC client.

@@ -722,3 +722,27 @@ async fn serves_tls_when_given_a_certificate() {
         );
     }
 }
+
+/// The harness itself: a port taken between choosing and binding it (the race that left a whole
+/// lab without its service) makes `start` choose new ports instead of failing or going on without
+/// a service.
+#[test]
+fn a_taken_port_makes_the_harness_choose_another() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // The port of an outgoing connection, as the race has it: taken, but nobody listens on it.
+    let server = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let outgoing =
+        std::net::TcpStream::connect(server.local_addr().expect("addr")).expect("connect");
+    let taken_port = outgoing.local_addr().expect("addr").port();
+    let mut service =
+        DiscoveryService::new(dir.path(), "taken", &["--stun-listen", "off"]).on("0.0.0.0");
+    service.port = taken_port;
+    service.start();
+    assert_ne!(service.port, taken_port, "a new port was chosen");
+    assert!(
+        service.log_text().contains("Address already in use"),
+        "the first start met the taken port: {}",
+        service.log_text()
+    );
+    std::net::TcpStream::connect(("127.0.0.1", service.port)).expect("the service listens");
+}
