@@ -106,8 +106,11 @@ fn logs_tail_follow_and_roles() {
     let follower = Follower::start(&cluster, &both);
     // Each node's last line arrives once its stream is open, which is when it follows (the tail
     // and the subscription are taken together): from then on no line can be missed.
+    // (At least: under load a node may still be logging its start, so more lines can follow.)
     wait_until("the follower to print each node's last line", || {
-        (follower.lines().len() == 2).then_some(())
+        let lines = follower.lines();
+        let from = |prefix: &str| lines.iter().any(|l| l.starts_with(prefix));
+        (from(&pa) && from(&pb)).then_some(())
     });
     let issued = "issued a client certificate";
     let out = cluster.weftctl(&[
@@ -150,7 +153,7 @@ fn logs_tail_follow_and_roles() {
     // open would make it wait out its shutdown grace and exit 1), and `logs -f` ends with 0.
     let mut follower = Follower::start(&cluster, &nb);
     wait_until("the follower of b to print b's last line", || {
-        (follower.lines().len() == 1).then_some(())
+        (!follower.lines().is_empty()).then_some(())
     });
     let status = b.stop();
     assert!(
