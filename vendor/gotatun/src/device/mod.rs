@@ -899,7 +899,10 @@ impl<T: DeviceTransports> DeviceState<T> {
                     // whitepaper: If [peer_addr] matches no peer, it is dropped, and the sender is
                     // informed by a standard ICMP “no route to host” packet, as well as returning
                     // -ENOKEY to user space.
-                    tracing::error!("No endpoint");
+                    // Weft fork: trace, not error. This is per packet, and traffic to a peer that
+                    // has not been heard from yet (an external peer without an endpoint) would
+                    // flood the log.
+                    tracing::trace!("No endpoint");
                     continue;
                 };
 
