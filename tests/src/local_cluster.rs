@@ -60,7 +60,7 @@ impl LocalCluster {
 
     /// The last `lines` lines of every log in the cluster's directory (weftd's and the discovery
     /// service's), each under its file name.
-    pub fn log_tails(&self, lines: usize) -> String {
+    fn log_tails(&self, lines: usize) -> String {
         let mut logs: Vec<PathBuf> = std::fs::read_dir(self.cluster_dir())
             .map(|dir| {
                 dir.filter_map(|e| e.ok().map(|e| e.path()))

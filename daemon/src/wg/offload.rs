@@ -30,25 +30,22 @@ pub struct GsoMessage {
 /// flow is reordered. A zero-length datagram travels alone (a zero segment size means no GSO).
 pub fn plan_messages(datagrams: &[(usize, SocketAddr)]) -> Vec<GsoMessage> {
     let mut messages: Vec<GsoMessage> = Vec::new();
+    // Payload bytes of the last message so far.
+    let mut bytes = 0;
     for (i, &(len, to)) in datagrams.iter().enumerate() {
         if let Some(last) = messages.last_mut() {
-            let start = last.datagrams.start;
-            let count = last.datagrams.len();
-            let bytes: usize = datagrams[last.datagrams.clone()]
-                .iter()
-                .map(|(l, _)| l)
-                .sum();
             // The message so far ends with a full segment (only the last may be short).
             let previous_full = datagrams[i - 1].0 == last.segment;
-            let fits = datagrams[start].1 == to
+            let fits = datagrams[last.datagrams.start].1 == to
                 && last.segment > 0
                 && len > 0
                 && len <= last.segment
                 && previous_full
-                && count < MAX_SEGMENTS
+                && last.datagrams.len() < MAX_SEGMENTS
                 && bytes + len <= MAX_GSO_BYTES;
             if fits {
                 last.datagrams.end = i + 1;
+                bytes += len;
                 continue;
             }
         }
@@ -56,6 +53,7 @@ pub fn plan_messages(datagrams: &[(usize, SocketAddr)]) -> Vec<GsoMessage> {
             datagrams: i..i + 1,
             segment: len,
         });
+        bytes = len;
     }
     messages
 }

@@ -6,8 +6,9 @@
 //!                  ─► gotatun device (key, port, fwmark) built and listening ─► peers ─► capture
 //! every apply      key/port changes ─► MTU, address, up (idempotent) ─► peer diff ─► capture diff
 //! ```
-//! - The interface is configured before the device is built (the TUN must exist to be configured,
-//!   and gotatun reads its MTU once, then polls it every 3 s).
+//! - The interface is configured before the device is built (the TUN must exist to be
+//!   configured). The MTU gotatun pads to comes from a watch `tun::open` returns, which every
+//!   apply sets from the config (`device::reconfigure`).
 //! - The device listens as soon as it exists, even with no peers: gotatun 0.10.2 binds its UDP
 //!   socket only when built with peers or reconfigured, and a peer's handshake sent to a node that
 //!   does not listen yet is retried only after the 5 s rekey timeout.
